@@ -1,0 +1,5 @@
+//! `bak2pg`: the command-line agent.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

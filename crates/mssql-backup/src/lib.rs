@@ -1,0 +1,19 @@
+//! # mssql-backup
+//!
+//! Reads Microsoft SQL Server full database backups without SQL Server: the container
+//! (Microsoft Tape Format, or the `MSSQLBAK` compressed container with MS-XCA chunks),
+//! the 8 KiB data pages it carries, the system catalog, and the rows of every user table,
+//! LOBs included.
+//!
+//! The crate performs no I/O beyond reading the backup files, has no async and knows
+//! nothing of PostgreSQL.
+
+pub mod error;
+pub mod schema;
+pub mod source;
+pub mod types;
+pub mod value;
+
+pub use error::{Error, ErrorKind, Result};
+pub use types::{Collation, PageId, SqlType};
+pub use value::Value;

@@ -1,0 +1,327 @@
+//! The logical schema of a database: schemas, tables, columns, keys, indexes, constraints
+//! and an inventory of programmable objects, in SQL Server's terms.
+//!
+//! This model is what both restore engines produce (the native reader from the system
+//! base tables, the `sqlserver` engine from the `sys.*` catalog views), so that everything
+//! downstream is shared. It holds no physical layout; see [`crate::catalog`] for that.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Collation, SqlType};
+
+/// A database's logical schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Database {
+    /// Database name (boot page `dbi_dbname`, or the backup metadata when there is none).
+    pub name: String,
+    /// Default collation of the database.
+    pub collation: Option<Collation>,
+    /// User tables, ordered by schema then name.
+    pub tables: Vec<Table>,
+    /// Views, procedures, functions, triggers and other modules, with definitions where
+    /// the catalog stores them.
+    pub modules: Vec<Module>,
+    /// User-defined types and other objects listed but not described further.
+    pub other_objects: Vec<ObjectRef>,
+}
+
+impl Database {
+    /// The table `schema.name` (exact, case-sensitive match).
+    pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.schema == schema && t.name == name)
+    }
+}
+
+/// A user table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// `object_id`.
+    pub object_id: i32,
+    /// Schema name (`dbo`, `Sales`, …).
+    pub schema: String,
+    /// Table name.
+    pub name: String,
+    /// Columns in `column_id` order (dropped columns excluded).
+    pub columns: Vec<Column>,
+    /// The primary key, if any.
+    pub primary_key: Option<KeyConstraint>,
+    /// UNIQUE constraints (not plain unique indexes: those are in `indexes`).
+    pub unique_constraints: Vec<KeyConstraint>,
+    /// Indexes other than those backing the primary key and unique constraints.
+    pub indexes: Vec<Index>,
+    /// Foreign keys of this table.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// CHECK constraints.
+    pub check_constraints: Vec<CheckConstraint>,
+    /// How the rows are stored.
+    pub storage: Storage,
+    /// Row count recorded by SQL Server in the catalog (`sysrowsets.rcrows`), an estimate;
+    /// the exact count comes from reading the rows.
+    pub row_count_hint: Option<u64>,
+}
+
+impl Table {
+    /// `schema.name` with both parts bracket-quoted as T-SQL would: `[dbo].[Order Details]`.
+    pub fn qualified_name(&self) -> String {
+        format!("[{}].[{}]", self.schema.replace(']', "]]"), self.name.replace(']', "]]"))
+    }
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Physical organisation of a table, as far as the migration needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Storage {
+    /// Heap (no clustered index) or clustered B-tree / columnstore.
+    pub kind: StorageKind,
+    /// Data compression of the base rowset (`sysrowsets.cmprlevel`).
+    pub compression: Compression,
+    /// Number of partitions of the base index.
+    pub partitions: u32,
+    /// Memory-optimized (In-Memory OLTP) table: its rows are not in data pages.
+    pub memory_optimized: bool,
+}
+
+/// Heap or clustered organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageKind {
+    /// No clustered index (index id 0).
+    Heap,
+    /// Clustered B-tree (index id 1).
+    Clustered,
+    /// Clustered columnstore index.
+    ClusteredColumnstore,
+}
+
+/// Data compression of a rowset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// No compression (FixedVar records).
+    None,
+    /// ROW compression (CD records).
+    Row,
+    /// PAGE compression (CD records plus page dictionaries).
+    Page,
+    /// Columnstore.
+    Columnstore,
+    /// Columnstore archive.
+    ColumnstoreArchive,
+}
+
+/// A table column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// `column_id` (1-based; gaps where columns were dropped).
+    pub column_id: i32,
+    /// Column name.
+    pub name: String,
+    /// Declared type.
+    pub ty: SqlType,
+    /// Nullable.
+    pub nullable: bool,
+    /// IDENTITY properties, if this is the identity column.
+    pub identity: Option<Identity>,
+    /// Computed column definition (T-SQL text as stored), if computed.
+    pub computed: Option<Computed>,
+    /// DEFAULT constraint, if any.
+    pub default: Option<DefaultConstraint>,
+    /// ROWGUIDCOL property.
+    pub rowguidcol: bool,
+    /// SPARSE column.
+    pub sparse: bool,
+}
+
+/// IDENTITY seed and increment (`sys.identity_columns`). Values are kept as `i128` to
+/// hold `decimal(38,0)` identities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Seed.
+    pub seed: i128,
+    /// Increment.
+    pub increment: i128,
+    /// Last value handed out, when the catalog records it.
+    pub last_value: Option<i128>,
+}
+
+/// A computed column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Computed {
+    /// The T-SQL expression as stored (`([Quantity]*[UnitPrice])`).
+    pub definition: String,
+    /// PERSISTED: values are stored in the row.
+    pub persisted: bool,
+}
+
+/// A DEFAULT constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultConstraint {
+    /// Constraint name.
+    pub name: String,
+    /// The T-SQL expression as stored (`(getdate())`, `((0))`, `(N'x')`).
+    pub definition: String,
+}
+
+/// A PRIMARY KEY or UNIQUE constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyConstraint {
+    /// Constraint name.
+    pub name: String,
+    /// Key columns in key order.
+    pub columns: Vec<IndexColumn>,
+    /// Enforced by a clustered index.
+    pub clustered: bool,
+}
+
+/// An index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    /// Index name.
+    pub name: String,
+    /// `index_id`.
+    pub index_id: i32,
+    /// Clustered, nonclustered, columnstore, …
+    pub kind: IndexKind,
+    /// UNIQUE.
+    pub unique: bool,
+    /// Key columns in key order, then included columns (`included` true).
+    pub columns: Vec<IndexColumn>,
+    /// Filter predicate of a filtered index (T-SQL text as stored).
+    pub filter: Option<String>,
+    /// Disabled indexes are listed but hold no data.
+    pub disabled: bool,
+}
+
+/// Kinds of index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexKind {
+    /// Clustered B-tree.
+    Clustered,
+    /// Nonclustered B-tree.
+    NonClustered,
+    /// Clustered columnstore.
+    ClusteredColumnstore,
+    /// Nonclustered columnstore.
+    NonClusteredColumnstore,
+    /// XML, spatial, full-text, hash or other special index.
+    Other,
+}
+
+/// One column of an index or key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexColumn {
+    /// Column name.
+    pub name: String,
+    /// DESC ordering.
+    pub descending: bool,
+    /// INCLUDE column (not part of the key).
+    pub included: bool,
+}
+
+/// A FOREIGN KEY constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    /// Constraint name.
+    pub name: String,
+    /// Referencing columns, in order.
+    pub columns: Vec<String>,
+    /// Referenced table's schema.
+    pub referenced_schema: String,
+    /// Referenced table.
+    pub referenced_table: String,
+    /// Referenced columns, matching `columns` one to one.
+    pub referenced_columns: Vec<String>,
+    /// ON DELETE action.
+    pub on_delete: FkAction,
+    /// ON UPDATE action.
+    pub on_update: FkAction,
+    /// Disabled (NOCHECK) constraints are not enforced by SQL Server.
+    pub disabled: bool,
+    /// NOT TRUSTED: existing rows were not checked.
+    pub not_trusted: bool,
+}
+
+/// Referential action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FkAction {
+    /// NO ACTION.
+    NoAction,
+    /// CASCADE.
+    Cascade,
+    /// SET NULL.
+    SetNull,
+    /// SET DEFAULT.
+    SetDefault,
+}
+
+/// A CHECK constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckConstraint {
+    /// Constraint name.
+    pub name: String,
+    /// The T-SQL predicate as stored (`([Discount]>=(0) AND [Discount]<=(1))`).
+    pub definition: String,
+    /// The column for a column-level constraint.
+    pub column: Option<String>,
+    /// Disabled (NOCHECK).
+    pub disabled: bool,
+    /// NOT TRUSTED.
+    pub not_trusted: bool,
+}
+
+/// A module: view, procedure, function or trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Module {
+    /// `object_id`.
+    pub object_id: i32,
+    /// Schema name.
+    pub schema: String,
+    /// Object name.
+    pub name: String,
+    /// What kind of module.
+    pub kind: ModuleKind,
+    /// The T-SQL definition, when stored and not encrypted.
+    pub definition: Option<String>,
+    /// For triggers: the table (`schema.name`) it belongs to.
+    pub parent: Option<String>,
+}
+
+/// Kinds of module, after `sys.objects.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleKind {
+    /// `V`.
+    View,
+    /// `P`.
+    Procedure,
+    /// `FN`.
+    ScalarFunction,
+    /// `IF`.
+    InlineTableFunction,
+    /// `TF`.
+    TableFunction,
+    /// `TR`.
+    Trigger,
+    /// `R`, a legacy rule.
+    Rule,
+    /// `D` not bound to a column: a legacy stand-alone default.
+    Default,
+    /// CLR procedures and functions, extended procedures and others.
+    Other,
+}
+
+/// An object listed by name only (synonyms, sequences, user-defined types…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// Schema name.
+    pub schema: String,
+    /// Object name.
+    pub name: String,
+    /// `sys.objects.type` code or a type description (`SO`, `SN`, `type`…).
+    pub kind: String,
+}
