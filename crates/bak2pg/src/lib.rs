@@ -5,3 +5,5 @@
 
 /// The source-neutral schema model, shared by both restore engines.
 pub use mssql_backup::schema;
+
+pub mod source;
