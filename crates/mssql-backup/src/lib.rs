@@ -9,6 +9,7 @@
 //! nothing of PostgreSQL.
 
 pub mod error;
+pub mod mtf;
 pub mod schema;
 pub mod source;
 pub mod types;
