@@ -8,10 +8,22 @@
 //! The crate performs no I/O beyond reading the backup files, has no async and knows
 //! nothing of PostgreSQL.
 
+pub mod alloc;
+pub mod backup;
+pub mod boot;
+pub mod catalog;
+pub mod collation;
 pub mod error;
+pub mod lob;
 pub mod mtf;
+pub mod page;
+pub mod record;
+pub mod rows;
+pub mod scan;
 pub mod schema;
+pub mod scsu;
 pub mod source;
+pub mod store;
 pub mod types;
 pub mod value;
 

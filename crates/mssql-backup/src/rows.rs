@@ -1,0 +1,280 @@
+//! Streaming the rows of a user table.
+//!
+//! Rows are read page by page in allocation order (the IAM chain of each partition's
+//! in-row allocation unit), never all at once: memory is one page, the LOB page cache and
+//! the current row. Every live row is returned exactly once: primary records, and the
+//! forwarded records of heaps at the place they were moved to (their forwarding stubs are
+//! skipped); ghost records are skipped.
+
+use crate::alloc::PfsCache;
+use crate::catalog::build::{ColumnLayout, ColumnPlace, RowsetLayout, TableLayout};
+use crate::lob::{self, ComplexKind};
+use crate::page::Page;
+use crate::record::{Record, RecordType};
+use crate::scan::{DataPages, PageCache};
+use crate::schema::Table;
+use crate::store::PageStore;
+use crate::types::SqlType;
+use crate::value::{self, DecodeStats, Value};
+use crate::{Error, ErrorKind, Result};
+
+/// Counters of a table read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Rows returned.
+    pub rows: u64,
+    /// Data pages read.
+    pub pages: u64,
+    /// Ghost records skipped.
+    pub ghosts: u64,
+    /// Forwarding stubs skipped (their rows are read at their new place).
+    pub forwarding_stubs: u64,
+    /// Bytes of off-row (LOB and row-overflow) values reassembled.
+    pub lob_bytes: u64,
+    /// Lossy decodings.
+    pub decode: DecodeStats,
+}
+
+/// A reader over the rows of one table.
+pub struct TableRows<'a> {
+    store: &'a PageStore,
+    pfs: &'a PfsCache,
+    table: &'a Table,
+    layout: &'a TableLayout,
+    rowset: usize,
+    pages: Option<DataPages<'a>>,
+    page: Option<Page>,
+    slot: usize,
+    values: Vec<Value>,
+    lobs: PageCache<'a>,
+    lob_buf: Vec<u8>,
+    stats: ReadStats,
+    decode_values: bool,
+}
+
+impl<'a> TableRows<'a> {
+    pub(crate) fn new(
+        store: &'a PageStore,
+        pfs: &'a PfsCache,
+        table: &'a Table,
+        layout: &'a TableLayout,
+    ) -> Result<Self> {
+        if table.storage.memory_optimized {
+            return Err(Error::unsupported(format!(
+                "table {}: memory-optimized tables keep their rows in checkpoint files, not in data pages",
+                table.qualified_name()
+            )));
+        }
+        if table.storage.compression != crate::schema::Compression::None {
+            return Err(Error::unsupported(format!(
+                "table {}: {:?} data compression is not supported by the native reader",
+                table.qualified_name(),
+                table.storage.compression
+            )));
+        }
+        Ok(TableRows {
+            store,
+            pfs,
+            table,
+            layout,
+            rowset: 0,
+            pages: None,
+            page: None,
+            slot: 0,
+            values: Vec::with_capacity(table.columns.len()),
+            lobs: PageCache::new(store, 16),
+            lob_buf: Vec::new(),
+            stats: ReadStats::default(),
+            decode_values: true,
+        })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// Counts the remaining rows without decoding their values (LOBs are not followed).
+    ///
+    /// # Errors
+    /// As [`TableRows::next_row`], except value decoding errors.
+    pub fn count(mut self) -> Result<ReadStats> {
+        self.decode_values = false;
+        while self.next_row()?.is_some() {}
+        Ok(self.stats)
+    }
+
+    fn next_page(&mut self) -> Result<bool> {
+        loop {
+            if self.pages.is_none() {
+                let Some(rs) = self.layout.rowsets.get(self.rowset) else { return Ok(false) };
+                let Some(au) = rs.in_row else {
+                    self.rowset += 1;
+                    continue;
+                };
+                self.pages = Some(DataPages::new(self.store, self.pfs, au.id, au.first_iam)?);
+            }
+            match self.pages.as_mut().expect("set above").next()? {
+                Some(p) => {
+                    self.stats.pages += 1;
+                    self.page = Some(p);
+                    self.slot = 0;
+                    return Ok(true);
+                }
+                None => {
+                    self.pages = None;
+                    self.rowset += 1;
+                }
+            }
+        }
+    }
+
+    /// The next row: one value per column of the table, in column order. The slice lives
+    /// until the next call.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Incomplete`] for missing pages, checksum and format errors naming the
+    /// page and slot, value decoding errors naming the column.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next_row(&mut self) -> Result<Option<&[Value]>> {
+        loop {
+            let Some(page) = self.page.as_ref() else {
+                if !self.next_page()? {
+                    return Ok(None);
+                }
+                continue;
+            };
+            if self.slot >= page.slot_count() {
+                self.page = None;
+                continue;
+            }
+            let slot = self.slot;
+            self.slot += 1;
+            let Some(area) = page.record_area(slot)? else { continue };
+            let rec = Record::parse(area).map_err(|e| e.on_page(page.id()).context(format!("slot {slot}")))?;
+            match rec.record_type() {
+                RecordType::Primary | RecordType::Forwarded if !rec.is_ghost_forwarded() => {}
+                RecordType::ForwardingStub => {
+                    self.stats.forwarding_stubs += 1;
+                    continue;
+                }
+                RecordType::GhostData | RecordType::GhostIndex | RecordType::GhostVersion => {
+                    self.stats.ghosts += 1;
+                    continue;
+                }
+                _ if rec.is_ghost_forwarded() => {
+                    self.stats.ghosts += 1;
+                    continue;
+                }
+                other => {
+                    return Err(Error::corrupt(format!("unexpected {other:?} record on a data page"))
+                        .on_page(page.id())
+                        .context(format!("slot {slot}")));
+                }
+            }
+            self.stats.rows += 1;
+            if !self.decode_values {
+                continue;
+            }
+            let rs = &self.layout.rowsets[self.rowset];
+            let page_id = page.id();
+            self.values.clear();
+            for (i, (col, place)) in self.table.columns.iter().zip(rs.columns.iter()).enumerate() {
+                let v = decode_column(&rec, col, place, rs, &mut self.lobs, &mut self.lob_buf, &mut self.stats)
+                    .map_err(|e| {
+                        e.on_page(page_id).context(format!(
+                            "table {}, slot {slot}, column {} ({})",
+                            self.table.qualified_name(),
+                            col.name,
+                            self.table.columns[i].ty
+                        ))
+                    })?;
+                self.values.push(v);
+            }
+            return Ok(Some(&self.values));
+        }
+    }
+}
+
+fn decode_column(
+    rec: &Record<'_>,
+    col: &crate::schema::Column,
+    layout: &ColumnLayout,
+    _rs: &RowsetLayout,
+    lobs: &mut PageCache<'_>,
+    lob_buf: &mut Vec<u8>,
+    stats: &mut ReadStats,
+) -> Result<Value> {
+    if layout.null_bit > 0 && rec.is_null(usize::from(layout.null_bit)) {
+        if usize::from(layout.null_bit) > rec.column_count() && !col.nullable {
+            // A NOT NULL column added after this row was written (SQL Server 2012+ keeps its
+            // default in metadata instead of the row): its value is not in the row.
+            return Err(Error::unsupported(
+                "the row predates a NOT NULL column added with a default (metadata-only ADD COLUMN)",
+            ));
+        }
+        return Ok(Value::Null);
+    }
+    match layout.place {
+        ColumnPlace::NotStored => Ok(Value::Null),
+        ColumnPlace::Bit { offset, bit } => {
+            let b = rec
+                .fixed(usize::from(offset), 1)
+                .ok_or_else(|| Error::corrupt(format!("bit column at offset {offset} is outside the fixed data")))?;
+            Ok(Value::Bit(b[0] >> bit & 1 != 0))
+        }
+        ColumnPlace::Fixed { offset, len } => {
+            let b = rec.fixed(usize::from(offset), usize::from(len)).ok_or_else(|| {
+                Error::corrupt(format!(
+                    "fixed column at offset {offset} ({len} bytes) is outside the fixed data ({} bytes)",
+                    rec.fixed_end()
+                ))
+            })?;
+            value::decode(&col.ty, b, &mut stats.decode)
+        }
+        ColumnPlace::Var { index } => {
+            let Some((bytes, complex)) = rec.var(usize::from(index)) else {
+                // Rows written before a variable column was added end early: NULL.
+                return Ok(Value::Null);
+            };
+            if complex {
+                match lob::classify(bytes)? {
+                    ComplexKind::Links => {
+                        lob_buf.clear();
+                        lob::read_links(lobs, bytes, lob_buf)?;
+                        stats.lob_bytes += lob_buf.len() as u64;
+                        value::decode(&col.ty, lob_buf, &mut stats.decode)
+                    }
+                    other => Err(Error::corrupt(format!("column holds a {other:?} instead of a value"))),
+                }
+            } else if matches!(col.ty, SqlType::Text { .. } | SqlType::NText { .. } | SqlType::Image) {
+                lob_buf.clear();
+                lob::read_text_pointer(lobs, bytes, lob_buf)?;
+                stats.lob_bytes += lob_buf.len() as u64;
+                value::decode(&col.ty, lob_buf, &mut stats.decode)
+            } else {
+                value::decode(&col.ty, bytes, &mut stats.decode)
+            }
+        }
+        ColumnPlace::Sparse { column_id } => {
+            for i in 0..rec.var_count() {
+                if let Some((bytes, true)) = rec.var(i)
+                    && lob::classify(bytes)? == ComplexKind::SparseVector
+                {
+                    for (id, v) in lob::sparse_columns(bytes)? {
+                        if id == column_id {
+                            return value::decode(&col.ty, v, &mut stats.decode);
+                        }
+                    }
+                    return Ok(Value::Null);
+                }
+            }
+            Ok(Value::Null)
+        }
+    }
+}
+
+/// Error kinds that mean "this table cannot be read natively" rather than damage.
+pub fn is_unsupported(e: &Error) -> bool {
+    e.kind == ErrorKind::Unsupported
+}
