@@ -1,19 +1,28 @@
-//! Debug aid: prints every table with its row count (`cargo run --example count_rows -- FILE`).
+//! Debug aid: prints every table with its row count (`cargo run --example count_rows -- FILE...`).
 
-use mssql_backup::backup::Backup;
+use mssql_backup::Backup;
 use std::path::Path;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let b = Backup::open(&[Path::new(&args[1])]).unwrap_or_else(|e| panic!("{e}"));
-    let (db, layouts) = b.schema().unwrap_or_else(|e| panic!("{e}"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let paths: Vec<&Path> = args.iter().map(Path::new).collect();
+    let salvage = std::env::var("SALVAGE").is_ok();
+    let b = Backup::open_with(&paths, mssql_backup::backup::OpenOptions { salvage }).unwrap_or_else(|e| panic!("{e}"));
+    let c = b.completeness();
+    println!("complete: {} problems: {:?}", c.complete, c.problems);
+    let db = match b.database() {
+        Ok(db) => db,
+        Err(e) => {
+            println!("catalog: {e}");
+            return;
+        }
+    };
     println!("database {} tables {} modules {}", db.name, db.tables.len(), db.modules.len());
-    for (t, l) in db.tables.iter().zip(&layouts) {
-        let n = b.rows(t, l).and_then(|r| r.count());
-        match n {
+    for t in &db.tables {
+        match b.rows(t).and_then(|r| r.count()) {
             Ok(s) => println!(
-                "{:>8} {}.{} (pages {}, ghosts {}, stubs {}, hint {:?})",
-                s.rows, t.schema, t.name, s.pages, s.ghosts, s.forwarding_stubs, t.row_count_hint
+                "{:>8} {}.{} (pages {}, ghosts {}, stubs {})",
+                s.rows, t.schema, t.name, s.pages, s.ghosts, s.forwarding_stubs
             ),
             Err(e) => println!("   ERROR {}.{}: {e}", t.schema, t.name),
         }

@@ -130,7 +130,24 @@ impl IamMap {
 /// [`ErrorKind::Incomplete`] when an IAM page is missing; [`ErrorKind::Corrupt`] when the
 /// chain holds a page that is not an IAM page or loops.
 pub fn read_iam_chain(store: &PageStore, first_iam: PageId) -> Result<IamMap> {
+    let (map, err) = read_iam_chain_partial(store, first_iam);
+    match err {
+        Some(e) => Err(e),
+        None => Ok(map),
+    }
+}
+
+/// Like [`read_iam_chain`], but returns what was mapped before an error together with it
+/// (salvage reads of incomplete backups).
+pub fn read_iam_chain_partial(store: &PageStore, first_iam: PageId) -> (IamMap, Option<Error>) {
     let mut map = IamMap::default();
+    match walk_iam(store, first_iam, &mut map) {
+        Ok(()) => (map, None),
+        Err(e) => (map, Some(e)),
+    }
+}
+
+fn walk_iam(store: &PageStore, first_iam: PageId, map: &mut IamMap) -> Result<()> {
     let mut next = first_iam;
     while !next.is_null() {
         if map.iam_pages.contains(&next) || map.iam_pages.len() > 1_000_000 {
@@ -167,7 +184,7 @@ pub fn read_iam_chain(store: &PageStore, first_iam: PageId) -> Result<IamMap> {
         map.iam_pages.push(next);
         next = page.header().next;
     }
-    Ok(map)
+    Ok(())
 }
 
 /// Extents named by `map` that the backup does not hold.

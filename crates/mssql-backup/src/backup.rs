@@ -1,10 +1,24 @@
 //! Opening a backup: the entry point of the reader.
+//!
+//! ```no_run
+//! use mssql_backup::Backup;
+//! let backup = Backup::open(&["NEXT70.bak".as_ref()])?;
+//! for table in &backup.database()?.tables {
+//!     let mut rows = backup.rows(table)?;
+//!     while let Some(row) = rows.next_row()? {
+//!         let _ = row; // one Value per column
+//!     }
+//! }
+//! # Ok::<(), mssql_backup::Error>(())
+//! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::alloc::PfsCache;
 use crate::boot::{self, BootInfo};
 use crate::catalog::{self, RawCatalog, TableLayout};
+use crate::completeness::{self, Completeness};
 use crate::mtf::MtfImage;
 use crate::rows::TableRows;
 use crate::schema::{Database, Table};
@@ -12,21 +26,47 @@ use crate::source::{ByteSource, MmapSource};
 use crate::store::{PageStore, StoreFile};
 use crate::{Error, ErrorKind, Result};
 
+/// How to open a backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Read what is there from an incomplete backup: missing pages are skipped and
+    /// reported (see [`Backup::completeness`]) instead of failing. Never use the result as
+    /// if it were whole.
+    pub salvage: bool,
+}
+
 /// An opened backup (one file, or all the stripe files of one backup).
 pub struct Backup {
+    options: OpenOptions,
     store: PageStore,
     pfs: PfsCache,
     boot: Option<BootInfo>,
     paths: Vec<PathBuf>,
+    schema: OnceLock<Result<catalog::build::Built>>,
 }
 
 impl Backup {
-    /// Opens the backup made of `paths` (one file, or every stripe file of a striped backup).
+    /// Opens the backup made of `paths`: one file, or every stripe file of a backup
+    /// written to several files at once (a media set with several families).
+    ///
+    /// Only the container structure and the page index are read here; the catalog is read
+    /// on first use.
     ///
     /// # Errors
     /// [`ErrorKind::NotABackup`], [`ErrorKind::Truncated`], [`ErrorKind::Corrupt`] naming the
     /// file and offset; I/O errors.
     pub fn open(paths: &[&Path]) -> Result<Backup> {
+        Self::open_with(paths, OpenOptions::default())
+    }
+
+    /// [`Backup::open`] with options.
+    ///
+    /// # Errors
+    /// As [`Backup::open`].
+    pub fn open_with(paths: &[&Path], options: OpenOptions) -> Result<Backup> {
+        if paths.is_empty() {
+            return Err(Error::new(ErrorKind::Io, "no backup file given"));
+        }
         let mut files = Vec::new();
         for path in paths {
             let src = MmapSource::open(path)?;
@@ -36,9 +76,24 @@ impl Backup {
             files.push((StoreFile { path: path.to_path_buf(), source }, runs));
         }
         let store = PageStore::build(files)?;
-        let boot =
-            if store.has_extent(boot::BOOT_PAGE) { Some(boot::parse(&store.read(boot::BOOT_PAGE)?)?) } else { None };
-        Ok(Backup { store, pfs: PfsCache::default(), boot, paths: paths.iter().map(|p| p.to_path_buf()).collect() })
+        let boot = if store.has_extent(boot::BOOT_PAGE) {
+            Some(boot::parse(&store.read(boot::BOOT_PAGE).map_err(|e| e.with_file(paths[0]))?)?)
+        } else {
+            None
+        };
+        Ok(Backup {
+            options,
+            store,
+            pfs: PfsCache::default(),
+            boot,
+            paths: paths.iter().map(|p| p.to_path_buf()).collect(),
+            schema: OnceLock::new(),
+        })
+    }
+
+    /// The backup files, in the order given.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
     }
 
     /// The boot page's facts, when the backup holds the boot page.
@@ -51,22 +106,11 @@ impl Backup {
         &self.store
     }
 
-    /// Reads the catalog and builds the schema and the tables' physical layouts.
-    ///
-    /// # Errors
-    /// As [`catalog::load`] and [`catalog::build::build`].
-    pub fn schema(&self) -> Result<(Database, Vec<TableLayout>)> {
-        let raw = self.raw_catalog()?;
-        let boot = self.boot.as_ref().expect("raw_catalog checked");
-        catalog::build::build(&raw, &boot.name, None).map_err(|e| e.with_file(&self.paths[0]))
-    }
-
-    /// Rows of `table`, whose layout is `layout` (both from [`Backup::schema`]).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Unsupported`] for tables the reader cannot decode.
-    pub fn rows<'a>(&'a self, table: &'a Table, layout: &'a TableLayout) -> Result<TableRows<'a>> {
-        TableRows::new(&self.store, &self.pfs, table, layout).map_err(|e| e.with_file(&self.paths[0]))
+    fn internal_version(&self) -> Result<u16> {
+        self.boot.as_ref().map(|b| b.version).ok_or_else(|| {
+            Error::new(ErrorKind::Incomplete, "the backup has no boot page (page 1:9 is missing)")
+                .with_file(&self.paths[0])
+        })
     }
 
     /// Reads the system base tables.
@@ -74,9 +118,77 @@ impl Backup {
     /// # Errors
     /// As [`catalog::load`].
     pub fn raw_catalog(&self) -> Result<RawCatalog> {
-        let version = self.boot.as_ref().map(|b| b.version).ok_or_else(|| {
-            Error::new(ErrorKind::Incomplete, "the backup has no boot page").with_file(&self.paths[0])
-        })?;
-        catalog::load(&self.store, &self.pfs, self.boot.as_ref(), version).map_err(|e| e.with_file(&self.paths[0]))
+        let version = self.internal_version()?;
+        catalog::load(&self.store, &self.pfs, self.boot.as_ref(), version, self.options.salvage)
+            .map_err(|e| e.with_file(&self.paths[0]))
+    }
+
+    fn schema_and_layouts(&self) -> Result<&catalog::build::Built> {
+        self.schema
+            .get_or_init(|| {
+                let raw = self.raw_catalog()?;
+                let name = self.boot.as_ref().map(|b| b.name.clone()).unwrap_or_default();
+                catalog::build::build(&raw, &name, None, self.options.salvage).map_err(|e| e.with_file(&self.paths[0]))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The database's schema (read once, then cached).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Incomplete`] when catalog pages are missing; [`ErrorKind::Catalog`] and
+    /// page errors otherwise.
+    pub fn database(&self) -> Result<&Database> {
+        Ok(&self.schema_and_layouts()?.0)
+    }
+
+    /// The physical layout of `table` (a table of [`Backup::database`]).
+    ///
+    /// # Errors
+    /// As [`Backup::database`]; [`ErrorKind::Catalog`] for a table not of this backup.
+    pub fn layout(&self, table: &Table) -> Result<&TableLayout> {
+        let (_, layouts, _) = self.schema_and_layouts()?;
+        layouts
+            .iter()
+            .find(|l| l.object_id == table.object_id)
+            .ok_or_else(|| Error::catalog(format!("table {} is not in this backup", table.qualified_name())))
+    }
+
+    /// A reader over the rows of `table`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unsupported`] for tables the reader cannot decode (compressed rows,
+    /// memory-optimized tables); catalog errors.
+    pub fn rows<'a>(&'a self, table: &'a Table) -> Result<TableRows<'a>> {
+        let layout = self.layout(table)?;
+        TableRows::new(&self.store, &self.pfs, table, layout, self.options.salvage)
+            .map_err(|e| e.with_file(&self.paths[0]))
+    }
+
+    /// Checks that every allocated extent and every page of every table is in the backup.
+    /// Never fails: what cannot be checked is reported as a problem.
+    pub fn completeness(&self) -> Completeness {
+        let mut out = Completeness {
+            complete: true,
+            problems: Vec::new(),
+            missing_extents: 0,
+            missing_sample: Vec::new(),
+            tables: Vec::new(),
+        };
+        if self.boot.is_none() {
+            out.problems.push("the boot page (1:9) is not in the backup".into());
+        }
+        let files: Vec<(u16, Option<u64>)> = self.store.file_ids().into_iter().map(|f| (f, None)).collect();
+        completeness::check_files(&self.store, &files, &mut out);
+        match self.schema_and_layouts() {
+            Ok((db, layouts, unreadable)) => {
+                completeness::check_tables(&self.store, db, layouts, &mut out);
+                out.problems.extend(unreadable.iter().map(|u| format!("not described (catalog pages missing): {u}")));
+            }
+            Err(e) => out.problems.push(format!("the system catalog cannot be read: {e}")),
+        }
+        out.complete = out.problems.is_empty();
+        out
     }
 }

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod boot;
 pub mod catalog;
 pub mod collation;
+pub mod completeness;
 pub mod error;
 pub mod lob;
 pub mod mtf;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod types;
 pub mod value;
 
+pub use backup::Backup;
 pub use error::{Error, ErrorKind, Result};
 pub use types::{Collation, PageId, SqlType};
 pub use value::Value;

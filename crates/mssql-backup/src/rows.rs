@@ -33,6 +33,8 @@ pub struct ReadStats {
     pub lob_bytes: u64,
     /// Lossy decodings.
     pub decode: DecodeStats,
+    /// Salvage reads only: pages that were missing and skipped.
+    pub missing_pages: u64,
 }
 
 /// A reader over the rows of one table.
@@ -50,6 +52,7 @@ pub struct TableRows<'a> {
     lob_buf: Vec<u8>,
     stats: ReadStats,
     decode_values: bool,
+    salvage: bool,
 }
 
 impl<'a> TableRows<'a> {
@@ -58,6 +61,7 @@ impl<'a> TableRows<'a> {
         pfs: &'a PfsCache,
         table: &'a Table,
         layout: &'a TableLayout,
+        salvage: bool,
     ) -> Result<Self> {
         if table.storage.memory_optimized {
             return Err(Error::unsupported(format!(
@@ -86,6 +90,7 @@ impl<'a> TableRows<'a> {
             lob_buf: Vec::new(),
             stats: ReadStats::default(),
             decode_values: true,
+            salvage,
         })
     }
 
@@ -112,7 +117,11 @@ impl<'a> TableRows<'a> {
                     self.rowset += 1;
                     continue;
                 };
-                self.pages = Some(DataPages::new(self.store, self.pfs, au.id, au.first_iam)?);
+                self.pages = Some(if self.salvage {
+                    DataPages::salvage(self.store, self.pfs, au.id, au.first_iam)
+                } else {
+                    DataPages::new(self.store, self.pfs, au.id, au.first_iam)?
+                });
             }
             match self.pages.as_mut().expect("set above").next()? {
                 Some(p) => {
@@ -122,6 +131,7 @@ impl<'a> TableRows<'a> {
                     return Ok(true);
                 }
                 None => {
+                    self.stats.missing_pages += self.pages.as_ref().map_or(0, |p| p.skipped().len() as u64);
                     self.pages = None;
                     self.rowset += 1;
                 }

@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use crate::alloc::{IamMap, PFS_ALLOCATED, PFS_IAM, PfsCache, read_iam_chain};
+use crate::alloc::{IamMap, PFS_ALLOCATED, PFS_IAM, PfsCache, read_iam_chain, read_iam_chain_partial};
 use crate::lob::LobPages;
 use crate::page::{Page, PageType};
 use crate::store::PageStore;
 use crate::types::PageId;
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// True when a page header's allocation unit (`m_indexId`, `m_objId`) is `au`.
 pub fn header_matches(page: &Page, au: u64) -> bool {
@@ -34,6 +34,8 @@ pub struct DataPages<'a> {
     au: u64,
     pages: Vec<PageId>,
     next: usize,
+    salvage: bool,
+    skipped: Vec<String>,
 }
 
 impl<'a> DataPages<'a> {
@@ -43,12 +45,33 @@ impl<'a> DataPages<'a> {
     /// Errors of the IAM chain ([`crate::ErrorKind::Incomplete`] when an IAM page is missing).
     pub fn new(store: &'a PageStore, pfs: &'a PfsCache, au: u64, first_iam: PageId) -> Result<DataPages<'a>> {
         let map = if first_iam.is_null() { IamMap::default() } else { read_iam_chain(store, first_iam)? };
-        Ok(DataPages { store, pfs, au, pages: map.pages().collect(), next: 0 })
+        Ok(DataPages { store, pfs, au, pages: map.pages().collect(), next: 0, salvage: false, skipped: Vec::new() })
+    }
+
+    /// Salvage variant of [`DataPages::new`] for incomplete backups: what cannot be read
+    /// because it is missing (IAM pages, data pages, PFS pages) is skipped and listed in
+    /// [`DataPages::skipped`] instead of failing. Damaged pages are still errors.
+    pub fn salvage(store: &'a PageStore, pfs: &'a PfsCache, au: u64, first_iam: PageId) -> DataPages<'a> {
+        let (map, err) =
+            if first_iam.is_null() { (IamMap::default(), None) } else { read_iam_chain_partial(store, first_iam) };
+        let skipped = err.map(|e| vec![e.to_string()]).unwrap_or_default();
+        DataPages { store, pfs, au, pages: map.pages().collect(), next: 0, salvage: true, skipped }
+    }
+
+    /// What a salvage read skipped because it was missing.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Pages of `au` listed explicitly (bootstrap of `sysallocunits` from its page chain).
-    pub fn from_list(store: &'a PageStore, pfs: &'a PfsCache, au: u64, pages: Vec<PageId>) -> DataPages<'a> {
-        DataPages { store, pfs, au, pages, next: 0 }
+    pub fn from_list(
+        store: &'a PageStore,
+        pfs: &'a PfsCache,
+        au: u64,
+        pages: Vec<PageId>,
+        salvage: bool,
+    ) -> DataPages<'a> {
+        DataPages { store, pfs, au, pages, next: 0, salvage, skipped: Vec::new() }
     }
 
     /// Number of candidate pages (before the PFS and header filters).
@@ -65,11 +88,28 @@ impl<'a> DataPages<'a> {
     pub fn next(&mut self) -> Result<Option<Page>> {
         while let Some(&id) = self.pages.get(self.next) {
             self.next += 1;
-            let status = self.pfs.status(self.store, id)?;
+            let status = match self.pfs.status(self.store, id) {
+                Err(e) if self.salvage && e.kind == ErrorKind::Incomplete => {
+                    // Without the PFS page the page may still be read: its header decides.
+                    self.skipped.push(format!("allocation status of page {id} unknown: {e}"));
+                    PFS_ALLOCATED
+                }
+                other => other?,
+            };
             if status & PFS_ALLOCATED == 0 || status & PFS_IAM != 0 {
                 continue;
             }
-            let Some(page) = self.store.read_if_formatted(id)? else {
+            let page = match self.store.read_if_formatted(id) {
+                Err(e) if self.salvage && e.kind == ErrorKind::Incomplete => {
+                    self.skipped.push(format!("page {id} missing"));
+                    continue;
+                }
+                other => other?,
+            };
+            let Some(page) = page else {
+                if self.salvage {
+                    continue;
+                }
                 return Err(Error::corrupt("the PFS marks this page allocated but it is not formatted").on_page(id));
             };
             if page.header().page_type != PageType::Data || !header_matches(&page, self.au) {

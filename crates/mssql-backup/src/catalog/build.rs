@@ -211,7 +211,11 @@ fn definition_text(bytes: &[u8], marker: Option<&[u8]>) -> Result<String> {
 /// # Errors
 /// [`crate::ErrorKind::Catalog`] for inconsistent catalogs (a table without columns, a
 /// column without physical layout, an unknown collation).
-pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>) -> Result<(Database, Vec<TableLayout>)> {
+/// What [`build`] returns: the schema, the tables' layouts (same order as
+/// `Database::tables`), and, for salvage reads, the tables that could not be described.
+pub type Built = (Database, Vec<TableLayout>, Vec<String>);
+
+pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, salvage: bool) -> Result<Built> {
     let schemas: HashMap<i32, &str> =
         raw.clsobjs.iter().filter(|c| c.class == 50).map(|c| (c.id, c.name.as_str())).collect();
     let schema_name = |id: i32| schemas.get(&id).map(|s| s.to_string()).unwrap_or_else(|| format!("schema_{id}"));
@@ -251,250 +255,269 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>) -
         .filter(|o| o.kind == "U" && o.ns_class == 0 && o.parent_class == 1 && o.status & 1 == 0)
         .collect();
 
+    let mut unreadable = Vec::new();
     for t in user_tables {
-        let ctx = |e: Error| e.context(format!("table {}.{}", schema_name(t.schema_id), t.name));
-        let cols = colpars.get(&t.id).ok_or_else(|| ctx(Error::catalog("no columns in syscolpars")))?;
-        let mut columns = Vec::with_capacity(cols.len());
-        for c in cols {
-            let ty = sql_type(c, &type_names).map_err(|e| ctx(e.context(format!("column {}", c.name))))?;
-            let computed_flag = c.status & 0x10 != 0;
-            let computed = if computed_flag {
-                let def = text_of(t.id, c.column_id).map_err(ctx)?.unwrap_or_default();
-                Some(Computed { definition: def, persisted: false })
-            } else {
-                None
-            };
-            let default = if c.default_object != 0 {
-                let name = objects.get(&c.default_object).map(|o| o.name.clone()).unwrap_or_default();
-                text_of(c.default_object, 0).map_err(ctx)?.map(|definition| DefaultConstraint { name, definition })
-            } else {
-                None
-            };
-            let identity =
-                if c.status & 0x4 != 0 { c.identity_value.as_deref().and_then(|b| identity(b, &ty)) } else { None };
-            columns.push(Column {
-                column_id: c.column_id,
-                name: c.name.clone(),
-                ty,
-                nullable: c.status & 0x1 == 0,
-                identity,
-                computed,
-                default,
-                rowguidcol: c.status & 0x8 != 0,
-                sparse: c.status & 0x0100_0000 != 0,
-            });
-        }
-
-        // Base rowsets (heap or clustered index), one per partition.
-        let base: Vec<&super::raw::Rowset> =
-            raw.rowsets.iter().filter(|r| r.object_id == t.id && (r.index_id == 0 || r.index_id == 1)).collect();
-        if base.is_empty() {
-            return Err(ctx(Error::catalog("no heap or clustered rowset in sysrowsets")));
-        }
-        let mut rowsets = Vec::new();
-        for rs in &base {
-            let au = |kind: u8| raw.alloc_units.iter().find(|a| a.owner == rs.id && a.kind == kind).copied();
-            let phys = rscols.get(&rs.id).map(|v| v.as_slice()).unwrap_or(&[]);
-            let mut col_layouts = Vec::with_capacity(cols.len());
-            for (c, col) in cols.iter().zip(columns.iter_mut()) {
-                let p = phys.iter().find(|p| p.column_id == c.column_id && !p.dropped() && !p.uniquifier());
-                let layout = match p {
-                    None if col.computed.is_some() || c.status & 0x0200_0000 != 0 => {
-                        ColumnLayout { place: ColumnPlace::NotStored, null_bit: 0 }
-                    }
-                    None => {
-                        return Err(ctx(Error::catalog(format!(
-                            "column {} has no physical layout in rowset {}",
-                            c.name, rs.id
-                        ))));
-                    }
-                    Some(p) => {
-                        if let Some(comp) = col.computed.as_mut() {
-                            comp.persisted = true;
-                        }
-                        let place = if p.sparse() {
-                            ColumnPlace::Sparse { column_id: c.column_id as u16 }
-                        } else if p.leaf_offset < 0 {
-                            ColumnPlace::Var { index: (-(p.leaf_offset as i32) - 1) as u16 }
-                        } else if c.xtype == 104 {
-                            ColumnPlace::Bit { offset: p.leaf_offset as u16, bit: p.bit_pos }
-                        } else {
-                            ColumnPlace::Fixed { offset: p.leaf_offset as u16, len: c.length as u16 }
-                        };
-                        ColumnLayout { place, null_bit: p.null_bit }
-                    }
+        let one = || -> Result<(Table, TableLayout)> {
+            let ctx = |e: Error| e.context(format!("table {}.{}", schema_name(t.schema_id), t.name));
+            let cols = colpars.get(&t.id).ok_or_else(|| ctx(Error::catalog("no columns in syscolpars")))?;
+            let mut columns = Vec::with_capacity(cols.len());
+            for c in cols {
+                let ty = sql_type(c, &type_names).map_err(|e| ctx(e.context(format!("column {}", c.name))))?;
+                let computed_flag = c.status & 0x10 != 0;
+                let computed = if computed_flag {
+                    let def = text_of(t.id, c.column_id).map_err(ctx)?.unwrap_or_default();
+                    Some(Computed { definition: def, persisted: false })
+                } else {
+                    None
                 };
-                col_layouts.push(layout);
-            }
-            rowsets.push(RowsetLayout {
-                rowset_id: rs.id,
-                in_row: au(1),
-                lob: au(2),
-                overflow: au(3),
-                columns: col_layouts,
-                rows_hint: rs.rows,
-            });
-        }
-        let first = base[0];
-        let idx_kind =
-            raw.idxstats.iter().find(|i| i.object_id == t.id && i.index_id == first.index_id).map(|i| i.kind);
-        let storage = Storage {
-            kind: match (first.index_id, idx_kind) {
-                (0, _) => StorageKind::Heap,
-                (_, Some(5)) => StorageKind::ClusteredColumnstore,
-                _ => StorageKind::Clustered,
-            },
-            compression: match first.compression {
-                0 => Compression::None,
-                1 => Compression::Row,
-                2 => Compression::Page,
-                3 => Compression::Columnstore,
-                _ => Compression::ColumnstoreArchive,
-            },
-            partitions: base.len() as u32,
-            memory_optimized: base.iter().any(|r| r.status & 0x100 != 0)
-                && rowsets.iter().all(|r| r.in_row.is_none_or(|a| a.first_iam.is_null())),
-        };
-
-        // Indexes and key constraints.
-        let mut primary_key = None;
-        let mut unique_constraints = Vec::new();
-        let mut indexes = Vec::new();
-        let col_name = |id: i32| cols.iter().find(|c| c.column_id == id).map(|c| c.name.clone());
-        for ix in raw.idxstats.iter().filter(|i| i.object_id == t.id && i.status & 1 != 0 && i.index_id > 0) {
-            if ix.status & 0x100 != 0 {
-                continue;
-            }
-            let mut ics: Vec<_> = raw
-                .iscols
-                .iter()
-                .filter(|c| c.object_id == t.id && c.index_id == ix.index_id && c.status & 2 != 0)
-                .collect();
-            ics.sort_by_key(|c| {
-                (c.status & 0x10 != 0, if c.key_ordinal == 0 { i32::MAX } else { i32::from(c.key_ordinal) }, c.position)
-            });
-            let mut icols = Vec::new();
-            for c in ics {
-                let name = col_name(c.column_id).ok_or_else(|| {
-                    ctx(Error::catalog(format!("index {} names unknown column {}", ix.name, c.column_id)))
-                })?;
-                icols.push(IndexColumn { name, descending: c.status & 0x4 != 0, included: c.status & 0x10 != 0 });
-            }
-            let kind = match ix.kind {
-                1 => IndexKind::Clustered,
-                2 => IndexKind::NonClustered,
-                5 => IndexKind::ClusteredColumnstore,
-                6 => IndexKind::NonClusteredColumnstore,
-                _ => IndexKind::Other,
-            };
-            if ix.status & 0x20 != 0 {
-                primary_key = Some(KeyConstraint { name: ix.name.clone(), columns: icols, clustered: ix.kind == 1 });
-            } else if ix.status & 0x40 != 0 {
-                unique_constraints.push(KeyConstraint {
-                    name: ix.name.clone(),
-                    columns: icols,
-                    clustered: ix.kind == 1,
-                });
-            } else {
-                let filter = if ix.status & 0x20000 != 0 { text_of(t.id, ix.index_id).map_err(ctx)? } else { None };
-                indexes.push(Index {
-                    name: ix.name.clone(),
-                    index_id: ix.index_id,
-                    kind,
-                    unique: ix.status & 0x8 != 0,
-                    columns: icols,
-                    filter,
-                    disabled: ix.status & 0x80 != 0,
+                let default = if c.default_object != 0 {
+                    let name = objects.get(&c.default_object).map(|o| o.name.clone()).unwrap_or_default();
+                    text_of(c.default_object, 0).map_err(ctx)?.map(|definition| DefaultConstraint { name, definition })
+                } else {
+                    None
+                };
+                let identity =
+                    if c.status & 0x4 != 0 { c.identity_value.as_deref().and_then(|b| identity(b, &ty)) } else { None };
+                columns.push(Column {
+                    column_id: c.column_id,
+                    name: c.name.clone(),
+                    ty,
+                    nullable: c.status & 0x1 == 0,
+                    identity,
+                    computed,
+                    default,
+                    rowguidcol: c.status & 0x8 != 0,
+                    sparse: c.status & 0x0100_0000 != 0,
                 });
             }
-        }
 
-        // Foreign keys and checks.
-        let mut foreign_keys = Vec::new();
-        let mut check_constraints = Vec::new();
-        for o in raw.objects.iter().filter(|o| o.parent == t.id) {
-            match o.kind.as_str() {
-                "F" => {
-                    let target = raw.singlerefs.iter().find(|r| r.class == 27 && r.dep_id == o.id);
-                    let Some(target) = target else {
-                        return Err(ctx(Error::catalog(format!("foreign key {} has no referenced table", o.name))));
+            // Base rowsets (heap or clustered index), one per partition.
+            let base: Vec<&super::raw::Rowset> =
+                raw.rowsets.iter().filter(|r| r.object_id == t.id && (r.index_id == 0 || r.index_id == 1)).collect();
+            if base.is_empty() {
+                return Err(ctx(Error::catalog("no heap or clustered rowset in sysrowsets")));
+            }
+            let mut rowsets = Vec::new();
+            for rs in &base {
+                let au = |kind: u8| raw.alloc_units.iter().find(|a| a.owner == rs.id && a.kind == kind).copied();
+                let phys = rscols.get(&rs.id).map(|v| v.as_slice()).unwrap_or(&[]);
+                let mut col_layouts = Vec::with_capacity(cols.len());
+                for (c, col) in cols.iter().zip(columns.iter_mut()) {
+                    let p = phys.iter().find(|p| p.column_id == c.column_id && !p.dropped() && !p.uniquifier());
+                    let layout = match p {
+                        None if col.computed.is_some() || c.status & 0x0200_0000 != 0 => {
+                            ColumnLayout { place: ColumnPlace::NotStored, null_bit: 0 }
+                        }
+                        None => {
+                            return Err(ctx(Error::catalog(format!(
+                                "column {} has no physical layout in rowset {}",
+                                c.name, rs.id
+                            ))));
+                        }
+                        Some(p) => {
+                            if let Some(comp) = col.computed.as_mut() {
+                                comp.persisted = true;
+                            }
+                            let place = if p.sparse() {
+                                ColumnPlace::Sparse { column_id: c.column_id as u16 }
+                            } else if p.leaf_offset < 0 {
+                                ColumnPlace::Var { index: (-(p.leaf_offset as i32) - 1) as u16 }
+                            } else if c.xtype == 104 {
+                                ColumnPlace::Bit { offset: p.leaf_offset as u16, bit: p.bit_pos }
+                            } else {
+                                ColumnPlace::Fixed { offset: p.leaf_offset as u16, len: c.length as u16 }
+                            };
+                            ColumnLayout { place, null_bit: p.null_bit }
+                        }
                     };
-                    let ref_table = objects.get(&target.indep_id).ok_or_else(|| {
-                        ctx(Error::catalog(format!(
-                            "foreign key {} references unknown object {}",
-                            o.name, target.indep_id
-                        )))
-                    })?;
-                    let ref_cols = colpars.get(&target.indep_id);
-                    let mut pairs: BTreeMap<i32, (Option<String>, Option<String>)> = BTreeMap::new();
-                    for r in raw.singlerefs.iter().filter(|r| r.dep_id == o.id && (r.class == 28 || r.class == 29)) {
-                        let e = pairs.entry(r.dep_sub_id).or_default();
-                        if r.class == 28 {
-                            e.0 = col_name(r.indep_sub_id);
-                        } else {
-                            e.1 = ref_cols
-                                .and_then(|cs| cs.iter().find(|c| c.column_id == r.indep_sub_id))
-                                .map(|c| c.name.clone());
-                        }
-                    }
-                    let mut columns = Vec::new();
-                    let mut referenced_columns = Vec::new();
-                    for (ord, (a, b)) in pairs {
-                        match (a, b) {
-                            (Some(a), Some(b)) => {
-                                columns.push(a);
-                                referenced_columns.push(b);
-                            }
-                            _ => {
-                                return Err(ctx(Error::catalog(format!(
-                                    "foreign key {}: column pair {ord} is incomplete",
-                                    o.name
-                                ))));
-                            }
-                        }
-                    }
-                    foreign_keys.push(ForeignKey {
-                        name: o.name.clone(),
-                        columns,
-                        referenced_schema: schema_name(ref_table.schema_id),
-                        referenced_table: ref_table.name.clone(),
-                        referenced_columns,
-                        on_update: fk_action(o.status >> 12),
-                        on_delete: fk_action(o.status >> 14),
-                        disabled: o.status & 0x100 != 0,
-                        not_trusted: o.status & 0x400 != 0,
-                    });
+                    col_layouts.push(layout);
                 }
-                "C" => {
-                    let definition = text_of(o.id, 0).map_err(ctx)?.unwrap_or_default();
-                    check_constraints.push(CheckConstraint {
-                        name: o.name.clone(),
-                        definition,
-                        column: if o.intprop > 0 { col_name(o.intprop) } else { None },
-                        disabled: o.status & 0x100 != 0,
-                        not_trusted: o.status & 0x400 != 0,
-                    });
-                }
-                _ => {}
+                rowsets.push(RowsetLayout {
+                    rowset_id: rs.id,
+                    in_row: au(1),
+                    lob: au(2),
+                    overflow: au(3),
+                    columns: col_layouts,
+                    rows_hint: rs.rows,
+                });
             }
-        }
-        foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
-        check_constraints.sort_by(|a, b| a.name.cmp(&b.name));
+            let first = base[0];
+            let idx_kind =
+                raw.idxstats.iter().find(|i| i.object_id == t.id && i.index_id == first.index_id).map(|i| i.kind);
+            let storage = Storage {
+                kind: match (first.index_id, idx_kind) {
+                    (0, _) => StorageKind::Heap,
+                    (_, Some(5)) => StorageKind::ClusteredColumnstore,
+                    _ => StorageKind::Clustered,
+                },
+                compression: match first.compression {
+                    0 => Compression::None,
+                    1 => Compression::Row,
+                    2 => Compression::Page,
+                    3 => Compression::Columnstore,
+                    _ => Compression::ColumnstoreArchive,
+                },
+                partitions: base.len() as u32,
+                memory_optimized: base.iter().any(|r| r.status & 0x100 != 0)
+                    && rowsets.iter().all(|r| r.in_row.is_none_or(|a| a.first_iam.is_null())),
+            };
 
-        tables.push(Table {
-            object_id: t.id,
-            schema: schema_name(t.schema_id),
-            name: t.name.clone(),
-            columns,
-            primary_key,
-            unique_constraints,
-            indexes,
-            foreign_keys,
-            check_constraints,
-            storage,
-            row_count_hint: Some(rowsets.iter().map(|r| r.rows_hint.max(0) as u64).sum()),
-        });
-        layouts.push(TableLayout { object_id: t.id, rowsets });
+            // Indexes and key constraints.
+            let mut primary_key = None;
+            let mut unique_constraints = Vec::new();
+            let mut indexes = Vec::new();
+            let col_name = |id: i32| cols.iter().find(|c| c.column_id == id).map(|c| c.name.clone());
+            for ix in raw.idxstats.iter().filter(|i| i.object_id == t.id && i.status & 1 != 0 && i.index_id > 0) {
+                if ix.status & 0x100 != 0 {
+                    continue;
+                }
+                let mut ics: Vec<_> = raw
+                    .iscols
+                    .iter()
+                    .filter(|c| c.object_id == t.id && c.index_id == ix.index_id && c.status & 2 != 0)
+                    .collect();
+                ics.sort_by_key(|c| {
+                    (
+                        c.status & 0x10 != 0,
+                        if c.key_ordinal == 0 { i32::MAX } else { i32::from(c.key_ordinal) },
+                        c.position,
+                    )
+                });
+                let mut icols = Vec::new();
+                for c in ics {
+                    let name = col_name(c.column_id).ok_or_else(|| {
+                        ctx(Error::catalog(format!("index {} names unknown column {}", ix.name, c.column_id)))
+                    })?;
+                    icols.push(IndexColumn { name, descending: c.status & 0x4 != 0, included: c.status & 0x10 != 0 });
+                }
+                let kind = match ix.kind {
+                    1 => IndexKind::Clustered,
+                    2 => IndexKind::NonClustered,
+                    5 => IndexKind::ClusteredColumnstore,
+                    6 => IndexKind::NonClusteredColumnstore,
+                    _ => IndexKind::Other,
+                };
+                if ix.status & 0x20 != 0 {
+                    primary_key =
+                        Some(KeyConstraint { name: ix.name.clone(), columns: icols, clustered: ix.kind == 1 });
+                } else if ix.status & 0x40 != 0 {
+                    unique_constraints.push(KeyConstraint {
+                        name: ix.name.clone(),
+                        columns: icols,
+                        clustered: ix.kind == 1,
+                    });
+                } else {
+                    let filter = if ix.status & 0x20000 != 0 { text_of(t.id, ix.index_id).map_err(ctx)? } else { None };
+                    indexes.push(Index {
+                        name: ix.name.clone(),
+                        index_id: ix.index_id,
+                        kind,
+                        unique: ix.status & 0x8 != 0,
+                        columns: icols,
+                        filter,
+                        disabled: ix.status & 0x80 != 0,
+                    });
+                }
+            }
+
+            // Foreign keys and checks.
+            let mut foreign_keys = Vec::new();
+            let mut check_constraints = Vec::new();
+            for o in raw.objects.iter().filter(|o| o.parent == t.id) {
+                match o.kind.as_str() {
+                    "F" => {
+                        let target = raw.singlerefs.iter().find(|r| r.class == 27 && r.dep_id == o.id);
+                        let Some(target) = target else {
+                            return Err(ctx(Error::catalog(format!("foreign key {} has no referenced table", o.name))));
+                        };
+                        let ref_table = objects.get(&target.indep_id).ok_or_else(|| {
+                            ctx(Error::catalog(format!(
+                                "foreign key {} references unknown object {}",
+                                o.name, target.indep_id
+                            )))
+                        })?;
+                        let ref_cols = colpars.get(&target.indep_id);
+                        let mut pairs: BTreeMap<i32, (Option<String>, Option<String>)> = BTreeMap::new();
+                        for r in raw.singlerefs.iter().filter(|r| r.dep_id == o.id && (r.class == 28 || r.class == 29))
+                        {
+                            let e = pairs.entry(r.dep_sub_id).or_default();
+                            if r.class == 28 {
+                                e.0 = col_name(r.indep_sub_id);
+                            } else {
+                                e.1 = ref_cols
+                                    .and_then(|cs| cs.iter().find(|c| c.column_id == r.indep_sub_id))
+                                    .map(|c| c.name.clone());
+                            }
+                        }
+                        let mut columns = Vec::new();
+                        let mut referenced_columns = Vec::new();
+                        for (ord, (a, b)) in pairs {
+                            match (a, b) {
+                                (Some(a), Some(b)) => {
+                                    columns.push(a);
+                                    referenced_columns.push(b);
+                                }
+                                _ => {
+                                    return Err(ctx(Error::catalog(format!(
+                                        "foreign key {}: column pair {ord} is incomplete",
+                                        o.name
+                                    ))));
+                                }
+                            }
+                        }
+                        foreign_keys.push(ForeignKey {
+                            name: o.name.clone(),
+                            columns,
+                            referenced_schema: schema_name(ref_table.schema_id),
+                            referenced_table: ref_table.name.clone(),
+                            referenced_columns,
+                            on_update: fk_action(o.status >> 12),
+                            on_delete: fk_action(o.status >> 14),
+                            disabled: o.status & 0x100 != 0,
+                            not_trusted: o.status & 0x400 != 0,
+                        });
+                    }
+                    "C" => {
+                        let definition = text_of(o.id, 0).map_err(ctx)?.unwrap_or_default();
+                        check_constraints.push(CheckConstraint {
+                            name: o.name.clone(),
+                            definition,
+                            column: if o.intprop > 0 { col_name(o.intprop) } else { None },
+                            disabled: o.status & 0x100 != 0,
+                            not_trusted: o.status & 0x400 != 0,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+            check_constraints.sort_by(|a, b| a.name.cmp(&b.name));
+
+            Ok((
+                Table {
+                    object_id: t.id,
+                    schema: schema_name(t.schema_id),
+                    name: t.name.clone(),
+                    columns,
+                    primary_key,
+                    unique_constraints,
+                    indexes,
+                    foreign_keys,
+                    check_constraints,
+                    storage,
+                    row_count_hint: Some(rowsets.iter().map(|r| r.rows_hint.max(0) as u64).sum()),
+                },
+                TableLayout { object_id: t.id, rowsets },
+            ))
+        };
+        match one() {
+            Ok((table, layout)) => {
+                tables.push(table);
+                layouts.push(layout);
+            }
+            Err(e) if salvage => unreadable.push(e.to_string()),
+            Err(e) => return Err(e),
+        }
     }
 
     for o in raw.objects.iter().filter(|o| o.ns_class == 0 && o.parent_class == 1 && o.id > 100 || o.kind == "TR") {
@@ -536,5 +559,6 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>) -
     Ok((
         Database { name: db_name.to_string(), collation: db_collation, tables: tables_sorted, modules, other_objects },
         layouts_sorted,
+        unreadable,
     ))
 }

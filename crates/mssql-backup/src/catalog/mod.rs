@@ -62,6 +62,8 @@ pub struct RawCatalog {
     pub clsobjs: Vec<ClsObj>,
     /// `sysscalartypes`.
     pub scalartypes: Vec<ScalarType>,
+    /// Salvage reads only: catalog pages that were missing and skipped.
+    pub skipped: Vec<String>,
 }
 
 struct Loader<'a> {
@@ -69,6 +71,8 @@ struct Loader<'a> {
     pfs: &'a PfsCache,
     alloc_units: Vec<AllocUnit>,
     rowsets: Vec<raw::Rowset>,
+    salvage: bool,
+    skipped: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'a> Loader<'a> {
@@ -78,12 +82,26 @@ impl<'a> Loader<'a> {
         table: &'static str,
         f: &mut dyn FnMut(&Row, &mut PageCache) -> Result<()>,
     ) -> Result<()> {
-        let mut pages = DataPages::new(self.store, self.pfs, au.id, au.first_iam)
-            .map_err(|e| e.context(format!("reading {table}")))?;
+        let mut pages = if self.salvage {
+            DataPages::salvage(self.store, self.pfs, au.id, au.first_iam)
+        } else {
+            DataPages::new(self.store, self.pfs, au.id, au.first_iam)
+                .map_err(|e| e.context(format!("reading {table}")))?
+        };
         let mut lobs = PageCache::new(self.store, 8);
+        let mut row_skips = Vec::new();
         while let Some(page) = pages.next().map_err(|e| e.context(format!("reading {table}")))? {
-            scan_page_rows(&page, table, &mut |row| f(row, &mut lobs))?;
+            scan_page_rows(&page, table, &mut |row| match f(row, &mut lobs) {
+                // A row whose off-row value is missing: skip it, say so.
+                Err(e) if self.salvage && e.kind == ErrorKind::Incomplete => {
+                    row_skips.push(format!("{table}: a row skipped: {e}"));
+                    Ok(())
+                }
+                other => other,
+            })?;
         }
+        self.skipped.borrow_mut().extend(row_skips);
+        self.skipped.borrow_mut().extend(pages.skipped().iter().map(|s| format!("{table}: {s}")));
         Ok(())
     }
 
@@ -144,7 +162,7 @@ pub fn scan_page_rows(
 /// Pages of `sysallocunits`: the page chain from `first`, or, when the backup has no boot
 /// page, every formatted data page of the backup that names `sysallocunits`' allocation
 /// unit in its header.
-fn sysallocunits_pages(store: &PageStore, first: Option<PageId>) -> Result<Vec<PageId>> {
+fn sysallocunits_pages(store: &PageStore, first: Option<PageId>, salvage: bool) -> Result<Vec<PageId>> {
     let mut pages = Vec::new();
     match first {
         Some(mut next) => {
@@ -152,8 +170,18 @@ fn sysallocunits_pages(store: &PageStore, first: Option<PageId>) -> Result<Vec<P
                 if pages.contains(&next) || pages.len() > 1_000_000 {
                     return Err(Error::corrupt("the sysallocunits page chain loops").on_page(next));
                 }
-                pages.push(next);
-                next = store.read(next).map_err(|e| e.context("sysallocunits page chain"))?.header().next;
+                match store.read(next) {
+                    Ok(p) => {
+                        pages.push(next);
+                        next = p.header().next;
+                    }
+                    Err(e) if salvage && e.kind == ErrorKind::Incomplete => {
+                        // The chain is cut: fall back to every page that says it is
+                        // sysallocunits'.
+                        return sysallocunits_pages(store, None, salvage);
+                    }
+                    Err(e) => return Err(e.context("sysallocunits page chain")),
+                }
             }
         }
         None => {
@@ -182,11 +210,17 @@ fn sysallocunits_pages(store: &PageStore, first: Option<PageId>) -> Result<Vec<P
 /// # Errors
 /// [`ErrorKind::Incomplete`] when catalog pages are missing; [`ErrorKind::Catalog`] when a
 /// base table is absent or inconsistent; page errors.
-pub fn load(store: &PageStore, pfs: &PfsCache, boot: Option<&BootInfo>, version: u16) -> Result<RawCatalog> {
-    let au_pages = sysallocunits_pages(store, boot.map(|b| b.first_sysallocunits_page))?;
+pub fn load(
+    store: &PageStore,
+    pfs: &PfsCache,
+    boot: Option<&BootInfo>,
+    version: u16,
+    salvage: bool,
+) -> Result<RawCatalog> {
+    let au_pages = sysallocunits_pages(store, boot.map(|b| b.first_sysallocunits_page), salvage)?;
     let mut alloc_units = Vec::new();
     {
-        let mut pages = DataPages::from_list(store, pfs, SYSALLOCUNITS_AU, au_pages);
+        let mut pages = DataPages::from_list(store, pfs, SYSALLOCUNITS_AU, au_pages, salvage);
         while let Some(page) = pages.next().map_err(|e| e.context("reading sysallocunits"))? {
             scan_page_rows(&page, "sysallocunits", &mut |row| {
                 alloc_units.push(AllocUnit::decode(row)?);
@@ -196,7 +230,7 @@ pub fn load(store: &PageStore, pfs: &PfsCache, boot: Option<&BootInfo>, version:
     }
     alloc_units.sort_by_key(|a| a.id);
     alloc_units.dedup_by_key(|a| a.id);
-    let mut loader = Loader { store, pfs, alloc_units, rowsets: Vec::new() };
+    let mut loader = Loader { store, pfs, alloc_units, rowsets: Vec::new(), salvage, skipped: Default::default() };
 
     let mut rowsets = Vec::new();
     let rowset_aus: Vec<AllocUnit> =
@@ -260,5 +294,6 @@ pub fn load(store: &PageStore, pfs: &PfsCache, boot: Option<&BootInfo>, version:
         singlerefs,
         clsobjs,
         scalartypes,
+        skipped: loader.skipped.into_inner(),
     })
 }
