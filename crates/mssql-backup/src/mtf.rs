@@ -134,16 +134,17 @@ impl MtfImage {
         let mut blocks = Vec::new();
         let mut pos = 0u64;
         while pos < len {
+            // A decompressed stream may end in zero padding; a file on disk tiles exactly.
+            let padding_ok = src.is_decompressed() && all_zero(src, pos, len - pos)?;
             if len - pos < DBLK_HEADER_LEN as u64 {
-                if all_zero(src, pos, len - pos)? {
+                if padding_ok {
                     break;
                 }
                 return Err(Error::truncated("the file ends inside a block header").at(pos));
             }
             src.read_exact_at(pos, &mut head)?;
             if head.iter().all(|&b| b == 0) {
-                // Zero padding after the last block: accept it only if it runs to the end.
-                if all_zero(src, pos, len - pos)? {
+                if padding_ok {
                     break;
                 }
                 return Err(Error::corrupt("zero bytes where a tape block header was expected").at(pos));
@@ -177,6 +178,12 @@ impl MtfImage {
             src.read_exact_at(pos, &mut descriptor)?;
 
             if &kind == b"SFMB" {
+                if pos + sfmb_len > len {
+                    return Err(Error::truncated(format!(
+                        "the file ends inside a {sfmb_len}-byte soft filemark (SFMB) block"
+                    ))
+                    .at(pos));
+                }
                 blocks.push(Block { kind, offset: pos, attributes, first_event, descriptor, streams: Vec::new() });
                 pos += sfmb_len;
                 continue;
@@ -222,6 +229,17 @@ impl MtfImage {
             }
             blocks.push(Block { kind, offset: pos, attributes, first_event, descriptor, streams });
             pos = s;
+        }
+        // A backup set closes with ESET; without it the file was cut short (possibly at a
+        // stretch of zero padding, which alone would look like a clean end).
+        if !blocks.iter().any(|b| &b.kind == b"ESET")
+            || (!src.is_decompressed() && blocks.last().is_some_and(|b| &b.kind != b"SFMB"))
+        {
+            let last = blocks.last().map(|b| b.offset).unwrap_or(0);
+            return Err(Error::truncated(format!(
+                "the file ends before the closing end-of-set (ESET) and filemark (SFMB) blocks; the last block found starts at {last}"
+            ))
+            .at(len));
         }
         Ok(MtfImage { blocks })
     }
@@ -337,9 +355,13 @@ mod tests {
         d.extend(stream(b"MQDA", &data));
         d.extend(stream(b"SPAD", &[0; 6]));
         f.extend(d);
+        let mut e = dblk(b"ESET", 52, 52);
+        e.extend(stream(b"SPAD", &[]));
+        f.extend(e);
+        f.extend(dblk(b"SFMB", 512, 512));
         let img = MtfImage::parse(&f).unwrap();
         let kinds: Vec<_> = img.blocks.iter().map(|b| b.kind_str().to_string()).collect();
-        assert_eq!(kinds, ["TAPE", "SFMB", "MSDA"]);
+        assert_eq!(kinds, ["TAPE", "SFMB", "MSDA", "ESET", "SFMB"]);
         let runs = img.page_runs().unwrap();
         assert_eq!(runs, vec![PageRun { offset: 1024 + 52 + 22 + 2, pages: 1 }]);
     }

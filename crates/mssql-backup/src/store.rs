@@ -146,6 +146,16 @@ impl PageStore {
         Some((&self.files[usize::from(r.source)], r.offset + k * PAGE_SIZE as u64))
     }
 
+    fn missing(&self, id: PageId) -> Error {
+        let mut e =
+            Error::new(ErrorKind::Incomplete, format!("page {id} is not in the backup (its extent is missing)"))
+                .on_page(id);
+        if let Some(f) = self.files.first() {
+            e = e.with_file(&f.path);
+        }
+        e
+    }
+
     /// True when the backup holds the extent containing `id`.
     pub fn has_extent(&self, id: PageId) -> bool {
         self.locate(id).is_some()
@@ -158,10 +168,7 @@ impl PageStore {
     /// [`ErrorKind::Checksum`]/[`ErrorKind::Corrupt`] from [`Page::verify`], with the file
     /// and offset of the page.
     pub fn read(&self, id: PageId) -> Result<Page> {
-        let (file, offset) = self.locate(id).ok_or_else(|| {
-            Error::new(ErrorKind::Incomplete, format!("page {id} is not in the backup (its extent is missing)"))
-                .on_page(id)
-        })?;
+        let (file, offset) = self.locate(id).ok_or_else(|| self.missing(id))?;
         let mut buf = page_buf();
         file.source.read_exact_at(offset, &mut buf[..]).map_err(|e| e.with_file(&file.path).on_page(id))?;
         Page::verify(buf, id).map_err(|e| locate_err(e, file, offset))
@@ -174,10 +181,7 @@ impl PageStore {
     /// # Errors
     /// As [`PageStore::read`], except for the not-formatted case.
     pub fn read_if_formatted(&self, id: PageId) -> Result<Option<Page>> {
-        let (file, offset) = self.locate(id).ok_or_else(|| {
-            Error::new(ErrorKind::Incomplete, format!("page {id} is not in the backup (its extent is missing)"))
-                .on_page(id)
-        })?;
+        let (file, offset) = self.locate(id).ok_or_else(|| self.missing(id))?;
         let mut buf = page_buf();
         file.source.read_exact_at(offset, &mut buf[..]).map_err(|e| e.with_file(&file.path).on_page(id))?;
         let names_it = buf[0] == 1
