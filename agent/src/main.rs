@@ -1,5 +1,42 @@
-//! `bak2pg`: the command-line agent.
+//! `bak2pg`: inspect and migrate SQL Server backups, and run the pipeline's steps.
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Turns Microsoft SQL Server full backups into PostgreSQL databases, verifiably.
+#[derive(Parser)]
+#[command(name = "bak2pg", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log filter (`info`, `debug`, `bak2pg=trace`…); also read from `RUST_LOG`.
+    #[arg(long, global = true, env = "BAK2PG_LOG", default_value = "warn")]
+    log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a backup: header, files, completeness, tables with row counts and columns.
+    Inspect(inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_default())
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

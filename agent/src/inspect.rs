@@ -1,0 +1,245 @@
+//! `bak2pg inspect`: what a backup holds, without PostgreSQL.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use mssql_backup::Backup;
+use mssql_backup::backup::OpenOptions;
+use mssql_backup::completeness::Completeness;
+use mssql_backup::schema::Table;
+use serde::Serialize;
+
+/// Arguments of `inspect`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The backup file; several files for a backup striped across them (all stripes).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Describe an incomplete backup anyway, marking every table whose pages are missing
+    /// (exit status stays non-zero).
+    #[arg(long)]
+    salvage: bool,
+    /// Do not count rows (faster on large backups).
+    #[arg(long)]
+    no_counts: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    files: Vec<PathBuf>,
+    database: Option<String>,
+    internal_version: Option<u16>,
+    sql_server: Option<&'static str>,
+    create_version: Option<u16>,
+    completeness: Completeness,
+    tables: Vec<TableReport>,
+    modules: Vec<ModuleReport>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TableReport {
+    schema: String,
+    name: String,
+    rows: Option<u64>,
+    complete: bool,
+    error: Option<String>,
+    storage: String,
+    columns: Vec<ColumnReport>,
+}
+
+#[derive(Serialize)]
+struct ColumnReport {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+    nullable: bool,
+    identity: Option<String>,
+    default: Option<String>,
+    computed: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ModuleReport {
+    schema: String,
+    name: String,
+    kind: String,
+}
+
+/// SQL Server release of an internal database version (`dbi_version`).
+pub fn release_of(version: u16) -> Option<&'static str> {
+    Some(match version {
+        611 | 612 => "SQL Server 2005",
+        655 => "SQL Server 2008",
+        660 | 661 => "SQL Server 2008 R2",
+        706 => "SQL Server 2012",
+        782 => "SQL Server 2014",
+        852 => "SQL Server 2016",
+        869 => "SQL Server 2017",
+        895 | 904 => "SQL Server 2019",
+        957 => "SQL Server 2022",
+        998 => "SQL Server 2025",
+        _ => return None,
+    })
+}
+
+fn describe_table(b: &Backup, t: &Table, counts: bool, completeness: &Completeness) -> TableReport {
+    let (rows, error) = if counts {
+        match b.rows(t).and_then(|r| r.count()) {
+            Ok(s) => (Some(s.rows), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
+    } else {
+        (None, None)
+    };
+    let complete =
+        completeness.tables.iter().find(|c| c.schema == t.schema && c.name == t.name).is_none_or(|c| c.complete());
+    TableReport {
+        schema: t.schema.clone(),
+        name: t.name.clone(),
+        rows,
+        complete,
+        error,
+        storage: format!("{:?}, {:?} compression", t.storage.kind, t.storage.compression).to_lowercase(),
+        columns: t
+            .columns
+            .iter()
+            .map(|c| ColumnReport {
+                name: c.name.clone(),
+                ty: c.ty.sql_name(),
+                nullable: c.nullable,
+                identity: c.identity.map(|i| format!("IDENTITY({},{})", i.seed, i.increment)),
+                default: c.default.as_ref().map(|d| d.definition.clone()),
+                computed: c.computed.as_ref().map(|d| d.definition.clone()),
+            })
+            .collect(),
+    }
+}
+
+/// Runs `inspect`; exit status 0 when the backup is complete and every table reads,
+/// 2 when it is incomplete or a table cannot be read.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let paths: Vec<&std::path::Path> = args.files.iter().map(|p| p.as_path()).collect();
+    let backup = Backup::open_with(&paths, OpenOptions { salvage: args.salvage })
+        .with_context(|| format!("cannot open {}", args.files[0].display()))?;
+    let completeness = backup.completeness();
+    if !completeness.complete && !args.salvage {
+        if args.json {
+            let report = Report {
+                files: args.files.clone(),
+                database: backup.boot().map(|b| b.name.clone()),
+                internal_version: backup.boot().map(|b| b.version),
+                sql_server: backup.boot().and_then(|b| release_of(b.version)),
+                create_version: backup.boot().map(|b| b.create_version),
+                completeness,
+                tables: Vec::new(),
+                modules: Vec::new(),
+                error: Some("the backup is incomplete".into()),
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            eprintln!("error: {} is incomplete; nothing read from it would be whole:", args.files[0].display());
+            for p in &completeness.problems {
+                eprintln!("  - {p}");
+            }
+            eprintln!("Give every stripe file of the backup together, or use --salvage to describe what is there.");
+        }
+        return Ok(ExitCode::from(2));
+    }
+    let (db, error) = match backup.database() {
+        Ok(db) => (Some(db), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let tables: Vec<TableReport> = db
+        .map(|db| db.tables.iter().map(|t| describe_table(&backup, t, !args.no_counts, &completeness)).collect())
+        .unwrap_or_default();
+    let modules = db
+        .map(|db| {
+            db.modules
+                .iter()
+                .map(|m| ModuleReport { schema: m.schema.clone(), name: m.name.clone(), kind: format!("{:?}", m.kind) })
+                .collect()
+        })
+        .unwrap_or_default();
+    let failed = error.is_some() || !completeness.complete || tables.iter().any(|t| t.error.is_some());
+    let report = Report {
+        files: args.files.clone(),
+        database: backup.boot().map(|b| b.name.clone()).or(db.map(|d| d.name.clone())),
+        internal_version: backup.boot().map(|b| b.version),
+        sql_server: backup.boot().and_then(|b| release_of(b.version)),
+        create_version: backup.boot().map(|b| b.create_version),
+        completeness,
+        tables,
+        modules,
+        error,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn print_text(r: &Report) {
+    println!("Backup      {}", r.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + "));
+    if let Some(db) = &r.database {
+        println!("Database    {db}");
+    }
+    if let Some(v) = r.internal_version {
+        println!(
+            "Version     {} (internal database version {v}, created at {})",
+            r.sql_server.unwrap_or("unknown SQL Server release"),
+            r.create_version.map(|c| c.to_string()).unwrap_or_default()
+        );
+    }
+    if r.completeness.complete {
+        println!("Complete    yes: every allocated extent is in the backup");
+    } else {
+        println!("Complete    NO");
+        for p in &r.completeness.problems {
+            println!("  - {p}");
+        }
+    }
+    if let Some(e) = &r.error {
+        println!("Catalog     cannot be read: {e}");
+    }
+    println!();
+    println!("Tables ({})", r.tables.len());
+    for t in &r.tables {
+        let rows = match (t.rows, &t.error) {
+            (Some(n), _) if t.complete => format!("{n} rows"),
+            (Some(n), _) => format!("at least {n} rows (INCOMPLETE: pages missing)"),
+            (None, Some(e)) => format!("unreadable: {e}"),
+            (None, None) => String::new(),
+        };
+        println!("  {}.{}  {}  [{}]", t.schema, t.name, rows, t.storage);
+        for c in &t.columns {
+            let mut extra = Vec::new();
+            if !c.nullable {
+                extra.push("NOT NULL".to_string());
+            }
+            if let Some(i) = &c.identity {
+                extra.push(i.clone());
+            }
+            if let Some(d) = &c.default {
+                extra.push(format!("DEFAULT {d}"));
+            }
+            if let Some(d) = &c.computed {
+                extra.push(format!("AS {d}"));
+            }
+            println!("      {:<30} {:<20} {}", c.name, c.ty, extra.join(" "));
+        }
+    }
+    if !r.modules.is_empty() {
+        println!();
+        println!("Programmable objects ({}; not migrated)", r.modules.len());
+        for m in &r.modules {
+            println!("  {:<20} {}.{}", m.kind, m.schema, m.name);
+        }
+    }
+}
