@@ -67,28 +67,36 @@ impl Backup {
         if paths.is_empty() {
             return Err(Error::new(ErrorKind::Io, "no backup file given"));
         }
-        let mut files = Vec::new();
+        let mut sources: Vec<(PathBuf, Box<dyn ByteSource>)> = Vec::new();
         for path in paths {
-            let src = MmapSource::open(path)?;
-            let image = MtfImage::parse(&src).map_err(|e| e.with_file(path))?;
-            let runs = image.page_runs().map_err(|e| e.with_file(path))?;
-            let source: Box<dyn ByteSource> = Box::new(src);
-            files.push((StoreFile { path: path.to_path_buf(), source }, runs));
+            sources.push((path.to_path_buf(), Box::new(MmapSource::open(path)?)));
+        }
+        Self::from_sources(sources, options)
+    }
+
+    /// Opens a backup from byte sources already open (in-memory images in tests, or
+    /// decompressed streams), each named by the path used in errors.
+    ///
+    /// # Errors
+    /// As [`Backup::open`].
+    pub fn from_sources(sources: Vec<(PathBuf, Box<dyn ByteSource>)>, options: OpenOptions) -> Result<Backup> {
+        if sources.is_empty() {
+            return Err(Error::new(ErrorKind::Io, "no backup file given"));
+        }
+        let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
+        let mut files = Vec::new();
+        for (path, source) in sources {
+            let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(&path))?;
+            let runs = image.page_runs().map_err(|e| e.with_file(&path))?;
+            files.push((StoreFile { path, source }, runs));
         }
         let store = PageStore::build(files)?;
         let boot = if store.has_extent(boot::BOOT_PAGE) {
-            Some(boot::parse(&store.read(boot::BOOT_PAGE).map_err(|e| e.with_file(paths[0]))?)?)
+            Some(boot::parse(&store.read(boot::BOOT_PAGE)?).map_err(|e| e.with_file(&paths[0]))?)
         } else {
             None
         };
-        Ok(Backup {
-            options,
-            store,
-            pfs: PfsCache::default(),
-            boot,
-            paths: paths.iter().map(|p| p.to_path_buf()).collect(),
-            schema: OnceLock::new(),
-        })
+        Ok(Backup { options, store, pfs: PfsCache::default(), boot, paths, schema: OnceLock::new() })
     }
 
     /// The backup files, in the order given.
