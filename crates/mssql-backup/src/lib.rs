@@ -8,11 +8,14 @@
 //! The crate performs no I/O beyond reading the backup files, has no async and knows
 //! nothing of PostgreSQL.
 
+pub mod binxml;
+pub mod collation;
 pub mod error;
 pub mod schema;
 pub mod source;
 pub mod types;
 pub mod value;
+pub mod variant;
 
 pub use error::{Error, ErrorKind, Result};
 pub use types::{Collation, PageId, SqlType};
