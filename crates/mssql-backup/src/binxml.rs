@@ -642,6 +642,9 @@ impl Decoder<'_, '_> {
         let name = qualified(&prefix, &local);
         // Attributes: (written name, value) in order, and the explicit declarations.
         let mut attrs: Vec<(String, String)> = Vec::new();
+        // Written attribute names seen so far: a set, so that a hostile element with
+        // thousands of attributes costs linear time.
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut attr_names: Vec<(String, String)> = Vec::new(); // (prefix, ns) of prefixed attributes
         let mut declared: Vec<(String, String)> = Vec::new();
         if self.peek_token()? == Some(T_ATTR) {
@@ -658,10 +661,10 @@ impl Decoder<'_, '_> {
                 let value = self.attr_value(version)?;
                 match q {
                     QName::NsDecl { prefix } => {
-                        if declared.iter().any(|(p, _)| *p == prefix) {
+                        let name = if prefix.is_empty() { "xmlns".to_string() } else { format!("xmlns:{prefix}") };
+                        if !seen.insert(name.clone()) {
                             return Err(self.r.err_at(q_at, format!("namespace prefix {prefix:?} declared twice")));
                         }
-                        let name = if prefix.is_empty() { "xmlns".to_string() } else { format!("xmlns:{prefix}") };
                         declared.push((prefix, value.clone()));
                         attrs.push((name, value));
                     }
@@ -672,7 +675,7 @@ impl Decoder<'_, '_> {
                                 .err_at(q_at, format!("attribute {local} in namespace {ns} has no prefix")));
                         }
                         let name = qualified(&prefix, &local);
-                        if attrs.iter().any(|(n, _)| *n == name) {
+                        if !seen.insert(name.clone()) {
                             return Err(self.r.err_at(q_at, format!("attribute {name} appears twice")));
                         }
                         if !prefix.is_empty() {
@@ -1150,4 +1153,415 @@ pub(crate) fn base64(data: &[u8]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every input here is hand-assembled from the token layouts listed in the module
+    //! documentation; the comments give the XML each stream encodes.
+    use super::*;
+    use crate::ErrorKind;
+
+    /// A token-stream builder.
+    struct B(Vec<u8>);
+
+    impl B {
+        fn new(version: u8) -> Self {
+            B(vec![0xDF, 0xFF, version, 0xB0, 0x04])
+        }
+        fn raw(mut self, b: &[u8]) -> Self {
+            self.0.extend_from_slice(b);
+            self
+        }
+        fn mb(mut self, mut n: u64) -> Self {
+            loop {
+                let b = (n & 0x7F) as u8;
+                n >>= 7;
+                if n == 0 {
+                    self.0.push(b);
+                    return self;
+                }
+                self.0.push(b | 0x80);
+            }
+        }
+        fn text(self, s: &str) -> Self {
+            let units: Vec<u16> = s.encode_utf16().collect();
+            let mut b = self.mb(units.len() as u64);
+            for u in units {
+                b.0.extend_from_slice(&u.to_le_bytes());
+            }
+            b
+        }
+        /// NAMEDEF: the next name index.
+        fn name(self, s: &str) -> Self {
+            self.raw(&[T_NAME]).text(s)
+        }
+        /// QNAMEDEF from name indexes.
+        fn qname(self, ns: u64, prefix: u64, local: u64) -> Self {
+            self.raw(&[T_QNAME]).mb(ns).mb(prefix).mb(local)
+        }
+        fn elem(self, q: u64) -> Self {
+            self.raw(&[T_ELEMENT]).mb(q)
+        }
+        fn attr(self, q: u64) -> Self {
+            self.raw(&[T_ATTR]).mb(q)
+        }
+        fn end_attrs(self) -> Self {
+            self.raw(&[T_ENDATTRS])
+        }
+        fn end(self) -> Self {
+            self.raw(&[T_ENDELEM])
+        }
+        fn s(self, s: &str) -> Self {
+            self.raw(&[SQL_NVARCHAR]).text(s)
+        }
+        fn xml(&self) -> Result<String> {
+            to_xml(&self.0, &mut DecodeStats::default())
+        }
+        fn ok(&self) -> String {
+            self.xml().unwrap_or_else(|e| panic!("{e}"))
+        }
+        fn err(&self) -> Error {
+            self.xml().expect_err("should fail")
+        }
+    }
+
+    #[test]
+    fn empty_element() {
+        // <a/>: names[1] = "a", qnames[1] = ("", "", "a"), ELEMENT 1, ENDELEM.
+        assert_eq!(B::new(1).name("a").qname(0, 0, 1).elem(1).end().ok(), "<a/>");
+        // <a></a>: a zero-length string as the only content.
+        assert_eq!(B::new(1).name("a").qname(0, 0, 1).elem(1).s("").end().ok(), "<a></a>");
+    }
+
+    #[test]
+    fn attributes_and_text_are_escaped() {
+        // <r x="a&quot;b&lt;&amp;&gt;&#x9;">1 &lt; 2 &amp;&amp; 3 &gt; 0&#xD;\n</r>
+        let b = B::new(1)
+            .name("r")
+            .name("x")
+            .qname(0, 0, 1)
+            .qname(0, 0, 2)
+            .elem(1)
+            .attr(2)
+            .s("a\"b<&>\t")
+            .end_attrs()
+            .s("1 < 2 && 3 > 0\r\n")
+            .end();
+        assert_eq!(b.ok(), "<r x=\"a&quot;b&lt;&amp;&gt;&#x9;\">1 &lt; 2 &amp;&amp; 3 &gt; 0&#xD;\n</r>");
+    }
+
+    #[test]
+    fn nested_elements_and_string_chunks() {
+        // <a><b>x</b>yz<c/></a>, "yz" sent as two string chunks.
+        let b = B::new(1)
+            .name("a")
+            .name("b")
+            .name("c")
+            .qname(0, 0, 1)
+            .qname(0, 0, 2)
+            .qname(0, 0, 3)
+            .elem(1)
+            .elem(2)
+            .s("x")
+            .end()
+            .s("y")
+            .s("z")
+            .elem(3)
+            .end()
+            .end();
+        assert_eq!(b.ok(), "<a><b>x</b>yz<c/></a>");
+    }
+
+    #[test]
+    fn implied_and_explicit_namespaces() {
+        // names: 1 urn:p, 2 p, 3 root, 4 urn:d, 5 child, 6 leaf, 7 xmlns:q, 8 urn:q, 9 q, 10 at, 11 plain
+        // <p:root xmlns:p="urn:p"><child xmlns="urn:d"><p:leaf xmlns:q="urn:q" q:at="v"/>
+        //   <plain xmlns=""/></child></p:root>
+        let b = B::new(1)
+            .name("urn:p")
+            .name("p")
+            .name("root")
+            .name("urn:d")
+            .name("child")
+            .name("leaf")
+            .name("xmlns:q")
+            .name("urn:q")
+            .name("q")
+            .name("at")
+            .name("plain")
+            .qname(1, 2, 3) // 1 p:root
+            .qname(4, 0, 5) // 2 child in urn:d
+            .qname(1, 2, 6) // 3 p:leaf
+            .qname(0, 7, 0) // 4 xmlns:q declaration
+            .qname(8, 9, 10) // 5 q:at
+            .qname(0, 0, 11) // 6 plain, no namespace
+            .elem(1)
+            .elem(2)
+            .elem(3)
+            .attr(4)
+            .s("urn:q")
+            .attr(5)
+            .s("v")
+            .end_attrs()
+            .end()
+            .elem(6)
+            .end()
+            .end()
+            .end();
+        assert_eq!(
+            b.ok(),
+            "<p:root xmlns:p=\"urn:p\"><child xmlns=\"urn:d\"><p:leaf xmlns:q=\"urn:q\" q:at=\"v\"/>\
+             <plain xmlns=\"\"/></child></p:root>"
+        );
+    }
+
+    #[test]
+    fn conflicting_namespace_declaration_is_corrupt() {
+        // <p:a xmlns:p="urn:other"> where p:a is in urn:p.
+        let b = B::new(1)
+            .name("urn:p")
+            .name("p")
+            .name("a")
+            .name("xmlns:p")
+            .qname(1, 2, 3)
+            .qname(0, 4, 0)
+            .elem(1)
+            .attr(2)
+            .s("urn:other")
+            .end_attrs()
+            .end();
+        assert_eq!(b.err().kind, ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn prolog_comment_pi_cdata() {
+        // <?xml version="1.0" encoding="utf-16" standalone="yes"?><!DOCTYPE d PUBLIC "-//X" "d.dtd" [<!ENTITY e "1">]>
+        // <!-- c --><?tgt data?><d><![CDATA[a]]]]><![CDATA[>b<]]></d><?empty?>
+        let b = B::new(1)
+            .raw(&[T_XMLDECL])
+            .text("1.0")
+            .raw(&[T_ENCODING])
+            .text("utf-16")
+            .raw(&[1])
+            .raw(&[T_DOCTYPE])
+            .text("d")
+            .raw(&[T_SYSTEM])
+            .text("d.dtd")
+            .raw(&[T_PUBLIC])
+            .text("-//X")
+            .raw(&[T_SUBSET])
+            .text("<!ENTITY e \"1\">")
+            .raw(&[T_COMMENT])
+            .text(" c ")
+            .name("tgt")
+            .raw(&[T_PI])
+            .mb(1)
+            .text("data")
+            .name("d")
+            .qname(0, 0, 2)
+            .elem(1)
+            .raw(&[T_CDATA])
+            .text("a]]")
+            .raw(&[T_CDATA])
+            .text(">b<")
+            .raw(&[T_ENDCDATA])
+            .end()
+            .name("empty")
+            .raw(&[T_PI])
+            .mb(3)
+            .text("");
+        assert_eq!(
+            b.ok(),
+            "<?xml version=\"1.0\" encoding=\"utf-16\" standalone=\"yes\"?>\
+             <!DOCTYPE d PUBLIC \"-//X\" \"d.dtd\" [<!ENTITY e \"1\">]>\
+             <!-- c --><?tgt data?><d><![CDATA[a]]]]><![CDATA[>b<]]></d><?empty?>"
+        );
+    }
+
+    #[test]
+    fn typed_values() {
+        let one = |b: B| -> String {
+            let full = B::new(2).name("v").qname(0, 0, 1).elem(1).raw(&b.0).end();
+            let s = full.ok();
+            s.strip_prefix("<v>").and_then(|s| s.strip_suffix("</v>")).unwrap_or(&s).to_string()
+        };
+        let t = |bytes: &[u8]| one(B(bytes.to_vec()));
+        // A list of three ints: one space between typed items.
+        assert_eq!(t(&[SQL_INT, 1, 0, 0, 0, SQL_INT, 2, 0, 0, 0, SQL_SMALLINT, 0xFD, 0xFF]), "1 2 -3");
+        assert_eq!(t(&[SQL_TINYINT, 255]), "255");
+        assert_eq!(t(&[XSD_BYTE, 0xFF]), "-1");
+        assert_eq!(t(&[XSD_BOOLEAN, 1, XSD_BOOLEAN, 0]), "true false");
+        assert_eq!(t(&[XSD_UNSIGNEDLONG, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]), "18446744073709551615");
+        let mut f = vec![SQL_FLOAT];
+        f.extend_from_slice(&1.5f64.to_le_bytes());
+        f.push(SQL_REAL);
+        f.extend_from_slice(&0.1f32.to_le_bytes());
+        f.push(SQL_FLOAT);
+        f.extend_from_slice(&1e300f64.to_le_bytes());
+        f.push(SQL_FLOAT);
+        f.extend_from_slice(&f64::NEG_INFINITY.to_le_bytes());
+        assert_eq!(t(&f), "1.5 0.1 1E300 -INF");
+        // money -1.5 (units -15000) and smallmoney 12.3456.
+        let mut m = vec![SQL_MONEY];
+        m.extend_from_slice(&(-15_000i64).to_le_bytes());
+        m.push(SQL_SMALLMONEY);
+        m.extend_from_slice(&123_456i32.to_le_bytes());
+        assert_eq!(t(&m), "-1.50 12.3456");
+        // decimal(5,2) -0.50: length 7, precision 5, scale 2, sign 0, magnitude 50.
+        assert_eq!(t(&[SQL_DECIMAL, 7, 5, 2, 0, 50, 0, 0, 0]), "-0.50");
+        // xs:decimal drops trailing zeros: 12.3400 → 12.34; 5.000 → 5.
+        assert_eq!(
+            t(&[XSD_DECIMAL, 7, 6, 4, 1, 0x08, 0xE2, 0x01, 0, XSD_DECIMAL, 7, 4, 3, 1, 0x88, 0x13, 0, 0]),
+            "12.34 5"
+        );
+        // GUID in storage order, base64, hexBinary.
+        let mut g = vec![SQL_UUID];
+        g.extend_from_slice(&[
+            0xFF, 0x19, 0x96, 0x6F, 0x86, 0x8B, 0x11, 0xD0, 0xB4, 0x2D, 0, 0xC0, 0x4F, 0xC9, 0x64, 0xFF,
+        ]);
+        assert_eq!(t(&g), "6f9619ff-8b86-d011-b42d-00c04fc964ff");
+        assert_eq!(t(&[XSD_BASE64, 3, b'M', b'a', b'n', SQL_VARBINARY, 1, 0xFB]), "TWFu +w==");
+        assert_eq!(t(&[XSD_BINHEX, 2, 0x0F, 0xA0]), "0FA0");
+        // varchar under code page 1252 (E4 04 00 00): "café".
+        assert_eq!(t(&[SQL_VARCHAR, 8, 0xE4, 0x04, 0, 0, b'c', b'a', b'f', 0xE9]), "café");
+        // SQL datetime, days then ticks: 1996-07-04 + 1 tick.
+        let mut d = vec![SQL_DATETIME];
+        d.extend_from_slice(&35_248i32.to_le_bytes());
+        d.extend_from_slice(&1u32.to_le_bytes());
+        assert_eq!(t(&d), "1996-07-04T00:00:00.003");
+        // datetimeoffset(7) '2007-05-08 12:35:29.1234567 -08:00': stored as its UTC time.
+        let days = crate::value::ymd_to_days(2007, 5, 8).unwrap();
+        let ticks = (20 * 3600 + 35 * 60 + 29) * 10_000_000 + 1_234_567u64;
+        let mut k = vec![XSD_KATMAI_DATETIMEOFFSET, 7];
+        k.extend_from_slice(&ticks.to_le_bytes()[..5]);
+        k.extend_from_slice(&days.to_le_bytes()[..3]);
+        k.extend_from_slice(&(-480i16).to_le_bytes());
+        assert_eq!(t(&k), "2007-05-08T12:35:29.1234567-08:00");
+        // date 2028-09-09 (OrcaMDF page bytes f6 4c 0b) and time(0) 11:22:33 on day 0.
+        assert_eq!(t(&[XSD_KATMAI_DATE, 0xf6, 0x4c, 0x0b]), "2028-09-09");
+        assert_eq!(t(&[XSD_KATMAI_TIME, 0, 0xf9, 0x9f, 0x00, 0, 0, 0]), "11:22:33");
+        // Packed xs:dateTime 2005-01-01T12:30:45.500Z and xs:date 2005-01-01+05:00.
+        let days = ((2005 + 9999) * 12) * 31i64;
+        let dt = ((((days * 24 + 12) * 60 + 30) * 60 + 45) * 1000 + 500) * 4;
+        let mut p = vec![XSD_DATETIME];
+        p.extend_from_slice(&dt.to_le_bytes());
+        p.push(XSD_DATE);
+        p.extend_from_slice(&((days * 29 * 60 + (840 - 300)) * 4).to_le_bytes());
+        assert_eq!(t(&p), "2005-01-01T12:30:45.500Z 2005-01-01+05:00");
+    }
+
+    #[test]
+    fn katmai_tokens_need_version_2() {
+        let b = B::new(1).name("v").qname(0, 0, 1).elem(1).raw(&[XSD_KATMAI_DATE, 0, 0, 0]).end();
+        assert!(b.err().message.contains("version-1"));
+    }
+
+    #[test]
+    fn qname_values_and_name_flush() {
+        // <v>p:x</v> with xs:QName content; then NMFLUSH, a new table, and <w/>.
+        let b = B::new(1)
+            .name("v")
+            .name("urn:p")
+            .name("p")
+            .name("x")
+            .qname(0, 0, 1)
+            .qname(2, 3, 4)
+            .elem(1)
+            .raw(&[XSD_QNAME])
+            .mb(2)
+            .end()
+            .raw(&[T_NMFLUSH, T_EXTN, 2, 0xAA, 0xBB])
+            .name("w")
+            .qname(0, 0, 1)
+            .elem(1)
+            .end();
+        assert_eq!(b.ok(), "<v>p:x</v><w/>");
+    }
+
+    #[test]
+    fn nested_documents_have_their_own_names() {
+        // <a><b/></a> where <b/> is an embedded document (NEST … ENDNEST).
+        let b = B::new(1)
+            .name("a")
+            .qname(0, 0, 1)
+            .elem(1)
+            .raw(&[T_NEST, 0xDF, 0xFF, 1, 0xB0, 0x04])
+            .name("b")
+            .qname(0, 0, 1)
+            .elem(1)
+            .end()
+            .raw(&[T_ENDNEST])
+            .end();
+        assert_eq!(b.ok(), "<a><b/></a>");
+    }
+
+    #[test]
+    fn malformed_streams_are_corrupt_with_offsets() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (vec![0x3C, 0x61, 0x2F, 0x3E, 0], "signature"),
+            (vec![0xDF, 0xFF, 3, 0xB0, 0x04], "version 3"),
+            (vec![0xDF, 0xFF, 1, 0xE9, 0xFD], "code page"),
+            (B::new(1).raw(&[0x42]).0, "offset 5: unknown token 0x42"),
+            (B::new(1).elem(1).0, "undefined qualified name 1"),
+            (B::new(1).name("a").qname(0, 0, 1).elem(1).0, "inside element <a>"),
+            (B::new(1).end().0, "no element open"),
+            (B::new(1).raw(&[T_COMMENT, 5, b'a', 0]).0, "bytes needed"),
+            (B::new(1).name("a").qname(0, 0, 1).elem(1).raw(&[T_CDATA, 0]).0, "end of data"),
+            (B::new(1).name("a").qname(0, 0, 1).elem(1).attr(1).s("1").attr(1).s("2").end_attrs().end().0, "twice"),
+            (B::new(1).raw(&[T_ENDNEST]).0, "nested"),
+            (B::new(1).raw(&[T_EXTN, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]).0, "longer than 5"),
+            (B::new(1).raw(&[SQL_DECIMAL, 7, 5, 2, 3, 50, 0, 0, 0]).0, "malformed decimal"),
+        ];
+        for (bytes, needle) in cases {
+            let e = to_xml(&bytes, &mut DecodeStats::default()).expect_err(needle);
+            assert_eq!(e.kind, ErrorKind::Corrupt, "{needle}: {e}");
+            assert!(e.message.contains(needle), "expected {needle:?} in {:?}", e.message);
+            assert!(e.message.contains("offset"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn control_characters_become_references() {
+        let b = B::new(1).name("a").qname(0, 0, 1).elem(1).s("x\u{1}y").end();
+        assert_eq!(b.ok(), "<a>x&#x1;y</a>");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        // RFC 4648 section 10 test vectors.
+        let v = ["", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"];
+        for (i, want) in v.iter().enumerate() {
+            assert_eq!(base64(&b"foobar"[..i]), *want);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn never_panics(version in 1u8..=2, tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let mut b = B::new(version).name("a").name("b").qname(0, 0, 1).qname(0, 0, 2).0;
+            b.extend_from_slice(&tail);
+            let _ = to_xml(&b, &mut DecodeStats::default());
+        }
+
+        #[test]
+        fn text_round_trips_through_escaping(s in "\\PC*") {
+            // Any text content comes back escaped; unescaping the simple entities restores it.
+            let b = B::new(1).name("a").qname(0, 0, 1).elem(1).s(&s).end();
+            let out = b.ok();
+            let inner = out.strip_prefix("<a>").and_then(|x| x.strip_suffix("</a>")).map(str::to_string);
+            let expect_empty = s.is_empty();
+            if expect_empty {
+                proptest::prop_assert_eq!(out, "<a></a>");
+            } else {
+                let inner = inner.unwrap_or_default();
+                proptest::prop_assert!(!inner.contains('<'));
+                let back = inner.replace("&lt;", "<").replace("&gt;", ">").replace("&#xD;", "\r").replace("&amp;", "&");
+                if !s.chars().any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')) {
+                    proptest::prop_assert_eq!(back, s);
+                }
+            }
+        }
+    }
 }

@@ -18,8 +18,8 @@
 //! version 1, max length 0x0208 = 520 bytes (`nvarchar(260)`), collation 0x3400D008
 //! (`SQL_Latin1_General_CP1_CI_AS`). The overheads match Peter Henell, "Storage Overhead
 //! of the SQL_Variant Data type" (2 bytes for decimal, 2 for binary, 6 for strings, none
-//! otherwise). The order of the one- and two-byte properties follows [MS-TDS] 2.2.5.5.4
-//! (`SSVARIANT`: precision then scale; max length).
+//! otherwise). The order of the one- and two-byte properties follows the `SSVARIANT` layout of
+//! [MS-TDS] (precision then scale; max length).
 
 use crate::types::SqlType;
 use crate::value::{DecodeStats, Value, decimal_magnitude_len, decode};
@@ -65,7 +65,7 @@ pub fn decode_variant(bytes: &[u8], stats: &mut DecodeStats) -> Result<Value> {
         58 => (SqlType::SmallDateTime, props),
         61 => (SqlType::DateTime, props),
         36 => (SqlType::UniqueIdentifier, props),
-        41 | 42 | 43 => {
+        41..=43 => {
             let (p, v) = need(1)?;
             let scale = p[0];
             if scale > 7 {
