@@ -236,7 +236,8 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
-        let end = end.ok_or_else(|| self.err(format!("{n} bytes needed, {} left", self.data.len() - self.pos)))?;
+        let end = end
+            .ok_or_else(|| self.err(format!("{n} bytes needed, {} left", self.data.len().saturating_sub(self.pos))))?;
         let s = self.data.get(self.pos..end).ok_or_else(|| self.err("out of bounds"))?;
         self.pos = end;
         Ok(s)
