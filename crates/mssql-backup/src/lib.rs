@@ -10,6 +10,7 @@
 
 pub mod alloc;
 pub mod backup;
+pub mod binxml;
 pub mod boot;
 pub mod catalog;
 pub mod collation;
@@ -27,6 +28,7 @@ pub mod source;
 pub mod store;
 pub mod types;
 pub mod value;
+pub mod variant;
 
 pub use backup::Backup;
 pub use error::{Error, ErrorKind, Result};
