@@ -14,6 +14,7 @@ pub mod schema;
 pub mod source;
 pub mod types;
 pub mod value;
+pub mod xpress;
 
 pub use error::{Error, ErrorKind, Result};
 pub use types::{Collation, PageId, SqlType};
