@@ -24,9 +24,11 @@
 //!   read (§2.2.4). The decoder therefore needs the exact output size up front.
 //!
 //! # Speed
-//! Decoding is table-driven: one lookup in a 2^15-entry table (64 KiB, built once per
-//! block) yields symbol and code length; no allocation happens per symbol; match copies use
-//! `copy_within`/`fill` when the regions allow it.
+//! Decoding is table-driven and allocates nothing per symbol. A 2^12-entry table (8 KiB,
+//! which stays in the L1 cache) resolves every code of up to 12 bits in one lookup; longer
+//! codes take a second lookup in a 2^15-entry table of which only their ranges are filled.
+//! Both are rebuilt per block. Short matches are copied 16 bytes at a time when the regions
+//! allow it, long ones with `copy_within`/`fill`.
 
 use crate::{Error, Result};
 
@@ -38,6 +40,8 @@ pub const TABLE_LEN: usize = 256;
 pub const MAX_CODE_LEN: u32 = 15;
 const NUM_SYMBOLS: usize = 512;
 const DECODE_ENTRIES: usize = 1 << MAX_CODE_LEN;
+/// Code lengths resolved by the first-level table.
+const FAST_BITS: u32 = 12;
 /// The end-of-stream symbol ([MS-XCA] §2.2.4); elsewhere it is an ordinary match.
 const EOF_SYMBOL: u16 = 256;
 
@@ -47,7 +51,10 @@ const EOF_SYMBOL: u16 = 256;
 /// record) allocates nothing after construction. A `Decoder` is not shared between
 /// threads while decoding (`&mut self`); keep one per thread.
 pub struct Decoder {
-    /// Entry `c` (a 15-bit peek) = `symbol << 4 | code length` of the code that prefixes `c`.
+    /// Entry `c` (a 12-bit peek) = `symbol << 4 | code length` of the code that prefixes `c`,
+    /// or 0 when that code is longer than 12 bits.
+    fast: Box<[u16; 1 << FAST_BITS]>,
+    /// The same for a 15-bit peek, filled only where `fast` holds 0.
     table: Box<[u16; DECODE_ENTRIES]>,
 }
 
@@ -75,9 +82,9 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>> {
 }
 
 impl Decoder {
-    /// A decoder with an empty table (allocates the 64 KiB table once).
+    /// A decoder with empty tables (allocates their 72 KiB once).
     pub fn new() -> Self {
-        Decoder { table: Box::new([0u16; DECODE_ENTRIES]) }
+        Decoder { fast: Box::new([0u16; 1 << FAST_BITS]), table: Box::new([0u16; DECODE_ENTRIES]) }
     }
 
     /// Decodes `input`, a complete LZ77+Huffman stream ([MS-XCA] §2.2), appending exactly
@@ -132,6 +139,7 @@ impl Decoder {
                 "invalid Huffman table: the code lengths are {state} (they cover {total} of {DECODE_ENTRIES} codes)"
             ));
         }
+        self.fast.fill(0);
         for (symbol, len) in (0..NUM_SYMBOLS).map(|s| {
             let b = lengths[s / 2];
             (s, u32::from(if s % 2 == 0 { b & 0x0f } else { b >> 4 }))
@@ -143,14 +151,33 @@ impl Decoder {
             let span = 1usize << (MAX_CODE_LEN - len);
             next[len as usize] += span as u32;
             // The Kraft sum above is exactly 2^15, so every range is inside the table.
-            self.table[start..start + span].fill(((symbol as u16) << 4) | len as u16);
+            let entry = ((symbol as u16) << 4) | len as u16;
+            if len <= FAST_BITS {
+                // A code this short starts on a multiple of its span, itself a multiple of
+                // the 2^3 table entries one fast entry stands for.
+                let shift = MAX_CODE_LEN - FAST_BITS;
+                self.fast[start >> shift..(start + span) >> shift].fill(entry);
+            } else {
+                self.table[start..start + span].fill(entry);
+            }
         }
         Ok(())
     }
 
+    /// One Huffman symbol: decode, consume its bits, refill per §2.2.4.
+    #[inline(always)]
+    fn symbol(&self, r: &mut BitReader<'_>) -> Result<u16> {
+        let mut entry = self.fast[(r.bits >> (32 - FAST_BITS)) as usize];
+        if entry == 0 {
+            entry = self.table[(r.bits >> (32 - MAX_CODE_LEN)) as usize];
+        }
+        r.consume(u32::from(entry & 0x0f))?;
+        Ok(entry >> 4)
+    }
+
     fn run(&mut self, input: &[u8], dst: &mut [u8]) -> Result<()> {
         let out_len = dst.len();
-        let mut ip = 0usize; // next unread input byte
+        let mut ip = 0usize; // next unread input byte at a block start
         let mut op = 0usize; // next output byte
         loop {
             // [MS-XCA] §2.2.4: a block needs room for its table; without it the stream must
@@ -170,83 +197,121 @@ impl Decoder {
             };
             let lengths: &[u8; TABLE_LEN] = lengths.try_into().expect("slice of TABLE_LEN bytes");
             self.build_table(lengths).map_err(|m| fault(ip, format!("block at output offset {op}: {m}")))?;
-            ip += TABLE_LEN;
-
-            let mut bits = (u32::from(read_u16(input, ip)?) << 16) | u32::from(read_u16(input, ip + 2)?);
-            ip += 4;
-            // Bits held beyond the 16 the next decode may need (`ExtraBitCount` of §2.2.4).
-            let mut extra: i32 = 16;
+            let mut r = BitReader::new(input, ip + TABLE_LEN)?;
             let block_end = op + BLOCK_SIZE;
+            // Until the output is complete, any symbol is data (256 included: it is EOF only
+            // once the output is complete and the input read).
+            let limit = block_end.min(out_len);
 
-            while op < block_end {
-                let entry = self.table[(bits >> (32 - MAX_CODE_LEN)) as usize];
-                let symbol = entry >> 4;
-                let n = u32::from(entry & 0x0f);
-                bits <<= n;
-                extra -= n as i32;
-                if extra < 0 {
-                    bits |= u32::from(read_u16(input, ip)?) << -extra;
-                    extra += 16;
-                    ip += 2;
-                }
-
+            while op < limit {
+                let symbol = self.symbol(&mut r)?;
                 if symbol < 256 {
-                    let Some(slot) = dst.get_mut(op) else {
-                        return Err(overrun(ip, out_len));
-                    };
-                    *slot = symbol as u8;
+                    dst[op] = symbol as u8;
                     op += 1;
                     continue;
                 }
-                if symbol == EOF_SYMBOL && ip >= input.len() && op == out_len {
-                    return Ok(());
-                }
-
                 let m = u32::from(symbol - 256);
-                let offset_bits = m >> 4;
                 let mut len = (m & 0x0f) as usize;
                 if len == 15 {
-                    len = usize::from(read_u8(input, ip)?);
-                    ip += 1;
-                    if len == 255 {
-                        len = usize::from(read_u16(input, ip)?);
-                        ip += 2;
-                        if len == 0 {
-                            // The 32-bit escape: the whole length minus 3.
-                            let b = input.get(ip..ip + 4).ok_or_else(|| short_input(ip, input.len()))?;
-                            len = usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                                .map_err(|_| fault(ip, "match length does not fit in memory".into()))?;
-                            ip += 4;
-                        } else if len < 15 {
-                            return Err(fault(ip, format!("invalid extended match length {len} (below 15)")));
-                        }
-                    } else {
-                        len += 15;
-                    }
+                    len = r.extended_length()?;
                 }
-                let len = len.checked_add(3).ok_or_else(|| overrun(ip, out_len))?;
-
-                // `(bits >> 1) >> (31 - k)` is the top k bits, and 0 for k = 0 (a shift by
-                // 32 would overflow).
-                let offset = (1usize << offset_bits) | ((bits >> 1) >> (31 - offset_bits)) as usize;
-                bits <<= offset_bits;
-                extra -= offset_bits as i32;
-                if extra < 0 {
-                    bits |= u32::from(read_u16(input, ip)?) << -extra;
-                    extra += 16;
-                    ip += 2;
-                }
-
+                let len = len.checked_add(3).ok_or_else(|| overrun(r.ip, out_len))?;
+                let offset_bits = m >> 4;
+                let offset = (1usize << offset_bits) | r.peek(offset_bits) as usize;
+                r.consume(offset_bits)?;
                 if offset > op {
                     return Err(fault(
-                        ip,
+                        r.ip,
                         format!("match at output offset {op} refers {offset} bytes back, before the start"),
                     ));
                 }
-                let end = op.checked_add(len).filter(|&e| e <= out_len).ok_or_else(|| overrun(ip, out_len))?;
+                let end = op.checked_add(len).filter(|&e| e <= out_len).ok_or_else(|| overrun(r.ip, out_len))?;
                 copy_match(dst, op, offset, end);
                 op = end;
             }
+            ip = r.ip;
+            if op >= block_end {
+                continue;
+            }
+            // The output is complete inside a block: the next symbol must be EOF, with the
+            // input fully read (§2.2.4); anything else would write past the expected size.
+            let symbol = self.symbol(&mut r)?;
+            if symbol == EOF_SYMBOL && r.ip >= input.len() {
+                return Ok(());
+            }
+            let what = if symbol == EOF_SYMBOL {
+                format!("{} input bytes remain after the end-of-stream symbol", input.len() - r.ip)
+            } else {
+                format!("the stream decodes to more than the expected {out_len} bytes")
+            };
+            return Err(fault(r.ip, what));
+        }
+    }
+}
+
+/// The bit stream of one block, with the input position of §2.2.4 (`CurrentPosition`):
+/// bits come from 16-bit little-endian words read most significant bit first, and the
+/// decoder holds at least 16 unread bits at all times, loading exactly one word whenever it
+/// falls below; extended match lengths are read as bytes at the position after the loaded
+/// words.
+struct BitReader<'a> {
+    input: &'a [u8],
+    /// Next unread input byte.
+    ip: usize,
+    /// Unread bits, left-aligned.
+    bits: u32,
+    /// Unread bits beyond 16 (`ExtraBitCount`), from 16 down to -15 before a refill.
+    extra: i32,
+}
+
+impl<'a> BitReader<'a> {
+    /// Loads the two words that start a block's bit stream at `ip`.
+    fn new(input: &'a [u8], ip: usize) -> Result<Self> {
+        let bits = (u32::from(read_u16(input, ip)?) << 16) | u32::from(read_u16(input, ip + 2)?);
+        Ok(BitReader { input, ip: ip + 4, bits, extra: 16 })
+    }
+
+    /// The next `n` (at most 15) bits, not consumed.
+    #[inline(always)]
+    fn peek(&self, n: u32) -> u32 {
+        // `(bits >> 1) >> (31 - n)` is the top n bits, and 0 for n = 0 (a shift by 32 would
+        // overflow).
+        (self.bits >> 1) >> (31 - n)
+    }
+
+    /// Consumes `n` (at most 15) bits and refills to at least 16.
+    #[inline(always)]
+    fn consume(&mut self, n: u32) -> Result<()> {
+        self.bits <<= n;
+        self.extra -= n as i32;
+        if self.extra < 0 {
+            self.bits |= u32::from(read_u16(self.input, self.ip)?) << -self.extra;
+            self.extra += 16;
+            self.ip += 2;
+        }
+        Ok(())
+    }
+
+    /// The length (minus 3) of a match whose symbol says 15 (§2.2.4): a byte, then on 255 a
+    /// 16-bit length, then on 0 a 32-bit one.
+    #[cold]
+    fn extended_length(&mut self) -> Result<usize> {
+        let b = read_u8(self.input, self.ip)?;
+        self.ip += 1;
+        if b < 255 {
+            return Ok(usize::from(b) + 15);
+        }
+        let w = read_u16(self.input, self.ip)?;
+        self.ip += 2;
+        match w {
+            0 => {
+                let b = self.input.get(self.ip..self.ip + 4).ok_or_else(|| short_input(self.ip, self.input.len()))?;
+                self.ip += 4;
+                usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .map_err(|_| fault(self.ip, "match length does not fit in memory".into()))
+            }
+            1..15 => Err(fault(self.ip, format!("invalid extended match length {w} (below 15)"))),
+            _ => Ok(usize::from(w)),
         }
     }
 }
@@ -254,18 +319,34 @@ impl Decoder {
 /// Copies `dst[op - offset..]` forward to `dst[op..end]` with LZ77 semantics: when the
 /// regions overlap (`offset < len`), the bytes just written repeat with period `offset`.
 /// The caller guarantees `offset <= op` and `end <= dst.len()`.
-#[inline]
+#[inline(always)]
 fn copy_match(dst: &mut [u8], op: usize, offset: usize, end: usize) {
     let src = op - offset;
     let len = end - op;
-    if offset >= len {
+    // Most matches in SQL Server pages are short: copy them in fixed 16-byte pieces, which
+    // compile to plain loads and stores. A piece may write up to 15 bytes past `end`; they
+    // lie inside `dst` and are overwritten by the output that follows.
+    if offset >= 16 && len <= 64 && op + len.next_multiple_of(16) <= dst.len() {
+        let mut k = 0;
+        while k < len {
+            // `offset >= 16`: each piece's source ends before its destination starts, and
+            // was written before (by an earlier piece when it lies inside this match).
+            let (done, rest) = dst.split_at_mut(op + k);
+            rest[..16].copy_from_slice(&done[src + k..src + k + 16]);
+            k += 16;
+        }
+    } else if offset >= len {
         dst.copy_within(src..src + len, op);
     } else if offset == 1 {
         let b = dst[src];
         dst[op..end].fill(b);
+    } else if len <= 16 {
+        for i in op..end {
+            dst[i] = dst[i - offset];
+        }
     } else {
-        // Each step copies the `offset` bytes just before the write position, which never
-        // overlap the destination; doubling the step keeps the number of calls logarithmic.
+        // Each step copies the bytes between the source start and the write position,
+        // which never overlap the destination; the step doubles each time.
         let mut pos = op;
         let mut step = offset;
         while pos < end {
