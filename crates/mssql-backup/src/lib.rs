@@ -8,6 +8,7 @@
 //! The crate performs no I/O beyond reading the backup files, has no async and knows
 //! nothing of PostgreSQL.
 
+pub mod compressed;
 pub mod error;
 pub mod mtf;
 pub mod schema;
