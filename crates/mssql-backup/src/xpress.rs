@@ -14,9 +14,12 @@
 //! - Symbols 0–255 are literal bytes. Symbol `256 + 16·k + l` is a match: offset
 //!   `2^k + (the next k bits)` back, length `l + 3`, where `l = 15` escapes to a length byte
 //!   read from the byte stream (not the bit stream) at the current input position; a byte
-//!   of 255 escapes again to a 16-bit little-endian length (the whole length minus 3), and a
-//!   16-bit value of 0 to a 32-bit one. Those bytes sit right after the words the decoder has
-//!   already loaded, which is why the refill discipline above must be followed exactly.
+//!   of 255 escapes again to a 16-bit little-endian length (the whole length minus 3, below
+//!   15 invalid). A 16-bit value of 0 is taken as a further escape to a 32-bit length, as
+//!   Samba's implementation reads it (older revisions of [MS-XCA] reject every 16-bit value
+//!   below 15; chunks of at most 64 KiB never need more than 16 bits). Those bytes sit right after the words the
+//!   decoder has already loaded, which is why the refill discipline above must be followed
+//!   exactly.
 //! - A match may run past the end of its block; the next block then ends 65,536 bytes after
 //!   wherever the match stopped (§2.2.4 computes `BlockEnd` when a block starts).
 //! - The stream ends when the expected output size has been written and either the input
@@ -28,7 +31,9 @@
 //! which stays in the L1 cache) resolves every code of up to 12 bits in one lookup; longer
 //! codes take a second lookup in a 2^15-entry table of which only their ranges are filled.
 //! Both are rebuilt per block. Short matches are copied 16 bytes at a time when the regions
-//! allow it, long ones with `copy_within`/`fill`.
+//! allow it, long ones with `copy_within`/`fill`. On the 317 chunks of the three compressed
+//! fixtures (19.8 MB of output) a release build decodes about 850 MB of output per CPU
+//! second (`decode_speed` in `tests/compressed.rs`).
 
 use crate::{Error, Result};
 
@@ -47,7 +52,7 @@ const EOF_SYMBOL: u16 = 256;
 
 /// A reusable MS-XCA LZ77+Huffman decoder.
 ///
-/// Holds the 64 KiB decoding table so that decoding many chunks (one per `MSSQLBAK`
+/// Holds the decoding tables (72 KiB) so that decoding many chunks (one per `MSSQLBAK`
 /// record) allocates nothing after construction. A `Decoder` is not shared between
 /// threads while decoding (`&mut self`); keep one per thread.
 pub struct Decoder {
@@ -99,14 +104,14 @@ impl Decoder {
     /// # Errors
     /// [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt) with [`Error::offset`] set to the
     /// byte offset in `input` where decoding stopped (for bit-stream faults, the next unread
-    /// byte: the faulty code lies in the 4 bytes before it), when:
+    /// byte: the faulty code was read from the few bytes before it), when:
     /// - a block's code lengths do not form a complete prefix code (over-subscribed or
     ///   incomplete, per the table construction of §2.2.4);
     /// - the stream needs bytes past the end of `input` (truncated input);
     /// - a match reaches back before the start of the output, or an extended length is
     ///   invalid (a 16-bit length below 15);
     /// - the stream would produce more than `out_len` bytes, or stops before (the input
-    ///   ends, or has no end-of-stream symbol where the output is complete).
+    ///   ends), or input remains after the end-of-stream symbol.
     pub fn decompress_into(&mut self, input: &[u8], out_len: usize, out: &mut Vec<u8>) -> Result<()> {
         let base = out.len();
         out.resize(base + out_len, 0);
