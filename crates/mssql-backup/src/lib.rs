@@ -15,6 +15,7 @@ pub mod boot;
 pub mod catalog;
 pub mod collation;
 pub mod completeness;
+pub mod compressed;
 pub mod error;
 pub mod lob;
 pub mod mtf;
@@ -29,6 +30,7 @@ pub mod store;
 pub mod types;
 pub mod value;
 pub mod variant;
+pub mod xpress;
 
 pub use backup::Backup;
 pub use error::{Error, ErrorKind, Result};
