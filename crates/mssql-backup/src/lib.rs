@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod collation;
 pub mod completeness;
 pub mod error;
+pub mod header;
 pub mod lob;
 pub mod mtf;
 pub mod page;
