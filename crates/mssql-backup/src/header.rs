@@ -13,9 +13,11 @@
 //!   `SFGI` (one per filegroup), `SFIN` (one per database file). Variable-length UTF-16LE
 //!   strings sit at the record's end, referenced from the body by (`u16` length in bytes,
 //!   `u16` offset from the record start) pairs. The records tile the stream exactly in all
-//!   16 fixtures. The `MSLS` copy is the *closing* copy: the two copies differ only in the
-//!   finish date, the backup size and (SQL Server 2019 and later) the LSNs, which the
-//!   closing copy holds final; this module reads the closing copy when there is one.
+//!   16 fixtures. The `MSLS` copy is the *closing* copy. In `SCIN` the two copies differ
+//!   only in the finish date (zero in the opening copy), the backup size (an estimate in
+//!   the opening copy) and, from SQL Server 2019 on, the LSNs; in `SFIN` in per-file page
+//!   counts and the differential base the backup sets. This module reads the closing copy
+//!   when there is one.
 //!
 //! # How the layout was established
 //!
@@ -34,7 +36,7 @@
 //! | compatibility level | `SCIN` 0x5B `u8` | 80..170, each the version's native level or an upgraded database's |
 //! | backup type | `SCIN` 0x57 `u8` | `'D'` in all 16 full backups; other letters by analogy with `msdb.dbo.backupset.type` (unverified) |
 //! | first / last / checkpoint / database-backup LSN | `SCIN` 0x20 / 0x2A / 0x34 / 0x3E | checkpoint = boot page `dbi_checkptLSN` of the last boot-page copy (15 of 15 with a boot page) |
-//! | start date | `SCIN` 0x4D, = `SSET` 88 | = MANIFEST; local time: local − `SSET` 95 offset = UTC `FILETIME` in `SFIN` 0x106 (16/16) |
+//! | start date | `SCIN` 0x4D, = `SSET` 88 | = MANIFEST; local time, UTC offset at `SSET` 95: the UTC `FILETIME` at closing `SFIN` 0x106, shifted by it, lies between start and finish (16/16) |
 //! | finish date | closing `SCIN` 0x52 | zero in the opening copy; 0–2 s after the start |
 //! | database creation date | `SCIN` 0x48 | = boot `dbi_crdate` in 10 of 15; later in 5 (restored or attached databases) |
 //! | backup size | closing `SCIN` 0x60 `u64` | file offset of `MSLS` minus one soft filemark (2008+), the offset itself (2005) |
@@ -117,8 +119,10 @@ pub struct BackupHeader {
     pub backup_set_guid: Guid,
     /// When the backup started (`SCIN` 0x4D; the `SSET` media write date at 88 holds the
     /// same value). Local time; the UTC offset is `SSET` byte 95 (signed, 15-minute units,
-    /// 127 = unknown), proven by the UTC `FILETIME` each closing `SFIN` holds at 0x106:
-    /// local − offset = that time to the second in all 16 fixtures.
+    /// 127 = unknown). Evidence: each data file's closing `SFIN` holds a UTC `FILETIME` at
+    /// 0x106; shifted by this offset it lies between the start and the finish, to the
+    /// second, in all 16 fixtures (offsets −6 h to +8 h, +5:30 among them), where any other
+    /// offset would miss by 15 minutes or more.
     pub start: Timestamp,
     /// When the backup finished (closing `SCIN` 0x52), with the start's UTC offset; `None`
     /// without a closing copy (the opening copy holds zeros there).
@@ -341,7 +345,7 @@ pub struct BackupFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileType {
-    /// 1: rows data file (`FILELISTONLY` type `D`): all 19 data files of the fixtures.
+    /// 1: rows data file (`FILELISTONLY` type `D`): all 18 data files of the fixtures.
     Data,
     /// 2: transaction log (`L`): all 16 log files of the fixtures.
     Log,
@@ -412,7 +416,8 @@ impl BackupHeader {
 ///
 /// `src` is what `image` was parsed from (the file, or the decompressed stream of a
 /// compressed backup); `compressed` says which, for [`BackupHeader::compressed`]. Only the
-/// descriptor blocks and the small `MQCI` streams are read (a few KiB).
+/// descriptor blocks, one `MQCI` stream and, for the TDE scan, the bytes before the first
+/// database page are read (a few KiB in every fixture).
 ///
 /// Differential, log and other backups are described like full ones; call
 /// [`BackupHeader::ensure_restorable`] to refuse them.
@@ -433,10 +438,9 @@ pub fn read(image: &MtfImage, src: &dyn ByteSource, compressed: bool) -> Result<
     let sset = Fields::block(set.sset, stream);
     let volb = Fields::block(set.volb, stream);
 
-    let opening = Mqci::read(set.msci, src)?;
-    let closing = set.msls.map(|b| Mqci::read(b, src)).transpose()?;
-    // The closing copy holds the final values; the opening one is used only without it.
-    let config = closing.as_ref().unwrap_or(&opening);
+    // The closing copy holds the final values; the opening one serves only without it.
+    let closing = set.msls.is_some();
+    let config = Mqci::read(set.msls.unwrap_or(set.msci), src)?;
     let records = config.records()?;
 
     let scin = match records.iter().filter(|r| &r.tag == b"SCIN").collect::<Vec<_>>()[..] {
@@ -466,11 +470,9 @@ pub fn read(image: &MtfImage, src: &dyn ByteSource, compressed: bool) -> Result<
     let s = &scin.fields;
     let utc_offset = sset_utc_offset(sset.u8(95, "time zone")?);
     let start = s.date(0x4D, "backup start date")?.ok_or_else(|| s.error(0x4D, "no backup start date"))?;
-    let finish = match &closing {
-        Some(_) => s.date(0x52, "backup finish date")?.map(|t| t.with_offset(utc_offset)),
-        None => None,
-    };
+    let finish = if closing { s.date(0x52, "backup finish date")?.map(|t| t.with_offset(utc_offset)) } else { None };
     let string_type = sset.u8(48, "string type")?;
+    let set_attributes = sset.u32(52, "set attributes")?;
     let header = BackupHeader {
         database_name: s.utf16(0x68, "database name")?,
         server_name: s.utf16(0x6C, "server name")?,
@@ -479,8 +481,8 @@ pub fn read(image: &MtfImage, src: &dyn ByteSource, compressed: bool) -> Result<
         backup_name: sset.mtf_string(64, "data set name", string_type)?,
         backup_description: sset.mtf_string(68, "data set description", string_type)?,
         backup_type: BackupType::from_code(s.u8(0x57, "backup type")?),
-        set_attributes: sset.u32(52, "set attributes")?,
-        copy_only: sset.u32(52, "set attributes")? & 0x2 != 0,
+        set_attributes,
+        copy_only: set_attributes & 0x2 != 0,
         position: sset.u16(62, "data set number")?,
         backup_sets_in_file: set.sets,
         backup_set_guid: sset.guid(100, "backup set GUID")?,
@@ -495,10 +497,7 @@ pub fn read(image: &MtfImage, src: &dyn ByteSource, compressed: bool) -> Result<
         database_version: s.u16(0x5E, "database version")?,
         compatibility_level: s.u8(0x5B, "compatibility level")?,
         compressed,
-        backup_size: match &closing {
-            Some(_) => Some(s.u64(0x60, "backup size")?),
-            None => None,
-        },
+        backup_size: if closing { Some(s.u64(0x60, "backup size")?) } else { None },
         lsns: BackupLsns {
             first: s.lsn(0x20, "first LSN")?,
             last: s.lsn(0x2A, "last LSN")?,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use mssql_backup::ErrorKind;
-use mssql_backup::header::{self, BackupDescription, BackupType, FileType, Lsn};
+use mssql_backup::header::{self, BackupDescription, BackupType, FileType, Lsn, Timestamp};
 use mssql_backup::mtf::MtfImage;
 use mssql_backup::source::{ByteSource, MmapSource};
 
@@ -499,6 +499,43 @@ fn checkpoint_lsn_is_the_boot_pages() {
         }
     }
     assert_eq!(compared, UNCOMPRESSED.len() - 1);
+}
+
+/// Seconds since 1970-01-01 of a civil date-time (proleptic Gregorian).
+fn unix_seconds(t: &Timestamp) -> i64 {
+    let (y, m) = if t.month <= 2 {
+        (i64::from(t.year) - 1, i64::from(t.month) + 9)
+    } else {
+        (i64::from(t.year), i64::from(t.month) - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + i64::from(t.day) - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second)
+}
+
+/// The UTC `FILETIME` (100 ns since 1601) a data file's closing `SFIN` record holds at
+/// 0x106, found independently of the reader: the first `SFIN` tag in the `MSLS` stream.
+fn sfin_filetime_unix(img: &MtfImage, src: &dyn ByteSource) -> i64 {
+    let s = img.block(b"MSLS").and_then(|b| b.stream(b"MQCI")).unwrap();
+    let mut data = vec![0u8; s.len as usize];
+    src.read_exact_at(s.data_offset, &mut data).unwrap();
+    let at = data.windows(4).position(|w| w == b"SFIN").unwrap();
+    let ft = u64::from_le_bytes(data[at + 0x106..at + 0x10e].try_into().unwrap());
+    (ft / 10_000_000) as i64 - 11_644_473_600
+}
+
+#[test]
+fn start_and_finish_are_local_times_at_the_stated_offset() {
+    for e in UNCOMPRESSED {
+        let src = MmapSource::open(&fixture(e.file)).unwrap();
+        let (img, d) = describe(&src, false);
+        let utc = |t: &Timestamp| unix_seconds(t) - 60 * i64::from(t.utc_offset_minutes.unwrap());
+        let written = sfin_filetime_unix(&img, &src);
+        let (start, finish) = (utc(&d.header.start), utc(&d.header.finish.unwrap()));
+        assert!(start <= written && written <= finish, "{}: {start} {written} {finish}", e.file);
+    }
 }
 
 #[test]
