@@ -38,7 +38,7 @@
 //! | first / last / checkpoint / database-backup LSN | `SCIN` 0x20 / 0x2A / 0x34 / 0x3E | checkpoint = boot page `dbi_checkptLSN` of the last boot-page copy (15 of 15 with a boot page) |
 //! | start date | `SCIN` 0x4D, = `SSET` 88 | = MANIFEST; local time, UTC offset at `SSET` 95: the UTC `FILETIME` at closing `SFIN` 0x106, shifted by it, lies between start and finish (16/16) |
 //! | finish date | closing `SCIN` 0x52 | zero in the opening copy; 0–2 s after the start |
-//! | database creation date | `SCIN` 0x48 | = boot `dbi_crdate` in 10 of 15; later in 5 (restored or attached databases) |
+//! | database creation date | `SCIN` 0x48 | = the `datetime` at boot page offset 140 within 9 s in 10 of 15; later in 5 (restored or attached databases); not confirmed |
 //! | backup size | closing `SCIN` 0x60 `u64` | file offset of `MSLS` minus one soft filemark (2008+), the offset itself (2005) |
 //! | collation | `SCIN` 0xD8, 5 bytes | TDS collation; LCID = `SCIN` 0x74 (UnicodeLocaleId) |
 //! | family GUID | `SCIN` 0xE0 | one value shared by the four Northwinds created on SQL Server 2000 |
@@ -128,8 +128,9 @@ pub struct BackupHeader {
     /// without a closing copy (the opening copy holds zeros there).
     pub finish: Option<Timestamp>,
     /// When the database was created (`SCIN` 0x48), server local time; the UTC offset is not
-    /// given since it may differ from the backup's (daylight saving). Matches the boot
-    /// page's `dbi_crdate` within 9 s in 10 of the 15 fixtures with a boot page; in the
+    /// given since it may differ from the backup's (daylight saving). Matches the
+    /// `datetime` at boot page offset 140 (taken to be `dbi_crdate`) within 9 s in 10 of
+    /// the 15 fixtures with a boot page; in the
     /// other 5 it is later (up to 4 years), which fits databases restored or attached after
     /// their creation, as `sys.databases.create_date` behaves. Not confirmed by an oracle.
     pub database_creation_date: Option<Timestamp>,
