@@ -357,18 +357,16 @@ pub enum FileType {
 
 impl BackupHeader {
     /// Refuses, with a clear error, a backup set that this reader cannot turn into a
-    /// complete database on its own. A header that passes describes one full database
-    /// backup, the only set in its file, not TDE-encrypted as far as the header shows, and
-    /// not one stripe of several.
+    /// database: one that is not a full database backup, a file holding several backup
+    /// sets, a TDE-encrypted backup as far as the header shows. Whether the files given
+    /// make up the whole media set is [`check_media_set`]'s question.
     ///
     /// Kept apart from [`read`] so that any backup can first be described.
     ///
     /// # Errors
-    /// - [`ErrorKind::Unsupported`] naming the backup type for anything but a full
-    ///   database backup (by the `SCIN` type or the MTF differential/incremental bits);
-    ///   for a file with several backup sets; for a TDE key descriptor.
-    /// - [`ErrorKind::Incomplete`] when the media set has more than one family: this file
-    ///   holds only some of the extents.
+    /// [`ErrorKind::Unsupported`] naming the backup type for anything but a full database
+    /// backup (by the `SCIN` type or the MTF differential/incremental bits); for a file
+    /// with several backup sets; for a TDE key descriptor.
     pub fn ensure_restorable(&self) -> Result<()> {
         const MTF_DIFFERENTIAL: u32 = 0x8;
         const MTF_INCREMENTAL: u32 = 0x10;
@@ -399,18 +397,68 @@ impl BackupHeader {
                 tde.certificate_thumbprint
             )));
         }
-        if let Some(f) = self.media.family.filter(|f| f.family_count > 1) {
-            return Err(Error::new(
-                ErrorKind::Incomplete,
-                format!(
-                    "this file is family {} of a media set of {} families (a striped backup of database {db:?}): \
-                     it holds only part of the database; all {} files are needed",
-                    f.family_sequence, f.family_count, f.family_count
-                ),
-            ));
-        }
         Ok(())
     }
+
+    /// This file's (family count, family number); (1, 1) without a `RAID` stream.
+    fn family_position(&self) -> (u16, u16) {
+        self.media.family.map_or((1, 1), |f| (f.family_count, f.family_sequence))
+    }
+}
+
+/// Checks that `headers`, one per file given, are every family of one backup: the same
+/// backup set and media set, each family number from 1 to the family count once. A
+/// striped backup (`BACKUP … TO DISK = a, DISK = b`) writes each extent to one family
+/// only, so a missing family means missing pages.
+///
+/// The backup-set GUID identifies the set (see [`BackupHeader::backup_set_guid`]); that
+/// the media-set GUID is the same in every family of a set follows from its name and is
+/// not verified (no fixture pairs two files of one set).
+///
+/// # Errors
+/// - [`ErrorKind::Incomplete`] naming the missing family numbers.
+/// - [`ErrorKind::Corrupt`] when the files are not families of one backup (different
+///   backup sets, media sets or family counts) or a family is given twice.
+pub fn check_media_set(headers: &[&BackupHeader]) -> Result<()> {
+    let Some(first) = headers.first() else {
+        return Err(Error::new(ErrorKind::Io, "no backup file given"));
+    };
+    let (count, _) = first.family_position();
+    let set_guid = |h: &BackupHeader| h.media.family.map(|f| f.media_set_guid);
+    let mut seen = vec![false; usize::from(count)];
+    for (i, h) in headers.iter().enumerate() {
+        let (c, n) = h.family_position();
+        if h.backup_set_guid != first.backup_set_guid || set_guid(h) != set_guid(first) || c != count {
+            return Err(Error::corrupt(format!(
+                "file {} is not part of the same backup as file 1 (backup set {} of a media set of {c} families, \
+                 against backup set {} of {count})",
+                i + 1,
+                h.backup_set_guid,
+                first.backup_set_guid
+            )));
+        }
+        // `read` guarantees 1 <= n <= c; a header built otherwise is refused, not indexed.
+        let slot = usize::from(n).checked_sub(1).and_then(|i| seen.get_mut(i)).ok_or_else(|| {
+            Error::corrupt(format!("file {} claims family {n} of a media set of {c} families", i + 1))
+        })?;
+        if std::mem::replace(slot, true) {
+            return Err(Error::corrupt(format!("family {n} of the media set is given twice (file {})", i + 1)));
+        }
+    }
+    let missing: Vec<String> =
+        seen.iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| (i + 1).to_string()).collect();
+    if !missing.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Incomplete,
+            format!(
+                "the backup of database {:?} was striped over a media set of {count} families and family {} \
+                 is missing: the files given hold only part of the database",
+                first.database_name,
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the header and file list of the first backup set of `image`.
@@ -898,7 +946,7 @@ mod tests {
     }
 
     #[test]
-    fn restorable_check_names_what_it_refuses() {
+    fn checks_name_what_they_refuse() {
         let mut h = BackupHeader {
             database_name: "db".into(),
             server_name: "S".into(),
@@ -954,9 +1002,21 @@ mod tests {
         h.tde_key = Some(TdeKeyDescriptor { offset: 0, certificate_thumbprint: "ab".into(), encrypted_key_len: 256 });
         assert!(h.ensure_restorable().unwrap_err().message.contains("TDE"));
         h.tde_key = None;
-        h.media.family = Some(MediaFamily { media_set_guid: Guid([1; 16]), family_count: 2, family_sequence: 2 });
-        let e = h.ensure_restorable().unwrap_err();
+        h.ensure_restorable().unwrap();
+        // Two families of one set, given in any order; one alone is incomplete.
+        let family = |n| MediaFamily { media_set_guid: Guid([1; 16]), family_count: 2, family_sequence: n };
+        let (mut a, mut b) = (h.clone(), h.clone());
+        a.media.family = Some(family(1));
+        b.media.family = Some(family(2));
+        check_media_set(&[&b, &a]).unwrap();
+        let e = check_media_set(&[&b]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Incomplete);
-        assert!(e.message.contains("family 2 of a media set of 2"), "{e}");
+        assert!(e.message.contains("media set of 2 families and family 1 is missing"), "{e}");
+        assert!(check_media_set(&[&a, &a]).unwrap_err().message.contains("given twice"));
+        b.backup_set_guid = Guid([2; 16]);
+        assert_eq!(check_media_set(&[&a, &b]).unwrap_err().kind, ErrorKind::Corrupt);
+        check_media_set(&[&h]).unwrap();
+        a.media.family = Some(family(0));
+        assert!(check_media_set(&[&a]).unwrap_err().message.contains("claims family 0"));
     }
 }
