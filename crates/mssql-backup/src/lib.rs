@@ -17,6 +17,7 @@ pub mod collation;
 pub mod completeness;
 pub mod compressed;
 pub mod error;
+pub mod header;
 pub mod lob;
 pub mod mtf;
 pub mod page;
