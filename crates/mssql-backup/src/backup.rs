@@ -19,6 +19,8 @@ use crate::alloc::PfsCache;
 use crate::boot::{self, BootInfo};
 use crate::catalog::{self, RawCatalog, TableLayout};
 use crate::completeness::{self, Completeness};
+use crate::compressed::{self, CompressedSource};
+use crate::header::{self, BackupDescription, FileType};
 use crate::mtf::MtfImage;
 use crate::rows::TableRows;
 use crate::schema::{Database, Table};
@@ -42,6 +44,8 @@ pub struct Backup {
     pfs: PfsCache,
     boot: Option<BootInfo>,
     paths: Vec<PathBuf>,
+    descriptions: Vec<BackupDescription>,
+    media_problem: Option<Error>,
     schema: OnceLock<Result<catalog::build::Built>>,
 }
 
@@ -85,10 +89,26 @@ impl Backup {
         }
         let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
         let mut files = Vec::new();
+        let mut descriptions = Vec::new();
         for (path, source) in sources {
+            let mut head = [0u8; 8];
+            let n = source.len().min(8) as usize;
+            source.read_exact_at(0, &mut head[..n]).map_err(|e| e.with_file(&path))?;
+            let is_compressed = compressed::is_compressed(&head[..n]);
+            let source: Box<dyn ByteSource> =
+                if is_compressed { Box::new(CompressedSource::from_source(source, &path)?) } else { source };
             let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(&path))?;
             let runs = image.page_runs().map_err(|e| e.with_file(&path))?;
+            descriptions.push(header::read(&image, source.as_ref(), is_compressed).map_err(|e| e.with_file(&path))?);
             files.push((StoreFile { path, source }, runs));
+        }
+        let headers: Vec<&header::BackupHeader> = descriptions.iter().map(|d| &d.header).collect();
+        let media_problem = header::check_media_set(&headers).err();
+        if let Some(e) = &media_problem
+            && e.kind != ErrorKind::Incomplete
+        {
+            // Files of different backups, or one family twice: nothing to read.
+            return Err(e.clone().with_file(&paths[0]));
         }
         let store = PageStore::build(files)?;
         let boot = if store.has_extent(boot::BOOT_PAGE) {
@@ -96,7 +116,27 @@ impl Backup {
         } else {
             None
         };
-        Ok(Backup { options, store, pfs: PfsCache::default(), boot, paths, schema: OnceLock::new() })
+        Ok(Backup {
+            options,
+            store,
+            pfs: PfsCache::default(),
+            boot,
+            paths,
+            descriptions,
+            media_problem,
+            schema: OnceLock::new(),
+        })
+    }
+
+    /// What `RESTORE HEADERONLY` and `RESTORE FILELISTONLY` would say (from the first file;
+    /// every stripe file carries the same description).
+    pub fn description(&self) -> &BackupDescription {
+        &self.descriptions[0]
+    }
+
+    /// The database name: the boot page's, else the backup header's.
+    pub fn database_name(&self) -> &str {
+        self.boot.as_ref().map(|b| b.name.as_str()).unwrap_or(&self.descriptions[0].header.database_name)
     }
 
     /// The backup files, in the order given.
@@ -115,10 +155,15 @@ impl Backup {
     }
 
     fn internal_version(&self) -> Result<u16> {
-        self.boot.as_ref().map(|b| b.version).ok_or_else(|| {
-            Error::new(ErrorKind::Incomplete, "the backup has no boot page (page 1:9 is missing)")
-                .with_file(&self.paths[0])
-        })
+        match (&self.boot, self.options.salvage) {
+            (Some(b), _) => Ok(b.version),
+            // Without a boot page the header's copy of dbi_version picks the layouts.
+            (None, true) => Ok(self.descriptions[0].header.database_version),
+            (None, false) => {
+                Err(Error::new(ErrorKind::Incomplete, "the backup has no boot page (page 1:9 is missing)")
+                    .with_file(&self.paths[0]))
+            }
+        }
     }
 
     /// Reads the system base tables.
@@ -134,9 +179,14 @@ impl Backup {
     fn schema_and_layouts(&self) -> Result<&catalog::build::Built> {
         self.schema
             .get_or_init(|| {
+                self.descriptions[0].header.ensure_restorable().map_err(|e| e.with_file(&self.paths[0]))?;
                 let raw = self.raw_catalog()?;
-                let name = self.boot.as_ref().map(|b| b.name.clone()).unwrap_or_default();
-                catalog::build::build(&raw, &name, None, self.options.salvage).map_err(|e| e.with_file(&self.paths[0]))
+                let collation = match self.boot.as_ref().map(|b| b.collation_id) {
+                    Some(id) if id != 0 => Some(crate::collation::lookup(id).map_err(|e| e.with_file(&self.paths[0]))?),
+                    _ => None,
+                };
+                catalog::build::build(&raw, self.database_name(), collation, self.options.salvage)
+                    .map_err(|e| e.with_file(&self.paths[0]))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -184,10 +234,23 @@ impl Backup {
             missing_sample: Vec::new(),
             tables: Vec::new(),
         };
+        if let Some(e) = &self.media_problem {
+            out.problems.push(e.message.clone());
+        }
         if self.boot.is_none() {
             out.problems.push("the boot page (1:9) is not in the backup".into());
         }
-        let files: Vec<(u16, Option<u64>)> = self.store.file_ids().into_iter().map(|f| (f, None)).collect();
+        let mut files: Vec<(u16, Option<u64>)> = self.descriptions[0]
+            .files
+            .iter()
+            .filter(|f| f.file_type == FileType::Data)
+            .map(|f| (f.file_id, Some(f.size_bytes / 8192)))
+            .collect();
+        for id in self.store.file_ids() {
+            if !files.iter().any(|f| f.0 == id) {
+                files.push((id, None));
+            }
+        }
         completeness::check_files(&self.store, &files, &mut out);
         match self.schema_and_layouts() {
             Ok((db, layouts, unreadable)) => {

@@ -4,7 +4,9 @@
 //! Field offsets are from the start of the boot record's fixed data (record offset 4, page
 //! offset 100), per OrcaMDF's `BootPage` and checked on the fixtures (2005–2025):
 //! `dbi_version` `i16` at 0, `dbi_createVersion` `i16` at 2, `dbi_status` `i32` at 32,
-//! `dbi_dbname` `nchar(128)` at 48, `dbi_dbid` `i16` at 308, the first page of
+//! `dbi_dbname` `nchar(128)` at 48, `dbi_dbid` `i16` at 308, `dbi_collation` (`u32`, the
+//! stored collation id of [`crate::collation`]) at 388 (record offset 392; 0x3400D008,
+//! 0xD028, 0xD00B in the fixtures, matching their columns' collations), the first page of
 //! `sysallocunits` (`dbi_firstSysIndexes`, 6-byte page pointer) at 512.
 
 use crate::page::{Page, PageType};
@@ -28,6 +30,8 @@ pub struct BootInfo {
     pub name: String,
     /// First page of `sysallocunits`.
     pub first_sysallocunits_page: PageId,
+    /// Database default collation id (`dbi_collation`).
+    pub collation_id: u32,
 }
 
 /// Decodes the boot record of `page`.
@@ -48,5 +52,6 @@ pub fn parse(page: &Page) -> Result<BootInfo> {
     let name = String::from_utf16_lossy(&units);
     let name = name.trim_end_matches(['\u{2020}', '\u{0}', ' ']).to_string();
     let first = PageId::from_bytes(&fixed[512..518]).expect("6 bytes");
-    Ok(BootInfo { version, create_version, name, first_sysallocunits_page: first })
+    let collation_id = u32::from_le_bytes(fixed[388..392].try_into().expect("4 bytes"));
+    Ok(BootInfo { version, create_version, name, first_sysallocunits_page: first, collation_id })
 }

@@ -13,7 +13,11 @@
 //!   an 8-byte blob id and a `u16` structure type: 0 SMALL_ROOT (length `u16` at 10, data
 //!   from 16), 2 INTERNAL (link count `u16` at 12, 16-byte links `{u64 offset, u32 page,
 //!   u16 file, u16 slot}` from 16), 3 DATA (data from 10), 5 LARGE_ROOT_YUKON (link count
-//!   `u16` at 12, 12-byte links `{u32 size, u32 page, u16 file, u16 slot}` from 20).
+//!   `u16` at 12, 12-byte links `{u32 size, u32 page, u16 file, u16 slot}` from 20), and
+//!   4 LARGE_ROOT_SHILOH, left by SQL Server 2000, with the same links as type 5 (observed in
+//!   the Northwind fixtures created on SQL Server 2000: one link of 86 bytes to a DATA
+//!   fragment of 86 bytes; two links ending at 8080 and 10746 to fragments of 8080 and 2666).
+//!   Link sizes are cumulative end offsets.
 
 use crate::page::Page;
 use crate::record::Record;
@@ -118,22 +122,42 @@ fn read_structure(pages: &mut dyn LobPages, page_id: PageId, slot: u16, out: &mu
             push(out, data)
         }
         3 => push(out, &fixed[10..]),
-        2 | 5 => {
+        2 | 4 | 5 => {
             let count = usize::from(u16::from_le_bytes([
                 *fixed.get(12).ok_or_else(|| bad("short link header"))?,
                 *fixed.get(13).ok_or_else(|| bad("short link header"))?,
             ]));
+            // INTERNAL links are 16 bytes from offset 16 with a u64 end offset; the large
+            // roots' are 12 bytes from offset 20 with a u32 end offset. End offsets are
+            // cumulative within this structure: link i holds bytes end[i-1]..end[i].
             let (start, size) = if kind == 2 { (16, 16) } else { (20, 12) };
             let links = fixed.get(start..start + count * size).ok_or_else(|| bad("links run past the record"))?;
+            let base = out.len();
+            let mut prev_end = 0u64;
             for link in links.chunks_exact(size) {
+                let end = if kind == 2 {
+                    u64::from_le_bytes(link[..8].try_into().expect("8 bytes"))
+                } else {
+                    u64::from(u32::from_le_bytes(link[..4].try_into().expect("4 bytes")))
+                };
                 let p = &link[size - 8..];
                 let child = PageId::from_bytes(&p[0..6]).expect("6 bytes");
                 let child_slot = u16::from_le_bytes([p[6], p[7]]);
+                let before = out.len();
                 read_structure(pages, child, child_slot, out, depth + 1)?;
+                let want = end.checked_sub(prev_end).ok_or_else(|| bad("LOB link end offsets decrease"))?;
+                let got = (out.len() - before) as u64;
+                if got < want {
+                    return Err(bad(&format!("LOB fragment holds {got} bytes, its link says {want}")));
+                }
+                // A fragment may hold more than the link uses (space left by an update).
+                out.truncate(before + want as usize);
+                prev_end = end;
             }
+            debug_assert_eq!((out.len() - base) as u64, prev_end);
             Ok(())
         }
-        1 | 4 | 6 => Err(Error::new(
+        1 | 6 => Err(Error::new(
             ErrorKind::Unsupported,
             format!("LOB structure type {kind} (a SQL Server 2000-era LARGE_ROOT) is not supported"),
         )

@@ -106,12 +106,13 @@ impl<'a> Record<'a> {
         let status_a = area[0];
         let status_b = area[1];
         let fixed_end = usize::from(u16::from_le_bytes([area[2], area[3]]));
-        if fixed_end < 4 || fixed_end + 2 > area.len() {
+        if fixed_end < 4 || fixed_end > area.len() {
             return Err(bad(format!("fixed-length data ends at {fixed_end}, outside the record")));
         }
         let mut pos = fixed_end;
         let (column_count, null_bitmap) = if status_a & 0x10 != 0 {
-            let n = usize::from(u16::from_le_bytes([area[pos], area[pos + 1]]));
+            let n = area.get(pos..pos + 2).ok_or_else(|| bad("column count overruns".into()))?;
+            let n = usize::from(u16::from_le_bytes([n[0], n[1]]));
             pos += 2;
             let nb = n.div_ceil(8);
             let bitmap = area.get(pos..pos + nb).ok_or_else(|| bad(format!("null bitmap of {n} columns overruns")))?;

@@ -147,6 +147,18 @@ impl<'a> TableRows<'a> {
     /// page and slot, value decoding errors naming the column.
     #[allow(clippy::should_implement_trait)]
     pub fn next_row(&mut self) -> Result<Option<&[Value]>> {
+        let file = self.store.paths().next().map(|p| p.to_path_buf());
+        match self.next_row_inner() {
+            Ok(Some(())) => Ok(Some(&self.values)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(match file {
+                Some(f) => e.with_file(f),
+                None => e,
+            }),
+        }
+    }
+
+    fn next_row_inner(&mut self) -> Result<Option<()>> {
         loop {
             let Some(page) = self.page.as_ref() else {
                 if !self.next_page()? {
@@ -201,7 +213,7 @@ impl<'a> TableRows<'a> {
                     })?;
                 self.values.push(v);
             }
-            return Ok(Some(&self.values));
+            return Ok(Some(()));
         }
     }
 }
@@ -247,7 +259,13 @@ fn decode_column(
                 // Rows written before a variable column was added end early: NULL.
                 return Ok(Value::Null);
             };
-            if complex {
+            if matches!(col.ty, SqlType::Text { .. } | SqlType::NText { .. } | SqlType::Image) && bytes.len() == 16 {
+                // A 16-byte text pointer (stored with or without the complex-column bit).
+                lob_buf.clear();
+                lob::read_text_pointer(lobs, bytes, lob_buf)?;
+                stats.lob_bytes += lob_buf.len() as u64;
+                value::decode(&col.ty, lob_buf, &mut stats.decode)
+            } else if complex {
                 match lob::classify(bytes)? {
                     ComplexKind::Links => {
                         lob_buf.clear();
@@ -258,10 +276,8 @@ fn decode_column(
                     other => Err(Error::corrupt(format!("column holds a {other:?} instead of a value"))),
                 }
             } else if matches!(col.ty, SqlType::Text { .. } | SqlType::NText { .. } | SqlType::Image) {
-                lob_buf.clear();
-                lob::read_text_pointer(lobs, bytes, lob_buf)?;
-                stats.lob_bytes += lob_buf.len() as u64;
-                value::decode(&col.ty, lob_buf, &mut stats.decode)
+                // 'text in row': the value itself is in the row.
+                value::decode(&col.ty, bytes, &mut stats.decode)
             } else {
                 value::decode(&col.ty, bytes, &mut stats.decode)
             }

@@ -93,6 +93,34 @@ fn pubs_2012_matches_oracle() {
 }
 
 #[test]
+fn tsqlv4_2016_compressed_matches_oracle() {
+    assert_counts(
+        "tsqlv4-sql2016-compressed.bak",
+        &[
+            ("HR.Employees", 9),
+            ("Production.Categories", 8),
+            ("Production.Products", 77),
+            ("Production.Suppliers", 29),
+            ("Sales.Customers", 91),
+            ("Sales.OrderDetails", 2155),
+            ("Sales.Orders", 830),
+            ("Sales.Shippers", 3),
+            ("dbo.Nums", 100_000),
+        ],
+    );
+}
+
+#[test]
+fn other_compressed_backups_read_whole() {
+    let mut nw = NORTHWIND.to_vec();
+    nw.retain(|(t, _)| *t != "dbo.Categories");
+    nw.push(("dbo.Categories", 9));
+    assert_counts("northwind-sql2016-compressed.bak", &nw);
+    let got = counts("universidad-sql2019-compressed.bak");
+    assert!(!got.is_empty() && got.values().sum::<u64>() > 0, "{got:?}");
+}
+
+#[test]
 fn bikestores_2017_matches_oracle_except_products() {
     assert_counts(
         "bikestores-sql2017.bak",
@@ -147,6 +175,11 @@ fn partial_stripes_are_reported_incomplete() {
         let b = Backup::open(&[&fixture(name)]).unwrap_or_else(|e| panic!("{name}: {e}"));
         let c = b.completeness();
         assert!(!c.complete, "{name} must be incomplete");
+        assert!(
+            c.problems.iter().any(|p| p.contains("media set of 2 families") && p.contains("is missing")),
+            "{name}: the missing stripe must be named: {:?}",
+            c.problems
+        );
         if let Some(m) = missing {
             assert_eq!(c.missing_extents, m, "{name}: {:?}", c.problems);
         }

@@ -437,12 +437,10 @@ fn every_uncompressed_fixture_reads_as_manifest_lists_it() {
 
 /// Opens a compressed backup as its decompressed MTF stream.
 fn decompressed(path: &Path) -> Box<dyn ByteSource> {
-    // Replace with the `compressed` module's source when it lands, then drop the #[ignore].
-    panic!("no reader for the MSSQLBAK container yet: {}", path.display())
+    Box::new(mssql_backup::compressed::CompressedSource::open(path).unwrap_or_else(|e| panic!("{e}")))
 }
 
 #[test]
-#[ignore = "needs the compressed container module"]
 fn every_compressed_fixture_reads_as_manifest_lists_it() {
     for e in COMPRESSED {
         let src = decompressed(&fixture(e.file));

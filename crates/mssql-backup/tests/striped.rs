@@ -28,9 +28,15 @@ fn split(src: &Path, dir: &Path, parts: usize, run: usize) -> Vec<PathBuf> {
     let pages_at = (stream.data_offset + 2) as usize;
     let extents = ((stream.len - 2) / 65536) as usize;
     let end = (stream.data_offset + stream.len) as usize;
+    // The TAPE block's RAID stream says which family of how many this file is (family
+    // count at data offset 20, family number at 24), as in the real partial stripes.
+    let raid = img.blocks[0].stream(b"RAID").copied().unwrap();
     (0..parts)
         .map(|p| {
             let mut out = bytes[..stream.header_offset as usize].to_vec();
+            let at = raid.data_offset as usize;
+            out[at + 20..at + 22].copy_from_slice(&(parts as u16).to_le_bytes());
+            out[at + 24..at + 26].copy_from_slice(&(p as u16 + 1).to_le_bytes());
             let mut body = Vec::new();
             for e in (0..extents).filter(|e| (e / run) % parts == p) {
                 body.extend_from_slice(&bytes[pages_at + e * 65536..pages_at + (e + 1) * 65536]);
@@ -73,6 +79,29 @@ fn two_stripes_read_together_equal_the_original() {
 }
 
 #[test]
+fn the_same_stripe_twice_or_stripes_of_different_backups_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = split(&fixture("pubs-sql2012.bak"), &dir.path().join("a").tap_mkdir(), 2, 3);
+    let b = split(&fixture("northwind-sql2008r2.bak"), &dir.path().join("b").tap_mkdir(), 2, 3);
+    let e = Backup::open(&[&a[0], &a[0]]).err().expect("same family twice");
+    assert_eq!(e.kind, ErrorKind::Corrupt, "{e}");
+    let e = Backup::open(&[&a[0], &b[1]]).err().expect("different backups");
+    assert_eq!(e.kind, ErrorKind::Corrupt, "{e}");
+    assert!(e.to_string().contains("not part of the same backup"), "{e}");
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> PathBuf;
+}
+
+impl TapMkdir for PathBuf {
+    fn tap_mkdir(self) -> PathBuf {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+#[test]
 fn one_stripe_alone_is_incomplete_and_says_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let stripes = split(&fixture("northwind-sql2008r2.bak"), dir.path(), 2, 2);
@@ -88,6 +117,7 @@ fn one_stripe_alone_is_incomplete_and_says_what_is_missing() {
             c.problems
         );
         assert!(c.problems.iter().all(|p| !p.starts_with("backup,")), "problems must name the file: {:?}", c.problems);
+        assert!(c.problems.iter().any(|p| p.contains("families") && p.contains("missing")), "{:?}", c.problems);
         match b.database() {
             Err(e) => assert_eq!(e.kind, ErrorKind::Incomplete, "{e}"),
             Ok(db) => {
