@@ -25,11 +25,8 @@ fn read_everything(image: Vec<u8>, salvage: bool) -> u64 {
     let mut rows = 0;
     for t in &db.tables {
         let Ok(mut r) = b.rows(t) else { continue };
-        loop {
-            match r.next_row() {
-                Ok(Some(_)) => rows += 1,
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some(_)) = r.next_row() {
+            rows += 1;
         }
     }
     rows
