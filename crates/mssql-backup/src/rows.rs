@@ -19,7 +19,7 @@ use crate::value::{self, DecodeStats, Value};
 use crate::{Error, ErrorKind, Result};
 
 /// Counters of a table read.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReadStats {
     /// Rows returned.
     pub rows: u64,
@@ -31,8 +31,10 @@ pub struct ReadStats {
     pub forwarding_stubs: u64,
     /// Bytes of off-row (LOB and row-overflow) values reassembled.
     pub lob_bytes: u64,
-    /// Lossy decodings.
+    /// Lossy decodings, all columns together.
     pub decode: DecodeStats,
+    /// Lossy decodings per column, in the table's column order.
+    pub columns: Vec<DecodeStats>,
     /// Salvage reads only: pages that were missing and skipped.
     pub missing_pages: u64,
 }
@@ -88,7 +90,7 @@ impl<'a> TableRows<'a> {
             values: Vec::with_capacity(table.columns.len()),
             lobs: PageCache::new(store, 16),
             lob_buf: Vec::new(),
-            stats: ReadStats::default(),
+            stats: ReadStats { columns: vec![DecodeStats::default(); table.columns.len()], ..ReadStats::default() },
             decode_values: true,
             salvage,
         })
@@ -106,7 +108,7 @@ impl<'a> TableRows<'a> {
     pub fn count(mut self) -> Result<ReadStats> {
         self.decode_values = false;
         while self.next_row()?.is_some() {}
-        Ok(self.stats)
+        Ok(self.stats.clone())
     }
 
     fn next_page(&mut self) -> Result<bool> {
@@ -202,7 +204,7 @@ impl<'a> TableRows<'a> {
             let page_id = page.id();
             self.values.clear();
             for (i, (col, place)) in self.table.columns.iter().zip(rs.columns.iter()).enumerate() {
-                let v = decode_column(&rec, col, place, rs, &mut self.lobs, &mut self.lob_buf, &mut self.stats)
+                let v = decode_column(&rec, col, place, rs, &mut self.lobs, &mut self.lob_buf, &mut self.stats, i)
                     .map_err(|e| {
                         e.on_page(page_id).context(format!(
                             "table {}, slot {slot}, column {} ({})",
@@ -226,6 +228,29 @@ fn decode_column(
     lobs: &mut PageCache<'_>,
     lob_buf: &mut Vec<u8>,
     stats: &mut ReadStats,
+    column: usize,
+) -> Result<Value> {
+    let mut local = DecodeStats::default();
+    let v = decode_column_inner(rec, col, layout, lobs, lob_buf, &mut stats.lob_bytes, &mut local);
+    if local != DecodeStats::default() {
+        stats.decode.replaced_utf16 += local.replaced_utf16;
+        stats.decode.replaced_codepage += local.replaced_codepage;
+        if let Some(c) = stats.columns.get_mut(column) {
+            c.replaced_utf16 += local.replaced_utf16;
+            c.replaced_codepage += local.replaced_codepage;
+        }
+    }
+    v
+}
+
+fn decode_column_inner(
+    rec: &Record<'_>,
+    col: &crate::schema::Column,
+    layout: &ColumnLayout,
+    lobs: &mut PageCache<'_>,
+    lob_buf: &mut Vec<u8>,
+    lob_bytes: &mut u64,
+    decode: &mut DecodeStats,
 ) -> Result<Value> {
     if layout.null_bit > 0 && rec.is_null(usize::from(layout.null_bit)) {
         if usize::from(layout.null_bit) > rec.column_count() && !col.nullable {
@@ -252,7 +277,7 @@ fn decode_column(
                     rec.fixed_end()
                 ))
             })?;
-            value::decode(&col.ty, b, &mut stats.decode)
+            value::decode(&col.ty, b, decode)
         }
         ColumnPlace::Var { index } => {
             let Some((bytes, complex)) = rec.var(usize::from(index)) else {
@@ -263,23 +288,23 @@ fn decode_column(
                 // A 16-byte text pointer (stored with or without the complex-column bit).
                 lob_buf.clear();
                 lob::read_text_pointer(lobs, bytes, lob_buf)?;
-                stats.lob_bytes += lob_buf.len() as u64;
-                value::decode(&col.ty, lob_buf, &mut stats.decode)
+                *lob_bytes += lob_buf.len() as u64;
+                value::decode(&col.ty, lob_buf, decode)
             } else if complex {
                 match lob::classify(bytes)? {
                     ComplexKind::Links => {
                         lob_buf.clear();
                         lob::read_links(lobs, bytes, lob_buf)?;
-                        stats.lob_bytes += lob_buf.len() as u64;
-                        value::decode(&col.ty, lob_buf, &mut stats.decode)
+                        *lob_bytes += lob_buf.len() as u64;
+                        value::decode(&col.ty, lob_buf, decode)
                     }
                     other => Err(Error::corrupt(format!("column holds a {other:?} instead of a value"))),
                 }
             } else if matches!(col.ty, SqlType::Text { .. } | SqlType::NText { .. } | SqlType::Image) {
                 // 'text in row': the value itself is in the row.
-                value::decode(&col.ty, bytes, &mut stats.decode)
+                value::decode(&col.ty, bytes, decode)
             } else {
-                value::decode(&col.ty, bytes, &mut stats.decode)
+                value::decode(&col.ty, bytes, decode)
             }
         }
         ColumnPlace::Sparse { column_id } => {
@@ -289,7 +314,7 @@ fn decode_column(
                 {
                     for (id, v) in lob::sparse_columns(bytes)? {
                         if id == column_id {
-                            return value::decode(&col.ty, v, &mut stats.decode);
+                            return value::decode(&col.ty, v, decode);
                         }
                     }
                     return Ok(Value::Null);
