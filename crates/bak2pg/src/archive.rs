@@ -475,7 +475,7 @@ pub fn prepare_backup(input: &Path, work_dir: &Path, limits: &Limits) -> Result<
 enum Opened {
     Rar(rar::RarArchive),
     Zip(zipfmt::ZipFile),
-    SevenZip(sevenz::SevenZipFile),
+    SevenZip(Box<sevenz::SevenZipFile>),
 }
 
 impl Opened {
@@ -483,7 +483,7 @@ impl Opened {
         Ok(match format {
             ArchiveFormat::Rar4 | ArchiveFormat::Rar5 => Opened::Rar(rar::RarArchive::open(path, format, limits)?),
             ArchiveFormat::Zip => Opened::Zip(zipfmt::ZipFile::open(path, limits)?),
-            ArchiveFormat::SevenZip => Opened::SevenZip(sevenz::SevenZipFile::open(path, limits)?),
+            ArchiveFormat::SevenZip => Opened::SevenZip(Box::new(sevenz::SevenZipFile::open(path, limits)?)),
         })
     }
 
