@@ -630,6 +630,43 @@ fn truncated_sevenz_is_corrupt() {
     assert!(entries(&s.work).is_empty());
 }
 
+/// A 7z file whose start header points at `next_header` (placed right after it) but
+/// declares `declared_size` bytes for it.
+fn crafted_7z(next_header: &[u8], declared_size: u64) -> Vec<u8> {
+    let mut start = 0u64.to_le_bytes().to_vec(); // next header right after the 32-byte head
+    start.extend(declared_size.to_le_bytes());
+    start.extend(crc32(next_header).to_le_bytes());
+    let mut out = b"7z\xbc\xaf\x27\x1c\x00\x04".to_vec();
+    out.extend(crc32(&start).to_le_bytes());
+    out.extend(start);
+    out.extend_from_slice(next_header);
+    out
+}
+
+/// Headers that declare absurd sizes must be refused, not allocated: with sevenz-rust2
+/// 0.20 each of these aborted the test process (allocation failure), a 42-byte upload
+/// taking down the worker.
+#[test]
+fn crafted_sevenz_headers_with_absurd_counts_are_corrupt() {
+    let s = scratch();
+    let huge = 1u64 << 40;
+    // kHeader, kFilesInfo, numFiles = 2^40 (0xFF: eight value bytes follow), kEnd, kEnd.
+    let mut files_info = vec![0x01, 0x05, 0xff];
+    files_info.extend(huge.to_le_bytes());
+    files_info.extend([0x00, 0x00]);
+    let cases = [
+        ("next-header-size.7z", crafted_7z(&[0x01, 0x00], huge)),
+        ("num-files.7z", crafted_7z(&files_info, files_info.len() as u64)),
+    ];
+    for (name, bytes) in cases {
+        let input = s.input_dir.join(name);
+        fs::write(&input, bytes).unwrap();
+        let err = prepare_backup(&input, &s.work, &Limits::default()).unwrap_err();
+        assert!(matches!(err, ArchiveError::Corrupt { .. }), "{name}: {err:?}");
+        assert!(entries(&s.work).is_empty());
+    }
+}
+
 /// Damaged archives of every format must fail (or succeed) cleanly: no panic, and on
 /// failure nothing left in the work folder.
 #[test]
