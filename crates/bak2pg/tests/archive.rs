@@ -250,6 +250,128 @@ fn rar5_with_encrypted_headers_is_refused_as_encrypted() {
     assert!(entries(&s.work).is_empty());
 }
 
+/// A RAR5 file header plus its data, the data stored uncompressed (method 0).
+/// `extra` holds complete extra-area records; `crc` is the data CRC to declare.
+fn rar5_file(name: &str, data: &[u8], crc: u32, unix_mode: u32, extra: &[Vec<u8>]) -> Vec<u8> {
+    let extra: Vec<u8> = extra.concat();
+    let mut fields = vint(2); // file header
+    fields.extend(vint(if extra.is_empty() { 0x02 } else { 0x03 })); // data area [+ extra area]
+    if !extra.is_empty() {
+        fields.extend(vint(extra.len() as u64));
+    }
+    fields.extend(vint(data.len() as u64));
+    fields.extend(vint(0x02 | 0x04)); // mtime and CRC32 present
+    fields.extend(vint(data.len() as u64)); // unpacked size
+    fields.extend(vint(u64::from(unix_mode)));
+    fields.extend(1_313_005_616u32.to_le_bytes()); // 2011-08-10 19:46:56 UTC
+    fields.extend(crc.to_le_bytes());
+    fields.extend(vint(0)); // compression: version 0, method 0 (store)
+    fields.extend(vint(1)); // host OS: Unix
+    fields.extend(vint(name.len() as u64));
+    fields.extend_from_slice(name.as_bytes());
+    fields.extend(extra);
+    let mut out = rar5_block(&fields);
+    out.extend_from_slice(data);
+    out
+}
+
+/// One extra-area record: size, type, data.
+fn rar5_record(kind: u64, data: &[u8]) -> Vec<u8> {
+    let mut body = vint(kind);
+    body.extend_from_slice(data);
+    let mut out = vint(body.len() as u64);
+    out.extend(body);
+    out
+}
+
+/// A complete single-volume RAR5 archive around `files` (from [`rar5_file`]).
+fn rar5_archive(files: &[Vec<u8>]) -> Vec<u8> {
+    let mut rar = RAR5_SIGNATURE.to_vec();
+    rar.extend(rar5_block(&[1, 0, 0])); // main header, no archive flags
+    for f in files {
+        rar.extend_from_slice(f);
+    }
+    rar.extend(rar5_block(&[5, 0, 0])); // end of archive
+    rar
+}
+
+fn prepare_rar(files: &[Vec<u8>]) -> (Scratch, Result<PreparedBackup, ArchiveError>) {
+    let s = scratch();
+    let input = s.input_dir.join("built.rar");
+    fs::write(&input, rar5_archive(files)).unwrap();
+    let result = prepare_backup(&input, &s.work, &Limits::default());
+    (s, result)
+}
+
+#[test]
+fn rar5_built_here_extracts_its_stored_backup() {
+    let bak = fixture_bytes(NW2005);
+    let (s, result) = prepare_rar(&[
+        rar5_file("notes.txt", b"hello", crc32(b"hello"), 0o100_644, &[]),
+        rar5_file("backups/NORTHWND.BAK", &bak, crc32(&bak), 0o100_000, &[]),
+    ]);
+    let p = result.unwrap();
+    assert_eq!(p.archive, Some(ArchiveFormat::Rar5));
+    assert_eq!(p.member.as_deref(), Some("backups/NORTHWND.BAK"));
+    assert_eq!(p.path, s.work.join("NORTHWND.bak"));
+    assert_extracted(&p, &s.work, NW2005_SHA, bak.len() as u64);
+    // Stored with mode 000: extracted as an ordinary readable file all the same.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(fs::metadata(&p.path).unwrap().permissions().mode() & 0o7777, 0o644);
+}
+
+#[test]
+fn rar5_member_with_a_bad_crc_fails_and_leaves_nothing() {
+    let bak = fixture_bytes(NW2005);
+    let (s, result) = prepare_rar(&[rar5_file("Northwind.bak", &bak, crc32(&bak) ^ 1, 0o100_644, &[])]);
+    let err = result.unwrap_err();
+    assert!(matches!(&err, ArchiveError::Corrupt { member: Some(m), .. } if m == "Northwind.bak"), "{err:?}");
+    assert!(err.to_string().contains("CRC"), "{err}");
+    assert!(entries(&s.work).is_empty(), "{:?}", entries(&s.work));
+}
+
+#[test]
+fn rar5_symlink_member_is_refused() {
+    // File system redirection record (type 5): Unix symlink (1), no flags, target name.
+    let target = b"/etc/passwd";
+    let mut redirect = vint(1);
+    redirect.extend(vint(0));
+    redirect.extend(vint(target.len() as u64));
+    redirect.extend_from_slice(target);
+    let bak = fixture_bytes(NW2005);
+    let (s, result) = prepare_rar(&[
+        rar5_file("real.bak", &bak, crc32(&bak), 0o100_644, &[]),
+        rar5_file("Northwind.bak", b"", 0, 0o120_777, &[rar5_record(5, &redirect)]),
+    ]);
+    let err = result.unwrap_err();
+    assert_unsafe(&err, "Northwind.bak", "symbolic link");
+    assert!(entries(&s.work).is_empty());
+}
+
+#[test]
+fn rar5_encrypted_member_is_refused() {
+    // File encryption record (type 1): AES-256 (0), no flags, KDF count 15, salt, IV.
+    let mut encryption = vint(0);
+    encryption.extend(vint(0));
+    encryption.push(15);
+    encryption.extend_from_slice(&[0x11; 16]);
+    encryption.extend_from_slice(&[0x22; 16]);
+    let data = [0x33u8; 64];
+    let (s, result) =
+        prepare_rar(&[rar5_file("Northwind.bak", &data, crc32(&data), 0o100_644, &[rar5_record(1, &encryption)])]);
+    let err = result.unwrap_err();
+    assert!(matches!(&err, ArchiveError::Encrypted { member: Some(m), .. } if m == "Northwind.bak"), "{err:?}");
+    assert!(entries(&s.work).is_empty());
+}
+
+#[test]
+fn rar5_member_climbing_out_is_refused() {
+    let bak = fixture_bytes(NW2005);
+    let (s, result) = prepare_rar(&[rar5_file("../../evil.bak", &bak, crc32(&bak), 0o100_644, &[])]);
+    assert_unsafe(&result.unwrap_err(), "../../evil.bak", "`..`");
+    assert!(entries(&s.work).is_empty());
+}
+
 // ---------------------------------------------------------------------------- ZIP
 
 #[test]

@@ -94,7 +94,7 @@ pub(crate) fn explain(all: &[Candidate], chosen: &Candidate) -> String {
 /// Says which part of the key separated `chosen` from `other`.
 fn reason(chosen: &Candidate, other: &Candidate) -> String {
     let header = if chosen.header.is_none() {
-        " (backup headers not read: the choice used the archive's member dates)"
+        " (backup headers not read yet, so the archive's member dates decided)"
     } else {
         ""
     };
@@ -109,10 +109,10 @@ fn reason(chosen: &Candidate, other: &Candidate) -> String {
     }
     if chosen.modified != other.modified {
         let when = chosen.modified.map(format_utc).unwrap_or_else(|| "unknown".into());
-        return format!("the most recently modified member ({when}){header}");
+        return format!("the most recently modified member, {when}{header}");
     }
     if chosen.size != other.size {
-        return format!("the largest (same date as another; {} bytes){header}", chosen.size);
+        return format!("the largest, {} bytes, among equally dated ones{header}", chosen.size);
     }
     format!("the first in archive order (the others were indistinguishable){header}")
 }

@@ -2,7 +2,7 @@
 //! PPMd, copy).
 
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,7 @@ impl SevenZipFile {
     /// members than [`Limits::max_members`].
     pub(crate) fn open(path: &Path, limits: &Limits) -> Result<Self, ArchiveError> {
         let mut file = BufReader::new(open_archive(path)?);
+        check_header_in_file(path, &mut file)?;
         let archive = guarded(path, None, || Archive::read(&mut file, &Password::empty()))?;
         if archive.files.len() as u64 > limits.max_members {
             return Err(ArchiveError::TooLarge {
@@ -138,6 +139,37 @@ impl SevenZipFile {
             }
         }
         Ok(())
+    }
+}
+
+/// The 32-byte signature header says where the archive's header lies (offset and size after
+/// the signature header). A header past the end of the file means a truncated upload or the
+/// first volume of a split archive (`.7z.001`): say so instead of a bare parse error.
+fn check_header_in_file(path: &Path, file: &mut BufReader<File>) -> Result<(), ArchiveError> {
+    let len = file.get_ref().metadata().map_err(|e| ArchiveError::io(path, "read the archive's size", e))?.len();
+    let mut head = [0u8; 32];
+    if let Err(e) = file.read_exact(&mut head) {
+        return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
+            ArchiveError::corrupt(path, None, "the file ends inside the 7z signature header")
+        } else {
+            ArchiveError::io(path, "read the archive", e)
+        });
+    }
+    file.seek(SeekFrom::Start(0)).map_err(|e| ArchiveError::io(path, "read the archive", e))?;
+    let offset = u64::from_le_bytes(head[12..20].try_into().unwrap_or_default());
+    let size = u64::from_le_bytes(head[20..28].try_into().unwrap_or_default());
+    let end = offset.checked_add(size).and_then(|x| x.checked_add(32));
+    match end {
+        Some(end) if end <= len => Ok(()),
+        _ => Err(ArchiveError::Corrupt {
+            archive: path.to_path_buf(),
+            member: None,
+            offset: Some(offset.saturating_add(32)),
+            detail: format!(
+                "the 7z header lies past the end of the {len}-byte file: the upload is truncated, or it is the \
+                 first volume of a split 7z archive (.7z.001), which is not supported"
+            ),
+        }),
     }
 }
 
