@@ -96,6 +96,7 @@ pub enum BackupContainer {
 /// Sizes are in bytes. The defaults suit one customer database per job on a work disk
 /// sized for it: they stop absurd declarations, not real backups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Largest uncompressed size one backup member may declare. Default 1 TiB.
     pub max_member_bytes: u64,
@@ -660,6 +661,17 @@ fn extract_backup(
     let target = member::output_path(work_dir, &chosen.member, archive);
     let size = staged.size;
     stage.keep(staged, &target)?;
+    tracing::info!(
+        archive = %archive.display(),
+        %format,
+        member = %chosen.member,
+        size,
+        output = %target.display(),
+        "extracted the backup from the archive"
+    );
+    for note in &notes {
+        tracing::info!(archive = %archive.display(), "{note}");
+    }
     Ok(PreparedBackup {
         path: target,
         container: chosen.container,

@@ -9,12 +9,22 @@ use std::ffi::CString;
 use std::os::raw::c_int;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::sync::{Mutex, MutexGuard};
 
 use unrar_sys as sys;
 
 use super::member::{self, Member, MemberKind};
 use super::stage::{Stage, StagedFile};
 use super::{ArchiveError, ArchiveFormat, LimitKind, Limits, timefmt};
+
+/// Serialises this process's calls into UnRAR: the library keeps some error state in a
+/// global (`ErrHandler`), so two archives worked on at once could see each other's errors.
+static UNRAR: Mutex<()> = Mutex::new(());
+
+fn unrar_lock() -> MutexGuard<'static, ()> {
+    // The guarded data is `()`: a panic elsewhere while holding it leaves nothing broken.
+    UNRAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// An inspected RAR archive and its member list (the archive is reopened to extract).
 pub(crate) struct RarArchive {
@@ -55,6 +65,7 @@ impl RarArchive {
     /// [`Limits::max_members`].
     pub(crate) fn open(path: &Path, format: ArchiveFormat, limits: &Limits) -> Result<Self, ArchiveError> {
         let c_path = path_to_cstring(path)?;
+        let _unrar = unrar_lock();
         let mut data = sys::OpenArchiveDataEx {
             archive_name: c_path.as_ptr(),
             archive_name_w: std::ptr::null(),
@@ -146,6 +157,7 @@ impl RarArchive {
             is_wanted[i] = true;
         }
         let mut left = wanted.len();
+        let _unrar = unrar_lock();
         let mut archive = unrar::Archive::new(path)
             .open_for_processing()
             .map_err(|e| map_code(path, format, None, e.code as c_int))?;
