@@ -606,6 +606,7 @@ fn extract_backup(
     }
 
     let members = members.to_vec();
+    let several = wanted.len() > 1;
     let stage = Stage::new(work_dir, archive)?;
     let mut best: Option<(Candidate, StagedFile)> = None;
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -627,7 +628,8 @@ fn extract_backup(
             size: staged.size,
             container,
             modified: m.modified,
-            header: choose::read_header_facts(&staged.path),
+            // Headers matter only to choose; with one candidate the next step reads it.
+            header: if several { choose::read_header_facts(&staged.path, container) } else { None },
         };
         candidates.push(candidate.clone());
         match best.take() {

@@ -442,6 +442,48 @@ fn zip_newest_backup_wins_whatever_the_member_order() {
     assert_extracted(&p, &s.work, NW2008_SHA, 3_635_712);
 }
 
+#[test]
+fn backup_start_dates_beat_member_dates() {
+    // The member dates say the 2005 backup is newer; its header says 2011-08-10 against
+    // 2019-05-05 for the 2008 one: the header wins.
+    let s = scratch();
+    let input = s.input_dir.join("misdated.zip");
+    write_zip(
+        &input,
+        &[
+            ("a/Northwind.bak", fixture_bytes(NW2005).as_slice(), date(2024, 1, 1, 0, 0, 0)),
+            ("b/Northwind.bak", fixture_bytes(NW2008).as_slice(), date(2000, 1, 1, 0, 0, 0)),
+        ],
+    );
+    let p = prepare_backup(&input, &s.work, &Limits::default()).unwrap();
+    assert_eq!(p.member.as_deref(), Some("b/Northwind.bak"));
+    assert_extracted(&p, &s.work, NW2008_SHA, 3_635_712);
+    let note = p.notes.join("\n");
+    assert!(note.contains("chose \"b/Northwind.bak\" (database \"NorthWind\")"), "{note}");
+    assert!(note.contains("the newest full database backup (started 2019-05-05T17:55:37"), "{note}");
+}
+
+#[test]
+fn compressed_backups_are_compared_by_their_headers_too() {
+    let s = scratch();
+    let input = s.input_dir.join("compressed.zip");
+    let tsql = fixture_bytes("bak/tsqlv4-sql2016-compressed.bak"); // backup of 2017-01-10
+    let nw = fixture_bytes("bak/northwind-sql2016-compressed.bak"); // backup of 2021-10-14
+    write_zip(
+        &input,
+        &[
+            ("nw.bak", nw.as_slice(), date(2001, 1, 1, 0, 0, 0)),
+            ("tsql.bak", tsql.as_slice(), date(2025, 1, 1, 0, 0, 0)),
+        ],
+    );
+    let p = prepare_backup(&input, &s.work, &Limits::default()).unwrap();
+    assert_eq!(p.member.as_deref(), Some("nw.bak"));
+    assert_eq!(p.container, BackupContainer::MssqlBak);
+    assert_extracted(&p, &s.work, "59e603ca0f84330fb713fc9cf32234c38b9468e3281561099a433294064a5afe", nw.len() as u64);
+    let note = p.notes.join("\n");
+    assert!(note.contains("started 2021-10-14T08:10:22"), "{note}");
+}
+
 /// Runs `prepare_backup` on a ZIP written by `build` and returns the error, checking that
 /// the work folder stayed empty.
 fn refused_zip(build: impl FnOnce(&mut ZipWriter<File>), limits: &Limits) -> ArchiveError {

@@ -4,16 +4,21 @@
 //! start date wins; then the latest member modification time; then the larger file; then
 //! the first in archive order.
 //!
-//! WIRING POINT: [`read_header_facts`] is the only place that reads a backup header. Until
-//! `mssql_backup` exposes its header API (RESTORE HEADERONLY's `BackupType`,
-//! `BackupStartDate`, `DatabaseName`), it returns `None` and the choice falls back to member
-//! modification times. Everything else here is independent of it.
+//! [`read_header_facts`] is the only place that reads a backup header, through
+//! `mssql_backup`'s `RESTORE HEADERONLY` equivalent; everything else here works on the
+//! facts it returns, so a candidate whose header cannot be read is still ranked (below
+//! every readable one).
 
 use std::path::Path;
 use std::time::SystemTime;
 
+use mssql_backup::compressed::CompressedSource;
+use mssql_backup::header::{self, BackupDescription, BackupType, Timestamp};
+use mssql_backup::mtf::MtfImage;
+use mssql_backup::source::{ByteSource, MmapSource};
+
 use super::BackupContainer;
-use super::timefmt::format_utc;
+use super::timefmt::{self, format_utc};
 
 /// The backup-header facts the choice uses (what RESTORE HEADERONLY would show).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +26,12 @@ pub(crate) struct HeaderFacts {
     /// True for a full database backup (`BackupType` 1), false for differential, log,
     /// file or partial backups.
     pub full_database: bool,
-    /// When the backup started, when the header records it.
+    /// When the backup started, as a time to compare (converted to UTC when the header
+    /// records the server's offset), when the header records it.
     pub backup_start: Option<SystemTime>,
+    /// The start as the header states it (server local time, with its UTC offset when
+    /// known), for notes.
+    pub backup_start_label: Option<String>,
     /// The database the backup is of, when known.
     pub database_name: Option<String>,
 }
@@ -41,13 +50,51 @@ pub(crate) struct Candidate {
     pub header: Option<HeaderFacts>,
 }
 
-/// Reads the facts of the backup header of the file at `path`.
-///
-/// WIRING POINT: replace the body with a call into `mssql_backup`'s header API, mapping
-/// backup type, start date and database name; keep returning `None` when the header cannot
-/// be read (the choice then ranks that candidate below any with a readable header).
-pub(crate) fn read_header_facts(_path: &Path) -> Option<HeaderFacts> {
-    None
+/// Reads the facts of the backup header of the file at `path` (of the given container);
+/// `None` when `mssql_backup` cannot read it (the reason is logged at debug level: the
+/// choice only needs to rank it last, and the next step reports a chosen backup's faults in
+/// full).
+pub(crate) fn read_header_facts(path: &Path, container: BackupContainer) -> Option<HeaderFacts> {
+    let description = match read_description(path, container) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!(file = %path.display(), error = %e, "backup header unreadable");
+            return None;
+        }
+    };
+    let h = &description.header;
+    Some(HeaderFacts {
+        full_database: h.backup_type == BackupType::Database,
+        backup_start: to_system_time(&h.start),
+        backup_start_label: Some(h.start.to_string()),
+        database_name: Some(h.database_name.clone()).filter(|n| !n.is_empty()),
+    })
+}
+
+/// `RESTORE HEADERONLY` from the MTF blocks alone: no page index, no catalog.
+fn read_description(path: &Path, container: BackupContainer) -> mssql_backup::Result<BackupDescription> {
+    let source: Box<dyn ByteSource> = match container {
+        BackupContainer::Mtf => Box::new(MmapSource::open(path)?),
+        BackupContainer::MssqlBak => Box::new(CompressedSource::open(path)?),
+    };
+    let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(path))?;
+    header::read(&image, source.as_ref(), container == BackupContainer::MssqlBak).map_err(|e| e.with_file(path))
+}
+
+/// A header timestamp as a comparable time: UTC when the offset is known (UTC = local −
+/// offset), else the local time taken as is.
+fn to_system_time(t: &Timestamp) -> Option<SystemTime> {
+    let local = timefmt::from_civil(
+        i64::from(t.year),
+        u32::from(t.month),
+        u32::from(t.day),
+        u32::from(t.hour),
+        u32::from(t.minute),
+        u32::from(t.second),
+    )?;
+    let offset = i64::from(t.utc_offset_minutes.unwrap_or(0)) * 60;
+    let shift = std::time::Duration::from_secs(offset.unsigned_abs());
+    if offset >= 0 { local.checked_sub(shift) } else { local.checked_add(shift) }
 }
 
 /// Full backups first; unknown type next; known non-full (differential, log) last.
@@ -104,7 +151,8 @@ fn reason(chosen: &Candidate, other: &Candidate) -> String {
     let (cs, os) =
         (chosen.header.as_ref().and_then(|h| h.backup_start), other.header.as_ref().and_then(|h| h.backup_start));
     if cs != os {
-        let when = cs.map(format_utc).unwrap_or_else(|| "unknown".into());
+        let when =
+            chosen.header.as_ref().and_then(|h| h.backup_start_label.clone()).unwrap_or_else(|| "unknown".into());
         return format!("the newest full database backup (started {when})");
     }
     if chosen.modified != other.modified {
@@ -130,7 +178,12 @@ mod tests {
             size: 100,
             container: BackupContainer::Mtf,
             modified: modified.map(at),
-            header: full.map(|f| HeaderFacts { full_database: f, backup_start: start.map(at), database_name: None }),
+            header: full.map(|f| HeaderFacts {
+                full_database: f,
+                backup_start: start.map(at),
+                backup_start_label: start.map(|(y, m)| format!("{y:04}-{m:02}-01T00:00:00")),
+                database_name: None,
+            }),
         }
     }
 
@@ -178,6 +231,17 @@ mod tests {
         );
         assert!(note.contains("headers not read"), "{note}");
         assert!(note.contains("\"m0.bak\", \"m2.bak\""), "{note}");
+    }
+
+    #[test]
+    fn header_times_convert_with_their_utc_offset() {
+        let t =
+            Timestamp { year: 2019, month: 5, day: 5, hour: 17, minute: 55, second: 37, utc_offset_minutes: Some(120) };
+        assert_eq!(to_system_time(&t).map(format_utc).as_deref(), Some("2019-05-05 15:55:37 UTC"));
+        let local = Timestamp { utc_offset_minutes: None, ..t };
+        assert_eq!(to_system_time(&local).map(format_utc).as_deref(), Some("2019-05-05 17:55:37 UTC"));
+        let west = Timestamp { utc_offset_minutes: Some(-300), ..t };
+        assert_eq!(to_system_time(&west).map(format_utc).as_deref(), Some("2019-05-05 22:55:37 UTC"));
     }
 
     #[test]
