@@ -33,6 +33,23 @@
 //! checked to really be a SQL Server backup. The chosen one is renamed to
 //! `work_dir/<sanitised base name>.bak`; the staging folder, and with it every member not
 //! chosen or half written, is removed whatever happens.
+//!
+//! ## Several backups in one archive
+//!
+//! Backup members are the members whose base name ends in `.bak` (any case, any folder;
+//! macOS `__MACOSX/` and `._*` companions excepted). With more than one, each is extracted
+//! in turn and its header read (`mssql_backup::header`, as `RESTORE HEADERONLY`): a full
+//! database backup beats a differential or log one, then the latest backup start wins
+//! (then the member's date, then size). Only the best so far and the one just extracted
+//! are ever on disk; the loser is deleted at once. [`PreparedBackup::notes`] says which
+//! was chosen and why. A `.bak` member that is not a SQL Server backup is skipped with a
+//! note, or, when none is one, refused with [`ArchiveError::NotABackup`].
+//!
+//! ## Not supported
+//!
+//! Multi-volume (split) archives of any format, password-protected archives, archives
+//! inside archives, self-extracting executables, tar and gzip: each is refused with an
+//! error that says so.
 
 mod choose;
 mod magic;
@@ -345,15 +362,14 @@ fn at_offset(offset: Option<u64>) -> String {
 }
 
 fn list_names(names: &[String], total: u64) -> String {
-    let mut out = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+    let listed = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
     let more = total.saturating_sub(names.len() as u64);
-    if more > 0 {
-        out.push_str(&format!(" and {more} more"));
+    match (listed.is_empty(), more) {
+        (true, 0) => "none".to_owned(),
+        (true, more) => format!("{more} not listed"),
+        (false, 0) => listed,
+        (false, more) => format!("{listed} and {more} more"),
     }
-    if out.is_empty() {
-        out.push_str("none");
-    }
-    out
 }
 
 impl ArchiveError {
@@ -718,6 +734,13 @@ mod tests {
             e.to_string(),
             "x.rar: the RAR5 archive holds no SQL Server backup (no member ends in .bak); its 5 member(s): \"a.csv\", \"b.csv\" and 3 more"
         );
+    }
+
+    #[test]
+    fn name_lists_say_what_they_leave_out() {
+        assert_eq!(list_names(&[], 0), "none");
+        assert_eq!(list_names(&[], 4), "4 not listed");
+        assert_eq!(list_names(&["a".into()], 1), "\"a\"");
     }
 
     #[test]
