@@ -6,4 +6,5 @@
 /// The source-neutral schema model, shared by both restore engines.
 pub use mssql_backup::schema;
 
+pub mod archive;
 pub mod source;
