@@ -63,3 +63,5 @@ pub trait RowReader: Send {
     /// The next row, or `None` at the end. The slice is valid until the next call.
     fn next_row(&mut self) -> Result<Option<&[Value]>, SourceError>;
 }
+
+pub mod native;

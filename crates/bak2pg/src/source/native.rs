@@ -1,0 +1,100 @@
+//! The `native` engine: the backup file read directly by `mssql-backup`.
+
+use std::path::Path;
+
+use mssql_backup::backup::OpenOptions;
+use mssql_backup::rows::TableRows;
+use mssql_backup::schema::{Compression, StorageKind};
+use mssql_backup::{Backup, SqlType, Value};
+
+use super::{EngineKind, RowReader, Source, SourceError, SourceInfo};
+use crate::schema::{Database, Table};
+
+/// A backup opened by the native reader, its catalog already read.
+pub struct NativeSource {
+    backup: Backup,
+    reason: String,
+}
+
+impl NativeSource {
+    /// Opens the backup files (one, or every stripe) and reads the catalog.
+    ///
+    /// # Errors
+    /// Reader errors: not a backup, truncated, damaged, incomplete (unless `salvage`), not
+    /// a full backup.
+    pub fn open(paths: &[&Path], salvage: bool) -> Result<NativeSource, SourceError> {
+        let backup = Backup::open_with(paths, OpenOptions { salvage })?;
+        backup.database()?;
+        Ok(NativeSource { backup, reason: "requested".into() })
+    }
+
+    /// Records why this engine was chosen (for `--engine auto`).
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = reason.into();
+        self
+    }
+
+    /// The underlying backup.
+    pub fn backup(&self) -> &Backup {
+        &self.backup
+    }
+
+    /// What this backup holds that the native reader cannot read, one line per feature
+    /// and table; empty when everything is supported. `--engine auto` picks the
+    /// `sqlserver` engine when this is not empty.
+    pub fn unsupported_features(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let Ok(db) = self.backup.database() else { return vec!["the catalog cannot be read".into()] };
+        for t in &db.tables {
+            let name = format!("{}.{}", t.schema, t.name);
+            if t.storage.memory_optimized {
+                out.push(format!("{name}: memory-optimized table"));
+            }
+            match t.storage.compression {
+                Compression::None => {}
+                c => out.push(format!("{name}: {c:?} data compression")),
+            }
+            if t.storage.kind == StorageKind::ClusteredColumnstore {
+                out.push(format!("{name}: clustered columnstore"));
+            }
+            for c in &t.columns {
+                if let SqlType::Unknown { name: ty, .. } = &c.ty {
+                    out.push(format!("{name}.{}: type {ty}", c.name));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Source for NativeSource {
+    fn info(&self) -> SourceInfo {
+        let h = &self.backup.description().header;
+        SourceInfo {
+            engine: EngineKind::Native,
+            engine_reason: self.reason.clone(),
+            database: self.backup.database_name().to_string(),
+            server: Some(h.server_name.clone()).filter(|s| !s.is_empty()),
+            sql_version: Some(h.product_version.to_string()),
+            db_version: Some(h.database_version),
+        }
+    }
+
+    fn database(&self) -> &Database {
+        self.backup.database().expect("read in NativeSource::open")
+    }
+
+    fn rows<'a>(&'a self, table: &'a Table) -> Result<Box<dyn RowReader + 'a>, SourceError> {
+        Ok(Box::new(NativeRows { rows: self.backup.rows(table)? }))
+    }
+}
+
+struct NativeRows<'a> {
+    rows: TableRows<'a>,
+}
+
+impl RowReader for NativeRows<'_> {
+    fn next_row(&mut self) -> Result<Option<&[Value]>, SourceError> {
+        Ok(self.rows.next_row()?)
+    }
+}
