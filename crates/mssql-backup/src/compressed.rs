@@ -505,7 +505,7 @@ impl Walk {
         if end > file_len {
             return Err(Error::truncated("padding record runs past the end of the file").at(pos));
         }
-        if end % u64::from(self.block_size.max(512)) != 0 {
+        if !end.is_multiple_of(u64::from(self.block_size.max(512))) {
             return Err(Error::corrupt(format!(
                 "padding record ends at {end:#x}, not on a {}-byte block boundary",
                 self.block_size.max(512)
@@ -571,7 +571,7 @@ impl Walk {
             ))
             .at(pos));
         }
-        if pos % u64::from(size) != 0 {
+        if !pos.is_multiple_of(u64::from(size)) {
             return Err(Error::corrupt(format!("soft filemark not aligned to its {size}-byte block")).at(pos));
         }
         let end = pos + u64::from(size);

@@ -63,7 +63,7 @@ const MAX_LOB: u64 = (1 << 31) - 1;
 /// [`ErrorKind::Corrupt`] for malformed structures; [`ErrorKind::Incomplete`] when a LOB
 /// page is missing; [`ErrorKind::Unsupported`] for pre-2005 LOB structure types.
 pub fn read_links(pages: &mut dyn LobPages, bytes: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    if bytes.len() < 12 || (bytes.len() - 12) % 12 != 0 {
+    if bytes.len() < 12 || !(bytes.len() - 12).is_multiple_of(12) {
         return Err(Error::corrupt(format!("LOB root of {} bytes is not 12 + 12n", bytes.len())));
     }
     for link in bytes[12..].chunks_exact(12) {

@@ -336,7 +336,7 @@ mod tests {
         let c = xor_words(&h[..20]);
         h[20..22].copy_from_slice(&c.to_le_bytes());
         h.extend_from_slice(data);
-        while h.len() % 4 != 0 {
+        while !h.len().is_multiple_of(4) {
             h.push(0);
         }
         h

@@ -354,7 +354,7 @@ fn date_days(ty: &SqlType, b: [u8; 3]) -> Result<i32> {
 
 /// Decodes UTF-16LE, replacing unpaired surrogates by U+FFFD (counted in `stats`).
 fn utf16(ty: &SqlType, bytes: &[u8], stats: &mut DecodeStats) -> Result<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(corrupt(ty, bytes, "an even number of bytes (UTF-16LE)"));
     }
     Ok(utf16_lossy(bytes, stats))

@@ -653,7 +653,7 @@ fn random_damage_to_the_header_never_panics() {
     for _ in 0..1000 {
         let mut changed = Vec::new();
         for _ in 0..1 + noise(&mut state) % 8 {
-            let base = if noise(&mut state) % 2 == 0 { mqci } else { msls.data_offset };
+            let base = if noise(&mut state).is_multiple_of(2) { mqci } else { msls.data_offset };
             let at = (base + noise(&mut state) % len) as usize;
             changed.push(at);
             b[at] = noise(&mut state) as u8;

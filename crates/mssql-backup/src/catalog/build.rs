@@ -138,7 +138,7 @@ pub fn sql_type(c: &ColPar, type_names: &HashMap<i32, String>) -> Result<SqlType
 
 /// Decodes `idtval` (see the module docs).
 fn identity(bytes: &[u8], ty: &SqlType) -> Option<Identity> {
-    if bytes.is_empty() || (bytes.len() - 1) % 3 != 0 {
+    if bytes.is_empty() || !(bytes.len() - 1).is_multiple_of(3) {
         return None;
     }
     let w = (bytes.len() - 1) / 3;

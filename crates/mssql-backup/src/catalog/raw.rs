@@ -118,7 +118,7 @@ impl<'a> Row<'a> {
 
 /// Decodes UTF-16LE catalog text.
 pub fn utf16(b: &[u8], table: &str) -> Result<String> {
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(Error::catalog(format!("{table}: odd-length UTF-16 name")));
     }
     let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
