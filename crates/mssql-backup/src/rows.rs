@@ -7,7 +7,7 @@
 //! skipped); ghost records are skipped.
 
 use crate::alloc::PfsCache;
-use crate::catalog::build::{ColumnLayout, ColumnPlace, RowsetLayout, TableLayout};
+use crate::catalog::build::{ColumnLayout, ColumnPlace, TableLayout};
 use crate::lob::{self, ComplexKind};
 use crate::page::Page;
 use crate::record::{Record, RecordType};
@@ -204,7 +204,7 @@ impl<'a> TableRows<'a> {
             let page_id = page.id();
             self.values.clear();
             for (i, (col, place)) in self.table.columns.iter().zip(rs.columns.iter()).enumerate() {
-                let v = decode_column(&rec, col, place, rs, &mut self.lobs, &mut self.lob_buf, &mut self.stats, i)
+                let v = decode_column(&rec, col, place, &mut self.lobs, &mut self.lob_buf, &mut self.stats, i)
                     .map_err(|e| {
                         e.on_page(page_id).context(format!(
                             "table {}, slot {slot}, column {} ({})",
@@ -224,7 +224,6 @@ fn decode_column(
     rec: &Record<'_>,
     col: &crate::schema::Column,
     layout: &ColumnLayout,
-    _rs: &RowsetLayout,
     lobs: &mut PageCache<'_>,
     lob_buf: &mut Vec<u8>,
     stats: &mut ReadStats,
