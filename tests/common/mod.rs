@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod normalize;
 pub mod oracle;
 
 /// `../shared/fixtures` relative to the repository root.
