@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod compare;
 pub mod normalize;
 pub mod oracle;
 
