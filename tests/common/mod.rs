@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod compare;
+pub mod expectations;
 pub mod normalize;
 pub mod oracle;
 
