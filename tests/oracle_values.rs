@@ -139,7 +139,7 @@ fn oracle_scripts_load_completely() {
 // ---------------------------------------------------------------------------------------
 // Spot checks: single values, stated here rather than taken from the script parser.
 
-/// The row of `t` whose first column is `Value::Int(id)` (or the given key values).
+/// The one row of `t` for which `pred` holds (asserted to be exactly one).
 fn row_where(backup: &Backup, t: &Table, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let mut rows = backup.rows(t).unwrap_or_else(|e| panic!("{e}"));
     let mut found = Vec::new();
@@ -252,6 +252,47 @@ fn pubs_title_prices() {
     let r = row_where(&backup, t, |r| r[0] == Value::String("MC3026".into()));
     assert_eq!(col(t, &r, "type"), Value::String("UNDECIDED   ".into()));
     assert_eq!(col(t, &r, "advance"), Value::Null);
+    // pubdate defaults to getdate() at install: unknown, but on a SQL Server 2012 database
+    // (created with version 706), so not before 2012.
+    let Value::DateTime { days, .. } = col(t, &r, "pubdate") else { panic!("pubdate is not a datetime") };
+    assert!(days >= ymd_to_days(2012, 1, 1).expect("valid date") - DAYS_0001_TO_1900, "pubdate day {days}");
+}
+
+/// The comparison on real rows fails, naming the column, when one cell or one row read
+/// differs: the equalities above are not vacuous.
+#[test]
+fn one_changed_cell_or_missing_row_is_reported() {
+    use bak2pg_tests::expectations::check_table;
+    let fx = fixture_checks().into_iter().find(|f| f.bak == "northwind-sql2005-tornpage.bak").expect("listed");
+    let script = fx.oracle.load().unwrap_or_else(|e| panic!("{e}"));
+    let check = fx.tables.iter().find(|c| c.name == "Order Details").expect("listed");
+    let backup = open(fx.bak);
+    let db = backup.database().unwrap_or_else(|e| panic!("{e}"));
+    let t = table(db, "dbo", "Order Details");
+    let good = reader_rows(&backup, t).unwrap_or_else(|e| panic!("{e}"));
+    assert!(check_table(check, &script, t, &good).is_ok());
+
+    let mut changed = good.clone();
+    let k = changed.iter().position(|r| r[2].as_deref() == Some("9.8000")).expect("a 9.8 unit price");
+    changed[k][2] = Some("9.8001".into());
+    let report = check_table(check, &script, t, &changed).expect_err("one changed price");
+    assert!(report.contains("1 expected rows not found, 1 rows read not expected"), "{report}");
+    assert!(report.contains("UnitPrice: expected \"9.8000\", got \"9.8001\""), "{report}");
+
+    let mut fewer = good.clone();
+    fewer.pop();
+    let report = check_table(check, &script, t, &fewer).expect_err("one row fewer");
+    assert!(
+        report.contains("2155 expected rows, 2154 read; 1 expected rows not found, 0 rows read not expected"),
+        "{report}"
+    );
+
+    // Discount is real: a value one f32 step away is another value.
+    let mut off = good;
+    let k = off.iter().position(|r| r[4].as_deref() == Some("0.15")).expect("a 0.15 discount");
+    off[k][4] = Some(format!("{}", f32::from_bits(0.15f32.to_bits() + 1)));
+    let report = check_table(check, &script, t, &off).expect_err("discount one ulp off");
+    assert!(report.contains("Discount: expected \"0.15\", got \"0.15000002\""), "{report}");
 }
 
 /// TSQLV4 dbo.Nums holds exactly 1..=100000, once each.

@@ -9,6 +9,24 @@
 //! published the backups (MANIFEST.md notes some of them), not reading errors: each is
 //! a coherent edit a person makes (a year shifted on all 1997 orders, rows added by
 //! hand), and all other rows and columns of the same pages read exactly.
+//!
+//! A test of the migrated PostgreSQL tables uses it the same way as the reader's test,
+//! with its rows read back as text (`SELECT col::text …`, session `TimeZone` UTC):
+//!
+//! ```ignore
+//! for fx in fixture_checks() {
+//!     let script = fx.oracle.load()?;
+//!     let backup = Backup::open(&[&fixture(&format!("bak/{}", fx.bak))])?;
+//!     for check in &fx.tables {
+//!         let table = /* the reader's `Table` named check.schema, check.name */;
+//!         let actual: Vec<Vec<Option<String>>> = pg_rows(table)   // Vec<Vec<Option<String>>> of text
+//!             .iter()
+//!             .map(|row| row.iter().zip(&table.columns).map(|(v, c)| normalize_pg_text(&c.ty, v.as_deref())).collect())
+//!             .collect();
+//!         check_table(check, &script, table, &actual)?;
+//!     }
+//! }
+//! ```
 
 use mssql_backup::schema::Table;
 
