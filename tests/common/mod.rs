@@ -1,6 +1,13 @@
-//! Helpers shared by the integration tests: where the fixtures are.
+//! Helpers shared by the integration tests: where the fixtures are, the oracle scripts'
+//! data ([`oracle`]), canonical value texts ([`normalize`]) and table comparison
+//! ([`compare`]).
 
 use std::path::PathBuf;
+
+pub mod compare;
+pub mod expectations;
+pub mod normalize;
+pub mod oracle;
 
 /// `../shared/fixtures` relative to the repository root.
 pub fn fixtures_dir() -> PathBuf {
