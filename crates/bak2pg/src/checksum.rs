@@ -34,6 +34,7 @@
 //! duplicate rows count twice (unlike XOR).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
@@ -141,9 +142,16 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
     match v {
         PgValue::Null => {}
         PgValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        PgValue::Int2(x) => out.extend_from_slice(x.to_string().as_bytes()),
-        PgValue::Int4(x) => out.extend_from_slice(x.to_string().as_bytes()),
-        PgValue::Int8(x) => out.extend_from_slice(x.to_string().as_bytes()),
+        // `write!` into the Vec: no temporary String per value.
+        PgValue::Int2(x) => {
+            let _ = write!(out, "{x}");
+        }
+        PgValue::Int4(x) => {
+            let _ = write!(out, "{x}");
+        }
+        PgValue::Int8(x) => {
+            let _ = write!(out, "{x}");
+        }
         PgValue::Float4(x) => out.extend_from_slice(f32_text(*x).as_bytes()),
         PgValue::Float8(x) => out.extend_from_slice(f64_text(*x).as_bytes()),
         PgValue::Numeric { mantissa, scale } => out.extend_from_slice(numeric_text(*mantissa, *scale).as_bytes()),

@@ -182,19 +182,13 @@ impl Namespace {
 }
 
 /// Options that shape the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanOptions {
     /// SQL Server schema → PostgreSQL schema. Schemas not listed keep their name, except
     /// `dbo`, which becomes `public` unless mapped here.
     pub schema_map: BTreeMap<String, String>,
     /// Load columns of unknown types as raw `bytea` instead of refusing the database.
     pub load_unknown_as_bytea: bool,
-}
-
-impl Default for PlanOptions {
-    fn default() -> Self {
-        PlanOptions { schema_map: BTreeMap::new(), load_unknown_as_bytea: false }
-    }
 }
 
 /// A column as it will be created.

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # bak2pg engine
 //!
 //! Turns a SQL Server database, read by a [`source`] engine, into a PostgreSQL

@@ -21,6 +21,8 @@ use crate::report::{Step, utc_compact};
 pub const LOADING_SUFFIX: &str = "__loading";
 /// Infix of the name a previous database is kept under: `<name>__prev_<UTC>`.
 pub const PREV_INFIX: &str = "__prev_";
+/// Bytes after [`PREV_INFIX`]: `20261121T165800Z` and a possible `_NN`.
+const PREV_ROOM: usize = 16 + 3;
 /// Prefix of the comment marking databases created by bak2pg.
 pub const COMMENT_PREFIX: &str = "bak2pg:";
 /// Oldest supported server: `gen_random_uuid()` is built in from 13 on.
@@ -249,14 +251,14 @@ impl Names {
     /// [`ErrorKind::Conflict`] when `name` is empty or the derived names would exceed
     /// PostgreSQL's 63 bytes (PostgreSQL would truncate them silently).
     pub fn new(name: &str) -> Result<Self, MigrateError> {
-        let longest = name.len() + PREV_INFIX.len() + 16;
+        let longest = name.len() + PREV_INFIX.len() + PREV_ROOM;
         if name.is_empty() || longest > crate::ddl::MAX_IDENT_BYTES {
             return Err(MigrateError::new(
                 Step::Preflight,
                 ErrorKind::Conflict,
                 format!(
                     "database name {name:?} is empty or too long: with {PREV_INFIX}<UTC time> it must fit in 63 bytes (at most {} bytes); choose a shorter target name",
-                    crate::ddl::MAX_IDENT_BYTES - PREV_INFIX.len() - 16
+                    crate::ddl::MAX_IDENT_BYTES - PREV_INFIX.len() - PREV_ROOM
                 ),
             ));
         }
@@ -485,7 +487,30 @@ pub async fn swap(c: &Client, names: &Names, replace: bool) -> Result<SwapOutcom
         .await
         .map_err(|e| MigrateError::pg(step, &e))?
         .is_some();
-    let prev = exists.then(|| format!("{}{PREV_INFIX}{}", names.name, utc_compact(SystemTime::now())));
+    // `<name>__prev_<UTC>`, with `_2`, `_3`… when a run in the same second took it.
+    let mut prev = None;
+    if exists {
+        let base = format!("{}{PREV_INFIX}{}", names.name, utc_compact(SystemTime::now()));
+        for i in 1..100 {
+            let candidate = if i == 1 { base.clone() } else { format!("{base}_{i}") };
+            let taken = c
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&candidate])
+                .await
+                .map_err(|e| MigrateError::pg(step, &e))?
+                .is_some();
+            if !taken {
+                prev = Some(candidate);
+                break;
+            }
+        }
+        if prev.is_none() {
+            return Err(MigrateError::new(
+                step,
+                ErrorKind::Conflict,
+                format!("no free name {base}_N for the previous database"),
+            ));
+        }
+    }
     let mut sql = String::from("BEGIN;\n");
     if let Some(p) = &prev {
         sql.push_str(&format!("ALTER DATABASE {} RENAME TO {};\n", quote_ident(&names.name), quote_ident(p)));

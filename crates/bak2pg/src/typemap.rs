@@ -504,8 +504,13 @@ pub fn xml_content_ok(s: &str) -> bool {
     if !s.chars().all(is_char) {
         return false;
     }
-    let t = s.trim_start();
-    if t.starts_with("<?xml") || s.contains("<!DOCTYPE") {
+    // An XML declaration (not a `<?xml-stylesheet …?>` instruction): PostgreSQL's binary
+    // input would honour its encoding attribute.
+    let declaration = s
+        .trim_start()
+        .strip_prefix("<?xml")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_whitespace() || c == '?'));
+    if declaration || s.contains("<!DOCTYPE") {
         return false;
     }
     let wrapped = format!("<bak2pg-content>{s}</bak2pg-content>");
@@ -664,6 +669,8 @@ mod tests {
         assert!(!xml_content_ok("<a>\u{1}</a>"));
         assert!(!xml_content_ok("<?xml version=\"1.0\" encoding=\"utf-16\"?><a/>"));
         assert!(!xml_content_ok("&undefined;"));
+        assert!(xml_content_ok("<?xml-stylesheet href=\"a.xsl\"?><a/>"));
+        assert!(!xml_content_ok("<!DOCTYPE a><a/>"));
     }
 
     #[test]

@@ -7,6 +7,25 @@ use bak2pg::report::Status;
 use bak2pg::{ErrorKind, NoProgress, Step};
 use common::*;
 
+/// Records progress callbacks.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl bak2pg::Progress for Recorder {
+    fn step_started(&self, step: Step) {
+        self.0.lock().unwrap().push(format!("start {step}"));
+    }
+    fn step_finished(&self, step: Step, _seconds: f64) {
+        self.0.lock().unwrap().push(format!("end {step}"));
+    }
+    fn table_rows(&self, table: &str, rows: u64) {
+        self.0.lock().unwrap().push(format!("rows {table} {rows}"));
+    }
+    fn table_finished(&self, table: &str, rows: u64) {
+        self.0.lock().unwrap().push(format!("done {table} {rows}"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swap_keeps_previous_database_and_replace_drops_it() {
     let name = "t_swap";
@@ -14,7 +33,14 @@ async fn swap_keeps_previous_database_and_replace_drops_it() {
     bak2pg::migrate(simple(name, 5), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(databases(name).await, vec![name.to_string()]);
 
-    let report = bak2pg::migrate(simple(name, 7), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let progress = Recorder::default();
+    let report = bak2pg::migrate(simple(name, 7), &options(name), &progress).await.unwrap_or_else(|e| panic!("{e}"));
+    let events = progress.0.lock().unwrap().clone();
+    for step in ["preflight", "create_schema", "load_data", "create_constraints", "validate", "swap"] {
+        assert!(events.contains(&format!("start {step}")) && events.contains(&format!("end {step}")), "{events:?}");
+    }
+    assert!(events.contains(&"rows dbo.items 7".to_string()), "{events:?}");
+    assert!(events.contains(&"done dbo.items 7".to_string()), "{events:?}");
     let prev = report.target.previous_kept_as.clone().expect("previous kept");
     assert!(prev.starts_with("t_swap__prev_"), "{prev}");
     let dbs = databases(name).await;
@@ -26,8 +52,6 @@ async fn swap_keeps_previous_database_and_replace_drops_it() {
 
     let mut opts = options(name);
     opts.replace = true;
-    // A second swap within the same second would reuse the __prev_ name: wait.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let report = bak2pg::migrate(simple(name, 9), &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(report.target.previous_dropped);
     assert_eq!(report.target.previous_kept_as, None);

@@ -222,7 +222,8 @@ async fn lossy_conversions_are_counted_and_originals_kept() {
     let mut t = table("dbo", "every_type", cols);
     t.primary_key = Some(key("PK_every_type", &["id"]));
     let rows = every_type_rows();
-    let source = MemSource::new(database(name, vec![t]), vec![rows.into_iter().map(|(v, _)| v).collect()]);
+    let mut source = MemSource::new(database(name, vec![t]), vec![rows.into_iter().map(|(v, _)| v).collect()]);
+    std::sync::Arc::get_mut(&mut source).unwrap().replaced = Some((0, 15, 3));
     let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
     let count = |col: &str| report.conversions.iter().find(|c| c.column == col).map(|c| c.counts).unwrap_or_default();
     assert_eq!(count("t").nul_removed, 1);
@@ -233,6 +234,7 @@ async fn lossy_conversions_are_counted_and_originals_kept() {
     assert_eq!(count("dtt").datetime_ticks_rounded, 2);
     assert_eq!(count("x").xml_rejected, 1);
     assert_eq!(count("v").variant_as_text, 2);
+    assert_eq!(count("nvc").replaced_utf16, 3);
     assert_eq!(report.target.rejected_values, 2);
     assert!(report.summary().contains("1 XML rejected"), "{}", report.summary());
     assert!(report.special_columns.iter().any(|c| c.column == "g"));

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use bak2pg::schema::*;
 use bak2pg::source::{EngineKind, RowReader, Source, SourceError, SourceInfo};
+use mssql_backup::value::DecodeStats;
 use mssql_backup::{Collation, SqlType, Value};
 use tokio_postgres::{Client, NoTls};
 
@@ -138,12 +139,15 @@ pub struct MemSource {
     pub db: Database,
     pub rows: Vec<Vec<Vec<Value>>>,
     pub fail_at: Option<(usize, usize)>,
+    /// `Some((table, column, n))`: that table's reader reports `n` lone surrogates
+    /// replaced in that column (as the native reader's `DecodeStats` would).
+    pub replaced: Option<(usize, usize, u64)>,
 }
 
 impl MemSource {
     pub fn new(db: Database, rows: Vec<Vec<Vec<Value>>>) -> Arc<MemSource> {
         assert_eq!(db.tables.len(), rows.len());
-        Arc::new(MemSource { db, rows, fail_at: None })
+        Arc::new(MemSource { db, rows, fail_at: None, replaced: None })
     }
 }
 
@@ -164,7 +168,13 @@ impl Source for MemSource {
     fn rows<'a>(&'a self, table: &'a Table) -> Result<Box<dyn RowReader + 'a>, SourceError> {
         let i = self.db.tables.iter().position(|t| t.object_id == table.object_id).expect("table of this source");
         let fail = self.fail_at.and_then(|(t, n)| (t == i).then_some(n));
-        Ok(Box::new(MemReader { rows: &self.rows[i], pos: 0, fail }))
+        let mut stats = vec![DecodeStats::default(); table.columns.len()];
+        if let Some((t, c, n)) = self.replaced
+            && t == i
+        {
+            stats[c].replaced_utf16 = n;
+        }
+        Ok(Box::new(MemReader { rows: &self.rows[i], pos: 0, fail, stats }))
     }
 }
 
@@ -172,6 +182,7 @@ struct MemReader<'a> {
     rows: &'a [Vec<Value>],
     pos: usize,
     fail: Option<usize>,
+    stats: Vec<DecodeStats>,
 }
 
 impl RowReader for MemReader<'_> {
@@ -182,6 +193,9 @@ impl RowReader for MemReader<'_> {
         let r = self.rows.get(self.pos).map(|r| r.as_slice());
         self.pos += 1;
         Ok(r)
+    }
+    fn decode_stats(&self) -> Vec<DecodeStats> {
+        self.stats.clone()
     }
 }
 
