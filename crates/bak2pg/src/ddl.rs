@@ -731,8 +731,10 @@ pub fn post_load_statements(
                         kind: "foreign_key".into(),
                         object: fk.name.clone(),
                         definition: None,
+                        // A foreign key PostgreSQL refuses (no matching unique index on the
+                        // referenced side…) is reported; the data itself is complete.
                         on_failure: if not_valid {
-                            OnFailure::Fail
+                            OnFailure::Report
                         } else {
                             OnFailure::RetryNotValid { sqlstate: "23503".into(), retry: format!("{sql} NOT VALID") }
                         },
@@ -835,7 +837,10 @@ fn index_statement(
     if ix.unique && nullable && nulls_not_distinct && ix.filter.is_none() {
         sql.push_str(" NULLS NOT DISTINCT");
     }
-    let mut on_failure = OnFailure::Fail;
+    // A unique index is part of the data's contract: failing to create it stops the run.
+    // A plain index only serves queries: a failure (a key too large for a btree…) is
+    // reported and the run goes on.
+    let mut on_failure = if ix.unique { OnFailure::Fail } else { OnFailure::Report };
     if let Some(f) = &ix.filter {
         let pred = translate_expr(f, tp, ExprContext::Filter).map_err(|e| format!("filter not translated: {e}"))?;
         sql.push_str(&format!(" WHERE {pred}"));

@@ -22,7 +22,7 @@ use tokio_postgres::Client;
 
 use crate::checksum::{RowHasher, TableChecksum, canonical};
 use crate::copy;
-use crate::ddl::{OWN_SCHEMA, TablePlan, quote_ident};
+use crate::ddl::{OWN_SCHEMA, TablePlan, quote_ident, quote_literal};
 use crate::migrate::Progress;
 use crate::report::Step;
 use crate::source::Source;
@@ -80,13 +80,13 @@ struct Aside {
 /// loaded as they were are kept (schema, table and column in PostgreSQL names; `row_key`
 /// a JSON array of the primary key's canonical texts, or NULL without a primary key;
 /// `row_hash` the row's checksum hash, 32 hex digits; the original as text when it is
-/// valid text for PostgreSQL, else as UTF-8 bytes).
+/// valid text for PostgreSQL, else as UTF-8 bytes). Idempotent.
 pub fn own_schema_statements() -> Vec<String> {
     let s = quote_ident(OWN_SCHEMA);
     vec![
-        format!("CREATE SCHEMA {s}"),
+        format!("CREATE SCHEMA IF NOT EXISTS {s}"),
         format!(
-            "CREATE TABLE {s}.rejected_values (\n    schema_name text NOT NULL,\n    table_name text NOT NULL,\n    \
+            "CREATE TABLE IF NOT EXISTS {s}.rejected_values (\n    schema_name text NOT NULL,\n    table_name text NOT NULL,\n    \
              column_name text NOT NULL,\n    row_key text,\n    row_hash text NOT NULL,\n    reason text NOT NULL,\n    \
              original_text text,\n    original_bytes bytea\n)"
         ),
@@ -229,7 +229,21 @@ pub async fn load_table(
     let display = tp.source_display();
     progress.table_started(&display, source.database().tables[tp.index].row_count_hint);
     let cols: Vec<String> = tp.columns.iter().filter(|c| c.copied()).map(|c| quote_ident(&c.name)).collect();
-    let sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", tp.qualified(), cols.join(", "));
+    // One transaction per table: TRUNCATE makes a re-run of the step start clean, and
+    // lets COPY write the rows already frozen (no later rewrite of every page to set hint
+    // bits or freeze, which the read-back and the first VACUUM would otherwise pay).
+    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, &e).table(display.clone());
+    client
+        .batch_execute(&format!(
+            "BEGIN; TRUNCATE {}; DELETE FROM {}.rejected_values WHERE schema_name = {} AND table_name = {}",
+            tp.qualified(),
+            quote_ident(OWN_SCHEMA),
+            quote_literal(&tp.schema),
+            quote_literal(&tp.name)
+        ))
+        .await
+        .map_err(pg)?;
+    let sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)", tp.qualified(), cols.join(", "));
     let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
     let mut sink = std::pin::pin!(sink);
     let (tx, mut rx) = mpsc::channel::<Chunk>(tuning.channel_buffers.max(1));
@@ -275,6 +289,7 @@ pub async fn load_table(
             .await
             .map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
     }
+    client.batch_execute("COMMIT").await.map_err(pg)?;
     progress.table_finished(&display, encoded.rows);
     Ok(LoadedTable {
         table: tp.index,

@@ -102,8 +102,8 @@ pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Nam
     Ok((names, facts, plan))
 }
 
-/// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas,
-/// `bak2pg.rejected_values` and the tables (columns, NOT NULL, identities, generated
+/// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas
+/// and the tables (columns, NOT NULL, identities, generated
 /// columns; no keys yet).
 ///
 /// # Errors
@@ -114,9 +114,7 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
     target::create_loading(&m, names).await?;
     drop(m);
     let c = target.connect(step, &names.loading).await?;
-    let mut statements = ddl::create_schema_statements(plan);
-    statements.extend(load::own_schema_statements());
-    for sql in statements {
+    for sql in ddl::create_schema_statements(plan) {
         c.batch_execute(&sql).await.map_err(|e| MigrateError::pg(step, &e))?;
     }
     for t in &plan.tables {
@@ -127,8 +125,9 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
     Ok(())
 }
 
-/// Step 3: loads every table (binary COPY, `tuning.jobs` at a time); drops the empty
-/// `bak2pg` schema when no value was kept aside.
+/// Step 3: loads every table (binary COPY, `tuning.jobs` at a time, each table in one
+/// transaction that first empties it, so the step can be re-run); `bak2pg.rejected_values`
+/// is created for values kept aside and dropped again when none was.
 ///
 /// # Errors
 /// The first table's failure (source, conversion or PostgreSQL).
@@ -140,9 +139,12 @@ pub async fn step_load(
     tuning: LoadTuning,
     progress: &dyn Progress,
 ) -> Result<Vec<LoadedTable>, MigrateError> {
+    let c = target.connect(Step::LoadData, &names.loading).await?;
+    for sql in load::own_schema_statements() {
+        c.batch_execute(&sql).await.map_err(|e| MigrateError::pg(Step::LoadData, &e))?;
+    }
     let loaded = load::load_tables(source, &plan.tables, target, &names.loading, tuning, progress).await?;
     if loaded.iter().all(|t| t.rejected == 0) {
-        let c = target.connect(Step::LoadData, &names.loading).await?;
         c.batch_execute(&format!("DROP SCHEMA {} CASCADE", quote_ident(ddl::OWN_SCHEMA)))
             .await
             .map_err(|e| MigrateError::pg(Step::LoadData, &e))?;

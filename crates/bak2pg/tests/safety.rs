@@ -174,7 +174,7 @@ async fn role_without_createdb_fails_before_writing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validation_detects_a_changed_row() {
+async fn steps_run_separately_rerun_load_and_detect_a_changed_row() {
     let name = "t_validate";
     reset(name).await;
     let src = simple(name, 20);
@@ -182,6 +182,8 @@ async fn validation_detects_a_changed_row() {
     let db = src.db.clone();
     let (names, facts, plan) = bak2pg::migrate::step_preflight(&db, &opts).await.unwrap();
     bak2pg::migrate::step_create_schema(&opts.target, &names, &plan).await.unwrap();
+    // Running the load step twice is safe: each table is emptied in its load transaction.
+    bak2pg::migrate::step_load(src.clone(), &plan, &opts.target, &names, opts.tuning, &NoProgress).await.unwrap();
     let loaded = bak2pg::migrate::step_load(src, &plan, &opts.target, &names, opts.tuning, &NoProgress).await.unwrap();
     bak2pg::migrate::step_create_constraints(&db, &plan, &opts.target, &names, facts.version_num).await.unwrap();
     let sent: Vec<_> = loaded.iter().map(|l| l.checksum).collect();
