@@ -267,8 +267,10 @@ pub async fn load_table(
         MigrateError::new(step, ErrorKind::Source, format!("reader thread failed: {e}")).table(display.clone())
     });
     if let Some(e) = send_err {
-        // The server's error explains the failure better than the encoder's "ended early".
-        return Err(MigrateError::pg(step, &e).table(display));
+        // The server's own error (a value it refused…) arrives with the COPY's response;
+        // it explains the failure better than a closed channel or "ended early".
+        let server = sink.as_mut().finish().await.err().filter(|e| e.as_db_error().is_some());
+        return Err(MigrateError::pg(step, server.as_ref().unwrap_or(&e)).table(display));
     }
     let encoded = match encoded {
         Ok(Ok(x)) => x,

@@ -103,6 +103,22 @@ async fn postgres_error_names_step_table_and_sqlstate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn value_refused_by_copy_names_step_table_and_sqlstate() {
+    let name = "t_copyerror";
+    reset(name).await;
+    let src = simple(name, 3);
+    let mut src = std::sync::Arc::try_unwrap(src).ok().unwrap();
+    // 60 characters for an nvarchar(50) column: PostgreSQL refuses it during COPY.
+    src.rows[0][1][1] = mssql_backup::Value::String("x".repeat(60));
+    let err = bak2pg::migrate(std::sync::Arc::new(src), &options(name), &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::LoadData);
+    assert_eq!(err.kind, ErrorKind::Postgres);
+    assert_eq!(err.table.as_deref(), Some("dbo.items"));
+    assert_eq!(err.sqlstate.as_deref(), Some("22001"), "{err}");
+    assert!(databases(name).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_on_the_target_block_the_swap_without_being_killed() {
     let name = "t_busy";
     reset(name).await;
