@@ -33,7 +33,6 @@
 //! is the row count and the sum of its row hashes modulo 2^128: order-independent, and
 //! duplicate rows count twice (unlike XOR).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -66,7 +65,7 @@ pub(crate) fn civil_from_days_pub(days: i64) -> (i64, u32, u32) {
 
 /// Writes `YYYY-MM-DD` for `days` since 2000-01-01; returns true for a BC date (the
 /// caller appends ` BC` after the whole value, as PostgreSQL does).
-fn write_date(out: &mut String, days: i64) -> bool {
+fn write_date(out: &mut Vec<u8>, days: i64) -> bool {
     let (y, m, d) = civil_from_days(days + DAYS_1970_TO_2000);
     let (y, bc) = if y <= 0 { (1 - y, true) } else { (y, false) };
     let _ = write!(out, "{y:04}-{m:02}-{d:02}");
@@ -75,33 +74,40 @@ fn write_date(out: &mut String, days: i64) -> bool {
 
 /// Writes `HH:MM:SS[.ffffff]` (trailing zeros of the fraction removed) for `us`
 /// microseconds since midnight.
-fn write_time(out: &mut String, us: i64) {
+fn write_time(out: &mut Vec<u8>, us: i64) {
     let secs = us / 1_000_000;
-    let frac = us % 1_000_000;
+    let mut frac = us % 1_000_000;
     let _ = write!(out, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
     if frac != 0 {
-        let mut f = format!("{frac:06}");
-        while f.ends_with('0') {
-            f.pop();
+        let mut width = 6;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
         }
-        out.push('.');
-        out.push_str(&f);
+        let _ = write!(out, ".{frac:0width$}");
     }
 }
 
-/// The canonical text of a `timestamp` (microseconds since 2000-01-01).
-pub fn timestamp_text(us: i64, tz: bool) -> String {
-    let mut s = String::with_capacity(32);
-    let bc = write_date(&mut s, us.div_euclid(USECS_PER_DAY));
-    s.push(' ');
-    write_time(&mut s, us.rem_euclid(USECS_PER_DAY));
+/// Writes the canonical text of a `timestamp` (microseconds since 2000-01-01), with
+/// `+00` for a `timestamptz`.
+fn write_timestamp(out: &mut Vec<u8>, us: i64, tz: bool) {
+    let bc = write_date(out, us.div_euclid(USECS_PER_DAY));
+    out.push(b' ');
+    write_time(out, us.rem_euclid(USECS_PER_DAY));
     if tz {
-        s.push_str("+00");
+        out.extend_from_slice(b"+00");
     }
     if bc {
-        s.push_str(" BC");
+        out.extend_from_slice(b" BC");
     }
-    s
+}
+
+/// The canonical text of a `timestamp` (microseconds since 2000-01-01), with `+00` for a
+/// `timestamptz`.
+pub fn timestamp_text(us: i64, tz: bool) -> String {
+    let mut v = Vec::with_capacity(32);
+    write_timestamp(&mut v, us, tz);
+    String::from_utf8(v).expect("ASCII")
 }
 
 fn float_text<T: std::fmt::LowerExp + Copy>(x: T, nan: bool, inf: Option<bool>) -> String {
@@ -124,13 +130,9 @@ fn f32_text(x: f32) -> String {
 
 /// The canonical text of a `numeric` `mantissa / 10^scale`, with exactly `scale` decimals.
 pub fn numeric_text(mantissa: i128, scale: u8) -> String {
-    let abs = mantissa.unsigned_abs();
-    let sign = if mantissa < 0 { "-" } else { "" };
-    if scale == 0 {
-        return format!("{sign}{abs}");
-    }
-    let p = 10u128.pow(scale as u32);
-    format!("{sign}{}.{:0width$}", abs / p, abs % p, width = scale as usize)
+    let mut v = Vec::new();
+    canonical_value(&PgValue::Numeric { mantissa, scale }, &mut v);
+    String::from_utf8(v).expect("ASCII")
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -154,7 +156,16 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
         }
         PgValue::Float4(x) => out.extend_from_slice(f32_text(*x).as_bytes()),
         PgValue::Float8(x) => out.extend_from_slice(f64_text(*x).as_bytes()),
-        PgValue::Numeric { mantissa, scale } => out.extend_from_slice(numeric_text(*mantissa, *scale).as_bytes()),
+        PgValue::Numeric { mantissa, scale } => {
+            let abs = mantissa.unsigned_abs();
+            let sign = if *mantissa < 0 { "-" } else { "" };
+            if *scale == 0 {
+                let _ = write!(out, "{sign}{abs}");
+            } else {
+                let p = 10u128.pow(*scale as u32);
+                let _ = write!(out, "{sign}{}.{:0width$}", abs / p, abs % p, width = *scale as usize);
+            }
+        }
         PgValue::Text(s) => out.extend_from_slice(s.as_bytes()),
         PgValue::Xml(s) => out.extend_from_slice(s.as_bytes()),
         PgValue::Bytea(b) => {
@@ -175,19 +186,13 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
             }
         }
         PgValue::Date(d) => {
-            let mut s = String::with_capacity(16);
-            if write_date(&mut s, *d as i64) {
-                s.push_str(" BC");
+            if write_date(out, *d as i64) {
+                out.extend_from_slice(b" BC");
             }
-            out.extend_from_slice(s.as_bytes());
         }
-        PgValue::Time(us) => {
-            let mut s = String::with_capacity(16);
-            write_time(&mut s, *us);
-            out.extend_from_slice(s.as_bytes());
-        }
-        PgValue::Timestamp(us) => out.extend_from_slice(timestamp_text(*us, false).as_bytes()),
-        PgValue::TimestampTz(us) => out.extend_from_slice(timestamp_text(*us, true).as_bytes()),
+        PgValue::Time(us) => write_time(out, *us),
+        PgValue::Timestamp(us) => write_timestamp(out, *us, false),
+        PgValue::TimestampTz(us) => write_timestamp(out, *us, true),
     }
 }
 

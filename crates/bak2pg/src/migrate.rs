@@ -292,6 +292,9 @@ async fn timed<T>(
 /// Migrates the database of `source` into PostgreSQL as described by `opts`, and
 /// returns the report.
 ///
+/// The source is shared as an `Arc` because each table's rows are read and encoded on a
+/// blocking thread (`RowReader` is synchronous) that must own what it borrows from.
+///
 /// # Errors
 /// A [`MigrateError`] naming the step (and table/object, SQLSTATE) that failed; its
 /// `report` holds the report as far as the run got (status `failed`), to be written
@@ -371,7 +374,8 @@ async fn run(
 
     let built = build(source.clone(), db, opts, progress, report, &names, &facts, &plan).await;
     if let Err(e) = built {
-        if !opts.keep_failed {
+        // A Conflict means the loading name belongs to someone else: never touch it.
+        if !opts.keep_failed && e.kind != ErrorKind::Conflict {
             let cleanup = async {
                 let m = opts.target.connect(e.step, opts.target.maintenance_db()).await?;
                 target::drop_ours(&m, e.step, &names.loading).await
