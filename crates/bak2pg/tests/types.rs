@@ -383,3 +383,48 @@ async fn encoders_agree_with_postgres_on_generated_values() {
     drop(c);
     admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
 }
+
+/// Our XML check must never accept what PostgreSQL's parser rejects (values it refuses go
+/// to `bak2pg.rejected_values` instead of failing the COPY); being stricter only moves a
+/// value aside, losing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xml_check_is_never_laxer_than_postgres() {
+    let c = connect("postgres").await;
+    let samples = [
+        "<a>1</a>",
+        "text only",
+        "",
+        "<a>]]></a>",
+        "<a xmlns:p=\"\"/>",
+        "<a xmlns:xml=\"http://x\"/>",
+        "<a>&#1;</a>",
+        "<a>&#x1F600;</a>",
+        "<?pi?><a/>",
+        "<a/><!-- a -- b -->",
+        "<a/><!-- fine -->",
+        "<p:a/>",
+        "<p:a xmlns:p=\"urn:x\"/>",
+        "<a b=\"1\" b=\"2\"/>",
+        "<a b='<'/>",
+        "<a>&amp;&lt;&gt;&quot;&apos;</a>",
+        "<a>&nbsp;</a>",
+        "<![CDATA[x]]>",
+        "<a><![CDATA[ ]]> ]]></a>",
+        "<?xml version=\"1.0\"?><a/>",
+        "<?xml-stylesheet href=\"a.xsl\"?><a/>",
+        "<!DOCTYPE a><a/>",
+        "<a>\u{FFFE}</a>",
+        "<a>\u{7F}</a>",
+        "<1a/>",
+        "<a:b:c/>",
+        "</a>",
+        "<a></b>",
+        "<a attr=unquoted/>",
+        "  <a/>  <b/>  ",
+    ];
+    for s in samples {
+        let pg: bool = c.query_one("SELECT xml_is_well_formed_content($1)", &[&s]).await.unwrap().get(0);
+        let ours = bak2pg::typemap::xml_content_ok(s);
+        assert!(!ours || pg, "{s:?}: we accept it, PostgreSQL rejects it");
+    }
+}
