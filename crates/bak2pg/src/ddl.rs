@@ -253,9 +253,17 @@ impl TablePlan {
     pub fn source_display(&self) -> String {
         format!("{}.{}", self.source_schema, self.source_name)
     }
-    /// The PostgreSQL name of source column `name`.
+    /// The plan of source column `source_name`: the exact name, else the only column
+    /// equal to it ignoring case (SQL Server names are case-insensitive under the usual
+    /// collations, and stored expressions may spell them differently).
     pub fn column(&self, source_name: &str) -> Option<&ColumnPlan> {
-        self.columns.iter().find(|c| c.source_name == source_name)
+        self.columns.iter().find(|c| c.source_name == source_name).or_else(|| {
+            let mut it = self.columns.iter().filter(|c| c.source_name.to_lowercase() == source_name.to_lowercase());
+            match (it.next(), it.next()) {
+                (Some(c), None) => Some(c),
+                _ => None,
+            }
+        })
     }
 }
 
@@ -1295,6 +1303,7 @@ mod tests {
         assert_eq!(translate_expr("([Name] IS NOT NULL)", &t, ExprContext::Filter).unwrap(), r#"("Name" IS NOT NULL)"#);
         assert!(translate_expr("([Name] like '[a-z]%')", &t, ExprContext::Check).is_err());
         assert!(translate_expr("([Nope]=(1))", &t, ExprContext::Check).is_err());
+        assert_eq!(translate_expr("([qty]>(0))", &t, ExprContext::Check).unwrap(), r#"("Qty" > (0))"#);
         assert!(translate_expr("([d]<getdate())", &t, ExprContext::Filter).is_err());
         assert!(translate_expr("([Name]+'x')", &t, ExprContext::Check).is_err());
         assert_eq!(translate_expr("([Qty]*[Price])", &t, ExprContext::Computed).unwrap(), r#"("Qty" * "Price")"#);

@@ -80,6 +80,15 @@ async fn failure_mid_load_leaves_previous_database_unchanged() {
 
     assert_eq!(fingerprint(name).await, before);
     assert_eq!(databases(name).await, vec![name.to_string()], "loading database dropped, nothing else");
+
+    // With keep_failed, the loading database stays for inspection; the target still does not change.
+    let mut src = simple(name, 5000);
+    std::sync::Arc::get_mut(&mut src).unwrap().fail_at = Some((0, 10));
+    let mut opts = options(name);
+    opts.keep_failed = true;
+    bak2pg::migrate(src, &opts, &NoProgress).await.unwrap_err();
+    assert_eq!(databases(name).await, vec![name.to_string(), format!("{name}__loading")]);
+    assert_eq!(fingerprint(name).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -322,6 +322,13 @@ async fn keys_indexes_defaults_identity_and_report_lists() {
     assert!(report.renamed.iter().any(|r| r.source == "xmin" && r.target == "xmin_"));
     assert!(report.not_migrated.iter().any(|o| o.name == "OrderTotals" && o.kind == "view"));
     assert!(report.not_migrated.iter().any(|o| o.name == "trOrders" && o.kind == "trigger"));
+    // The JSON report reads back as the same report (the pipeline passes it on).
+    let json = report.to_json();
+    let back: bak2pg::Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, report);
+    if std::env::var("SHOW_REPORT").is_ok() {
+        println!("{json}\n{}", report.summary());
+    }
     let summary = report.summary();
     assert!(summary.contains("CK_Orders_Note") && summary.contains("OrderTotals"), "{summary}");
 }
