@@ -7,8 +7,8 @@
 //! Memory is bounded whatever the database size: per running table, at most
 //! `channel_buffers + 2` buffers of about `buffer_bytes` (one being filled, the channel's,
 //! one being sent); a single value larger than `buffer_bytes` makes its buffer that large.
-//! Values kept aside for `bak2pg.rejected_values` are held until the table's COPY ends
-//! (they are expected to be rare).
+//! Values kept aside for `bak2pg.rejected_values` are encoded at once and spilled to an
+//! anonymous temporary file past `buffer_bytes`, then COPYed after the table's rows.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -65,15 +65,72 @@ pub struct LoadedTable {
     pub rejected: u64,
 }
 
-/// A value kept aside: its row, column, reason and original.
-#[derive(Debug, Clone)]
-struct Aside {
-    column: String,
-    row_key: Option<String>,
-    row_hash: u128,
-    reason: RejectReason,
-    original_text: Option<String>,
-    original_bytes: Option<Vec<u8>>,
+/// The originals of values kept aside, encoded at once as `bak2pg.rejected_values` rows
+/// in binary COPY format; spilled to an anonymous temporary file past `limit` bytes, so
+/// that a table full of such values does not hold them in memory.
+struct AsideSpool {
+    buf: BytesMut,
+    file: Option<std::fs::File>,
+    limit: usize,
+    count: u64,
+}
+
+impl AsideSpool {
+    fn new(limit: usize) -> Self {
+        let mut buf = BytesMut::new();
+        copy::write_header(&mut buf);
+        AsideSpool { buf, file: None, limit, count: 0 }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        tp: &TablePlan,
+        column: &str,
+        row_key: Option<&str>,
+        row_hash: u128,
+        reason: RejectReason,
+        original: &str,
+    ) -> std::io::Result<()> {
+        let text = |s: &str| PgValue::Text(Cow::Owned(s.to_string()));
+        let b = &mut self.buf;
+        copy::begin_row(b, 8);
+        copy::write_field(b, &text(&tp.schema));
+        copy::write_field(b, &text(&tp.name));
+        copy::write_field(b, &text(column));
+        copy::write_field(b, &row_key.map(text).unwrap_or(PgValue::Null));
+        copy::write_field(b, &text(&format!("{row_hash:032x}")));
+        copy::write_field(b, &text(reason.as_str()));
+        // Text PostgreSQL can hold goes to original_text; text with NUL as UTF-8 bytes.
+        if original.contains('\0') {
+            copy::write_field(b, &PgValue::Null);
+            copy::write_field(b, &PgValue::Bytea(Cow::Borrowed(original.as_bytes())));
+        } else {
+            copy::write_field(b, &PgValue::Text(Cow::Borrowed(original)));
+            copy::write_field(b, &PgValue::Null);
+        }
+        self.count += 1;
+        if self.buf.len() >= self.limit {
+            use std::io::Write;
+            let f = match &mut self.file {
+                Some(f) => f,
+                None => self.file.insert(tempfile::tempfile()?),
+            };
+            f.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// The spilled file (rewound) and the tail, trailer included.
+    fn finish(mut self) -> std::io::Result<(u64, Option<std::fs::File>, Bytes)> {
+        use std::io::Seek;
+        copy::write_trailer(&mut self.buf);
+        if let Some(f) = &mut self.file {
+            f.rewind()?;
+        }
+        Ok((self.count, self.file, self.buf.freeze()))
+    }
 }
 
 /// `CREATE SCHEMA bak2pg` and `bak2pg.rejected_values`: where the originals of values not
@@ -102,7 +159,7 @@ struct Encoded {
     rows: u64,
     checksum: TableChecksum,
     conversions: Vec<ColumnConversions>,
-    asides: Vec<Aside>,
+    asides: AsideSpool,
 }
 
 /// Reads, converts, encodes and checksums every row of one table (runs on a blocking
@@ -130,7 +187,7 @@ fn encode_table(
     let mut conversions = vec![ColumnConversions::default(); ncols];
     let mut checksum = TableChecksum::default();
     let mut hasher = RowHasher::new();
-    let mut asides = Vec::new();
+    let mut asides = AsideSpool::new(tuning.buffer_bytes);
     let mut buf = BytesMut::with_capacity(tuning.buffer_bytes + (64 << 10));
     copy::write_header(&mut buf);
     let mut rows = 0u64;
@@ -179,19 +236,12 @@ fn encode_table(
                 serde_json::to_string(&keys).expect("strings serialize")
             });
             let original = match &row[i] {
-                mssql_backup::Value::String(s) | mssql_backup::Value::Xml(s) => s.clone(),
-                other => format!("{other:?}"),
+                mssql_backup::Value::String(s) | mssql_backup::Value::Xml(s) => Cow::Borrowed(s.as_str()),
+                other => Cow::Owned(format!("{other:?}")),
             };
-            let (original_text, original_bytes) =
-                if original.contains('\0') { (None, Some(original.into_bytes())) } else { (Some(original), None) };
-            asides.push(Aside {
-                column: tp.columns[i].name.clone(),
-                row_key,
-                row_hash: h,
-                reason,
-                original_text,
-                original_bytes,
-            });
+            asides.push(tp, &tp.columns[i].name, row_key.as_deref(), h, reason, &original).map_err(|e| {
+                err(ErrorKind::Source, format!("cannot spool rejected values to a temporary file: {e}"))
+            })?;
         }
         rows += 1;
         if buf.len() >= tuning.buffer_bytes {
@@ -285,11 +335,11 @@ pub async fn load_table(
         )
         .table(display));
     }
-    let rejected = encoded.asides.len() as u64;
-    if !encoded.asides.is_empty() {
-        store_asides(client, &tp, &encoded.asides)
-            .await
-            .map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
+    let (rejected, spilled, tail) = encoded.asides.finish().map_err(|e| {
+        MigrateError::new(step, ErrorKind::Source, format!("rejected values spool: {e}")).table(display.clone())
+    })?;
+    if rejected > 0 {
+        store_asides(client, spilled, tail, tuning.buffer_bytes).await.map_err(|e| e.table(display.clone()))?;
     }
     client.batch_execute("COMMIT").await.map_err(pg)?;
     progress.table_finished(&display, encoded.rows);
@@ -304,33 +354,37 @@ pub async fn load_table(
     })
 }
 
-async fn store_asides(client: &Client, tp: &TablePlan, asides: &[Aside]) -> Result<(), tokio_postgres::Error> {
+/// COPYs the spooled `bak2pg.rejected_values` rows: the spilled file in chunks, then the tail.
+async fn store_asides(
+    client: &Client,
+    spilled: Option<std::fs::File>,
+    tail: Bytes,
+    chunk: usize,
+) -> Result<(), MigrateError> {
+    use tokio::io::AsyncReadExt;
+    let step = Step::LoadData;
+    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, &e).object("bak2pg.rejected_values");
     let sql = format!(
         "COPY {}.rejected_values (schema_name, table_name, column_name, row_key, row_hash, reason, original_text, original_bytes) FROM STDIN (FORMAT binary)",
         quote_ident(OWN_SCHEMA)
     );
-    let sink = client.copy_in::<_, Bytes>(&sql).await?;
+    let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(pg)?;
     let mut sink = std::pin::pin!(sink);
-    let mut buf = BytesMut::new();
-    copy::write_header(&mut buf);
-    for a in asides {
-        copy::begin_row(&mut buf, 8);
-        let text = |s: &str| PgValue::Text(Cow::Owned(s.to_string()));
-        copy::write_field(&mut buf, &text(&tp.schema));
-        copy::write_field(&mut buf, &text(&tp.name));
-        copy::write_field(&mut buf, &text(&a.column));
-        copy::write_field(&mut buf, &a.row_key.as_deref().map(text).unwrap_or(PgValue::Null));
-        copy::write_field(&mut buf, &text(&format!("{:032x}", a.row_hash)));
-        copy::write_field(&mut buf, &text(a.reason.as_str()));
-        copy::write_field(&mut buf, &a.original_text.as_deref().map(text).unwrap_or(PgValue::Null));
-        copy::write_field(
-            &mut buf,
-            &a.original_bytes.as_deref().map(|b| PgValue::Bytea(Cow::Borrowed(b))).unwrap_or(PgValue::Null),
-        );
+    if let Some(f) = spilled {
+        let mut f = tokio::fs::File::from_std(f);
+        loop {
+            let mut buf = BytesMut::with_capacity(chunk.max(8192));
+            let n = f.read_buf(&mut buf).await.map_err(|e| {
+                MigrateError::new(step, ErrorKind::Source, format!("reading the rejected values spool: {e}"))
+            })?;
+            if n == 0 {
+                break;
+            }
+            sink.send(buf.freeze()).await.map_err(pg)?;
+        }
     }
-    copy::write_trailer(&mut buf);
-    sink.send(buf.freeze()).await?;
-    sink.as_mut().finish().await?;
+    sink.send(tail).await.map_err(pg)?;
+    sink.as_mut().finish().await.map_err(pg)?;
     Ok(())
 }
 

@@ -428,3 +428,36 @@ async fn xml_check_is_never_laxer_than_postgres() {
         assert!(!ours || pg, "{s:?}: we accept it, PostgreSQL rejects it");
     }
 }
+
+/// Many values kept aside: the spool spills to a temporary file (test buffers are 8 KiB)
+/// and every original arrives in `bak2pg.rejected_values`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_kept_aside_values_spill_and_all_arrive() {
+    let name = "t_spill";
+    reset(name).await;
+    let mut t = table(
+        "dbo",
+        "legacy",
+        vec![not_null(col("id", SqlType::Int)), col("code", SqlType::Char { len: 20, collation: coll() })],
+    );
+    t.primary_key = Some(key("PK_legacy", &["id"]));
+    let rows = (0..3000).map(|i| vec![Value::Int(i), Value::String(format!("c{i}\0\0\0"))]).collect();
+    let source = MemSource::new(database(name, vec![t]), vec![rows]);
+    let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.target.rejected_values, 3000);
+    assert_eq!(report.conversions[0].counts.nul_removed, 3000);
+    let c = connect(name).await;
+    let row = c
+        .query_one(
+            "SELECT count(*), count(DISTINCT row_key), (array_agg(original_bytes ORDER BY row_key))[1], bool_and(original_text IS NULL) FROM bak2pg.rejected_values",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 3000);
+    assert_eq!(row.get::<_, i64>(1), 3000);
+    assert_eq!(row.get::<_, Vec<u8>>(2), b"c0\0\0\0".to_vec(), "first by row_key [\"0\"]");
+    assert!(row.get::<_, bool>(3));
+    let code: String = c.query_one("SELECT code::text FROM legacy WHERE id = 42", &[]).await.unwrap().get(0);
+    assert_eq!(code, "c42");
+}
