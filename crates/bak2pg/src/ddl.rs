@@ -1270,6 +1270,66 @@ mod tests {
     }
 
     #[test]
+    fn collisions_after_mapping_and_truncation_are_renamed() {
+        use crate::schema::*;
+        let coll = mssql_backup::Collation { id: 0, name: None, code_page: 1252 };
+        let column = |n: &str| Column {
+            column_id: 1,
+            name: n.into(),
+            ty: SqlType::VarChar { len: Some(5), collation: coll.clone() },
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        };
+        let long = "t".repeat(70);
+        let table = |schema: &str, name: &str, cols: Vec<Column>| Table {
+            object_id: 1,
+            schema: schema.into(),
+            name: name.into(),
+            columns: cols,
+            primary_key: None,
+            unique_constraints: vec![],
+            indexes: vec![],
+            foreign_keys: vec![],
+            check_constraints: vec![],
+            storage: Storage {
+                kind: StorageKind::Heap,
+                compression: Compression::None,
+                partitions: 1,
+                memory_optimized: false,
+            },
+            row_count_hint: None,
+        };
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![
+                table("dbo", "T", vec![column(&long), column(&format!("{long}x"))]),
+                table("app", "T", vec![column("a")]),
+                table("pg_stuff", "U", vec![column("a")]),
+            ],
+            modules: vec![],
+            other_objects: vec![],
+        };
+        let mut opts = PlanOptions::default();
+        opts.schema_map.insert("app".into(), "public".into());
+        let p = plan(&db, &opts).unwrap();
+        assert_eq!(p.tables[0].qualified(), r#""public"."T""#);
+        assert_eq!(p.tables[1].qualified(), r#""public"."T_2""#);
+        assert_eq!(p.tables[2].schema, "_pg_stuff");
+        let (a, b) = (&p.tables[0].columns[0].name, &p.tables[0].columns[1].name);
+        assert!(a.len() <= 63 && b.len() <= 63 && a != b, "{a} {b}");
+        assert_eq!(p.renames.iter().filter(|r| r.kind == ObjectKind::Column).count(), 2);
+        assert!(p.renames.iter().any(|r| r.kind == ObjectKind::Table && r.target == "T_2"));
+        assert!(p.renames.iter().any(|r| r.kind == ObjectKind::Schema && r.target == "_pg_stuff"));
+        // Deterministic.
+        assert_eq!(plan(&db, &opts).unwrap(), p);
+    }
+
+    #[test]
     fn defaults() {
         let t = table();
         let int = PgType::Integer;

@@ -12,8 +12,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use crate::checksum::TableChecksum;
 use crate::ddl::{self, OnFailure, Plan, PlanOptions, Untranslated, quote_ident};
 use crate::load::{self, LoadTuning, LoadedTable};
@@ -454,16 +452,4 @@ async fn build(
         ));
     }
     Ok(())
-}
-
-/// The plan, loaded tables and read-back numbers of a run, for pipeline steps that pass
-/// them on in job documents.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepState {
-    /// Names.
-    pub names: Names,
-    /// Server facts.
-    pub facts: ServerFacts,
-    /// Loaded tables.
-    pub loaded: Vec<LoadedTable>,
 }
