@@ -18,7 +18,7 @@ use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{Database, FkAction, Index, IndexKind, KeyConstraint};
-use crate::typemap::{MappingNote, PgType, Unmappable, map_type};
+use crate::typemap::{MappingNote, PgType, map_type};
 
 /// PostgreSQL's identifier limit in bytes (`NAMEDATALEN - 1`).
 pub const MAX_IDENT_BYTES: usize = 63;
@@ -307,19 +307,27 @@ impl Plan {
     }
 }
 
+/// One column whose type has no mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmappableColumn {
+    /// `schema.table`.
+    pub table: String,
+    /// Column name.
+    pub column: String,
+    /// The T-SQL type name.
+    pub sql_type: String,
+}
+
 /// Errors that stop planning: nothing has been written yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    /// A column type has no mapping.
-    #[error("column {table}.{column}: {source}")]
-    Unmappable {
-        /// `schema.table`.
-        table: String,
-        /// Column name.
-        column: String,
-        /// The mapping error.
-        source: Unmappable,
-    },
+    /// Columns whose types have no mapping (all of them, so one run lists everything).
+    #[error(
+        "{} columns have types without a PostgreSQL mapping (set load_unknown_as_bytea to load their raw bytes): {}",
+        .0.len(),
+        .0.iter().map(|c| format!("{}.{} {}", c.table, c.column, c.sql_type)).collect::<Vec<_>>().join(", ")
+    )]
+    Unmappable(Vec<UnmappableColumn>),
 }
 
 /// Column names PostgreSQL reserves for system columns.
@@ -328,10 +336,11 @@ const SYSTEM_COLUMNS: &[&str] = &["tableoid", "xmin", "cmin", "xmax", "cmax", "c
 /// Computes the plan for `db`.
 ///
 /// # Errors
-/// [`PlanError::Unmappable`] for a column of a type without a mapping.
+/// [`PlanError::Unmappable`] listing every column of a type without a mapping.
 pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut renames = Vec::new();
     let mut untranslated = Vec::new();
+    let mut unmappable = Vec::new();
 
     // Schemas: mapped names first (they are what the user asked for), then the others.
     let mut schema_ns = Namespace::default();
@@ -398,8 +407,17 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
             cols_ns.reserve(sys);
         }
         for c in &t.columns {
-            let (pg_type, note) = map_type(&c.ty, opts.load_unknown_as_bytea)
-                .map_err(|source| PlanError::Unmappable { table: scope.clone(), column: c.name.clone(), source })?;
+            let (pg_type, note) = match map_type(&c.ty, opts.load_unknown_as_bytea) {
+                Ok(x) => x,
+                Err(e) => {
+                    unmappable.push(UnmappableColumn {
+                        table: scope.clone(),
+                        column: c.name.clone(),
+                        sql_type: e.sql_type,
+                    });
+                    (PgType::Bytea, None)
+                }
+            };
             let wanted =
                 if SYSTEM_COLUMNS.contains(&c.name.as_str()) { format!("{}_", c.name) } else { c.name.clone() };
             let name = cols_ns.claim(&wanted, None, ObjectKind::Column, &scope, &mut renames);
@@ -460,6 +478,10 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 }),
             }
         }
+    }
+
+    if !unmappable.is_empty() {
+        return Err(PlanError::Unmappable(unmappable));
     }
 
     // Key, index and constraint names.

@@ -342,6 +342,15 @@ pub async fn load_table(
         store_asides(client, spilled, tail, tuning.buffer_bytes).await.map_err(|e| e.table(display.clone()))?;
     }
     client.batch_execute("COMMIT").await.map_err(pg)?;
+    let table_name: &str = &display;
+    tracing::info!(
+        table = table_name,
+        rows = encoded.rows,
+        bytes,
+        rejected,
+        seconds = start.elapsed().as_secs_f64(),
+        "table loaded"
+    );
     progress.table_finished(&display, encoded.rows);
     Ok(LoadedTable {
         table: tp.index,

@@ -277,12 +277,17 @@ async fn timed<T>(
     fut: impl Future<Output = Result<T, MigrateError>>,
 ) -> Result<T, MigrateError> {
     progress.step_started(step);
+    tracing::info!(step = step.as_str(), "step started");
     let start = Instant::now();
     let r = fut.await;
     let seconds = start.elapsed().as_secs_f64();
     report.steps.push(StepTiming { step, seconds });
-    if r.is_ok() {
-        progress.step_finished(step, seconds);
+    match &r {
+        Ok(_) => {
+            tracing::info!(step = step.as_str(), seconds, "step finished");
+            progress.step_finished(step, seconds);
+        }
+        Err(e) => tracing::error!(step = step.as_str(), seconds, error = %e, "step failed"),
     }
     r
 }
@@ -379,6 +384,7 @@ async fn run(
                 target::drop_ours(&m, e.step, &names.loading).await
             };
             if let Err(ce) = cleanup.await {
+                tracing::warn!(database = %names.loading, error = %ce, "could not drop the loading database");
                 report.warnings.push(format!("could not drop {:?} after the failure: {ce}", names.loading));
             }
         }

@@ -535,6 +535,7 @@ pub async fn swap(c: &Client, names: &Names, replace: bool) -> Result<SwapOutcom
         }
         return Err(err);
     }
+    tracing::info!(database = %names.name, previous = ?prev, "swapped the validated database into place");
     let mut out = SwapOutcome { previous_kept_as: prev.clone(), previous_dropped: false, warnings: Vec::new() };
     if replace && let Some(p) = prev {
         match c.batch_execute(&format!("DROP DATABASE {}", quote_ident(&p))).await {
