@@ -12,7 +12,6 @@
 # Trust authentication, 127.0.0.1 only, a free port: for tests, never for data.
 
 _pg_main() {
-    set -o pipefail
     local repo pgdir cmd bindir port
     repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     pgdir="$repo/.pg"
@@ -81,6 +80,11 @@ _pg_main() {
         if [ -f "$pgdir/data/postmaster.pid" ] && _pg_as "$bindir/pg_ctl" -D "$pgdir/data" status >/dev/null 2>&1; then
             _pg_url
             return 0
+        fi
+        # A cluster of another major version (the binaries changed): it is throwaway, re-create it.
+        if [ -f "$pgdir/data/PG_VERSION" ] && [ "$(cat "$pgdir/data/PG_VERSION")" != "$(basename "$(dirname "$bindir")")" ]; then
+            _pg_log "cluster in $pgdir/data is PostgreSQL $(cat "$pgdir/data/PG_VERSION"), binaries are $(basename "$(dirname "$bindir")"): re-creating it"
+            rm -rf "$pgdir/data"
         fi
         if [ ! -f "$pgdir/data/PG_VERSION" ]; then
             rm -rf "$pgdir/data"
