@@ -1113,7 +1113,7 @@ pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<
                 if ctx == ExprContext::Computed {
                     return Err("binary constants are not translated".into());
                 }
-                push(&mut out, &format!("'\\x{h}'::bytea"));
+                push(&mut out, &hex_literal(h));
             }
             Tok::LParen => push(&mut out, "("),
             Tok::RParen => push(&mut out, ")"),
@@ -1169,6 +1169,14 @@ pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<
         return Err("empty expression".into());
     }
     Ok(out)
+}
+
+/// A T-SQL `0x…` constant as PostgreSQL `bytea`, without backslashes (so that it means
+/// the same whatever `standard_conforming_strings` is); SQL Server reads an odd number of
+/// digits with a leading 0.
+fn hex_literal(h: &str) -> String {
+    let pad = if h.len() % 2 == 1 { "0" } else { "" };
+    format!("decode('{pad}{}', 'hex')", h.to_ascii_lowercase())
 }
 
 /// Removes redundant outer parentheses: `((0))` → `0`.
@@ -1237,7 +1245,7 @@ pub fn translate_default(def: &str, ty: &PgType, table: &TablePlan) -> Result<St
         return Ok(if sign { format!("-{n}") } else { n });
     }
     if let [Tok::Hex(h)] = toks.as_slice() {
-        return Ok(format!("'\\x{h}'::bytea"));
+        return Ok(hex_literal(h));
     }
     translate_expr(inner, table, ExprContext::Default)
 }
@@ -1366,7 +1374,8 @@ mod tests {
         assert_eq!(translate_default("(getutcdate())", &ts, &t).unwrap(), "(now() AT TIME ZONE 'utc')");
         assert_eq!(translate_default("(newid())", &PgType::Uuid, &t).unwrap(), "gen_random_uuid()");
         assert_eq!(translate_default("(suser_sname())", &PgType::Text, &t).unwrap(), "CURRENT_USER");
-        assert_eq!(translate_default("(0x00ff)", &PgType::Bytea, &t).unwrap(), "'\\x00ff'::bytea");
+        assert_eq!(translate_default("(0x00FF)", &PgType::Bytea, &t).unwrap(), "decode('00ff', 'hex')");
+        assert_eq!(translate_default("(0x1)", &PgType::Bytea, &t).unwrap(), "decode('01', 'hex')");
         assert!(translate_default("(CONVERT([bit],(0)))", &int, &t).is_err());
         assert!(translate_default("(dateadd(day,(1),getdate()))", &ts, &t).is_err());
     }

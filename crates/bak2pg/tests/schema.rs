@@ -60,6 +60,7 @@ fn shop(name: &str) -> (Database, Vec<Vec<Vec<Value>>>) {
             with_default(col("Due", SqlType::DateTime), "(dateadd(day,(7),getdate()))"),
             col("Qty", SqlType::Int),
             col("Price", SqlType::Money),
+            with_default(col("Flags", SqlType::VarBinary { len: Some(4) }), "(0x0A)"),
             total,
             label,
         ],
@@ -147,6 +148,7 @@ fn shop(name: &str) -> (Database, Vec<Vec<Vec<Value>>>) {
             Value::Null,
             Value::Int(qty),
             Value::Money(price),
+            Value::Binary(vec![]),
             Value::Money(qty as i64 * price),
             match &note {
                 Value::String(n) => s(&n.to_uppercase()),
@@ -281,6 +283,7 @@ async fn keys_indexes_defaults_identity_and_report_lists() {
     assert_eq!(default("Note").as_deref(), Some("'none'::character varying"));
     assert_eq!(default("CreatedBy").as_deref(), Some("CURRENT_USER"));
     assert_eq!(default("Due"), None);
+    assert_eq!(default("Flags").as_deref(), Some("decode('0a'::text, 'hex'::text)"));
 
     // Identity continues after the loaded maximum; defaults and the generated column work.
     let row = c
