@@ -287,6 +287,16 @@ pub struct ServerFacts {
 /// [`ErrorKind::Connect`], [`ErrorKind::Server`], [`ErrorKind::Permission`].
 pub async fn preflight(target: &Target, names: &Names) -> Result<ServerFacts, MigrateError> {
     let step = Step::Preflight;
+    if target.maintenance_db() == names.name || target.maintenance_db() == names.loading {
+        return Err(MigrateError::new(
+            step,
+            ErrorKind::Conflict,
+            format!(
+                "the connection URL names database {:?}, which this run must rename; name another one (e.g. postgres) to connect through",
+                target.maintenance_db()
+            ),
+        ));
+    }
     let c = target.connect(step, target.maintenance_db()).await?;
     let row = c
         .query_one(

@@ -221,3 +221,15 @@ async fn steps_run_separately_rerun_load_and_detect_a_changed_row() {
     // Swapping a database is a separate step: the table was changed, so do not.
     reset(name).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_through_the_target_database_is_refused() {
+    let name = "t_selfconnect";
+    reset(name).await;
+    let mut opts = bak2pg::MigrateOptions::new(&url_for(name)).unwrap();
+    opts.database = Some(name.into());
+    let err = bak2pg::migrate(simple(name, 1), &opts, &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::Preflight);
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(databases(name).await.is_empty());
+}
