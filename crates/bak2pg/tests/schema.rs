@@ -172,6 +172,16 @@ fn shop(name: &str) -> (Database, Vec<Vec<Vec<Value>>>) {
         filter: None,
         disabled: false,
     });
+    // An index with the name PostgreSQL would give Orders' identity sequence.
+    items.indexes.push(Index {
+        name: "Orders_OrderID_seq".into(),
+        index_id: 3,
+        kind: IndexKind::NonClustered,
+        unique: true,
+        columns: vec![ic("Name", false, false)],
+        filter: None,
+        disabled: false,
+    });
     let mut db = database(name, vec![customers, items, orders]);
     db.modules.push(Module {
         object_id: 1,
@@ -308,6 +318,13 @@ async fn keys_indexes_defaults_identity_and_report_lists() {
         .unwrap();
     assert_eq!(attr.get::<_, String>(0), "d");
     assert_eq!(attr.get::<_, String>(1), "s");
+    let seq: String =
+        c.query_one(r#"SELECT pg_get_serial_sequence('public."Orders"', 'OrderID')"#, &[]).await.unwrap().get(0);
+    assert_eq!(seq, r#"public."Orders_OrderID_seq_2""#);
+    assert!(
+        idx.iter().any(|x| x.starts_with(r#"CREATE UNIQUE INDEX "Orders_OrderID_seq" ON public."Items""#)),
+        "{idx:#?}"
+    );
     // ON DELETE CASCADE acts.
     c.batch_execute(r#"DELETE FROM "Sales"."Customers" WHERE "CustomerID" = 'ALFKI'"#).await.unwrap();
     let left: i64 = c.query_one(r#"SELECT count(*) FROM public."Orders""#, &[]).await.unwrap().get(0);
