@@ -8,7 +8,7 @@
 //! table and value conversions), [`ddl`] (names, tables, keys, constraints), [`copy`]
 //! (binary COPY encoder), [`load`] (parallel streaming load), [`checksum`] and
 //! [`validate`] (canonical forms, read-back), [`target`] (server, loading database,
-//! swap), [`report`], and [`migrate`] (the entry point and its separable steps).
+//! swap), [`report`], and [`mod@migrate`] (the entry point [`migrate()`] and its separable steps).
 
 /// The source-neutral schema model, shared by both restore engines.
 pub use mssql_backup::schema;

@@ -13,7 +13,7 @@ use crate::ddl::{Rename, Untranslated};
 use crate::source::SourceInfo;
 use crate::typemap::{ColumnConversions, MappingNote};
 
-/// The steps of a migration, in order. Each can run on its own (see [`crate::migrate`]).
+/// The steps of a migration, in order. Each can run on its own (see [`mod@crate::migrate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
