@@ -465,8 +465,16 @@ pub fn guid_to_uuid(b: &[u8; 16]) -> [u8; 16] {
 /// Converts `ticks` of 10^-`scale` seconds to microseconds, rounding a 7th digit half up.
 /// Returns the microseconds and whether a non-zero digit was rounded away.
 pub fn ticks_to_micros(ticks: u64, scale: u8) -> Result<(i64, bool), ConvertError> {
+    // SQL Server's time of day ends at 23:59:59 and 10^scale - 1 ticks.
+    if scale <= 7 && ticks >= 86_400 * 10u64.pow(scale as u32) {
+        return Err(ConvertError::OutOfRange(format!("time of day of {ticks} ticks at scale {scale}")));
+    }
     match scale {
-        0..=6 => Ok(((ticks * 10u64.pow(6 - scale as u32)) as i64, false)),
+        0..=6 => ticks
+            .checked_mul(10u64.pow(6 - scale as u32))
+            .and_then(|us| i64::try_from(us).ok())
+            .map(|us| (us, false))
+            .ok_or_else(|| ConvertError::OutOfRange(format!("{ticks} ticks at scale {scale}"))),
         7 => Ok((((ticks + 5) / 10) as i64, ticks % 10 != 0)),
         _ => Err(ConvertError::OutOfRange(format!("time scale {scale}"))),
     }
@@ -603,6 +611,9 @@ pub fn convert<'a>(v: &'a Value, target: &PgType, c: &mut ColumnConversions) -> 
             ok(PgValue::Time(us))
         }
         (PgType::Timestamp { .. }, Value::DateTime { days, ticks }) => {
+            if *ticks > 25_919_999 {
+                return Err(ConvertError::OutOfRange(format!("datetime time of day of {ticks} ticks of 1/300 s")));
+            }
             let tenths = *ticks as i64 * 10;
             if tenths % 3 != 0 {
                 c.datetime_ticks_rounded += 1;
@@ -610,6 +621,9 @@ pub fn convert<'a>(v: &'a Value, target: &PgType, c: &mut ColumnConversions) -> 
             // Nearest millisecond: x/3 has fraction 0, 1/3 or 2/3, so (x + 1) / 3 rounds.
             let ms = (tenths + 1) / 3;
             ok(PgValue::Timestamp((*days as i64 - DAYS_1900_TO_2000 as i64) * USECS_PER_DAY + ms * 1000))
+        }
+        (PgType::Timestamp { .. }, Value::SmallDateTime { minutes, .. }) if *minutes >= 1440 => {
+            Err(ConvertError::OutOfRange(format!("smalldatetime time of day of {minutes} minutes")))
         }
         (PgType::Timestamp { .. }, Value::SmallDateTime { days, minutes }) => ok(PgValue::Timestamp(
             (*days as i64 - DAYS_1900_TO_2000 as i64) * USECS_PER_DAY + *minutes as i64 * 60_000_000,
@@ -687,6 +701,13 @@ mod tests {
     fn mismatch_is_an_error() {
         let mut c = ColumnConversions::default();
         assert!(convert(&Value::Int(1), &PgType::Text, &mut c).is_err());
+        let ts = PgType::Timestamp { precision: 3 };
+        assert!(convert(&Value::DateTime { days: 0, ticks: 25_920_000 }, &ts, &mut c).is_err());
+        assert!(convert(&Value::SmallDateTime { days: 0, minutes: 1440 }, &ts, &mut c).is_err());
+        assert!(convert(&Value::Time { ticks: u64::MAX, scale: 0 }, &PgType::Time { precision: 0 }, &mut c).is_err());
+        assert!(
+            convert(&Value::Time { ticks: 864_000_000_001, scale: 7 }, &PgType::Time { precision: 6 }, &mut c).is_err()
+        );
     }
 
     #[test]
