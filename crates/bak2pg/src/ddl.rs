@@ -1068,6 +1068,23 @@ fn translate_function(name: &str, ctx: ExprContext) -> Option<&'static str> {
     volatile_ok.then_some(f)
 }
 
+/// Scalar functions with arguments translated one for one in CHECKs, filters and
+/// defaults (all IMMUTABLE in PostgreSQL, so partial indexes may use them): the opening
+/// text replacing `name(`, and what to add after the call's closing parenthesis.
+/// `len` ignores trailing blanks in SQL Server, hence `length(rtrim(…))`.
+fn scalar_function(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name {
+        "upper" => ("upper(", ""),
+        "lower" => ("lower(", ""),
+        "ltrim" => ("ltrim(", ""),
+        "rtrim" => ("rtrim(", ""),
+        "abs" => ("abs(", ""),
+        "isnull" => ("coalesce(", ""),
+        "len" => ("length(rtrim(", ")"),
+        _ => return None,
+    })
+}
+
 /// Translates a T-SQL expression (as SQL Server stores it in the catalog) into
 /// PostgreSQL, or says why not.
 ///
@@ -1086,6 +1103,10 @@ pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<
     let mut has_string = false;
     let mut has_plus = false;
     let mut i = 0;
+    // Parenthesis depth, and the depths at which a call we opened with extra parentheses
+    // (`len(` → `length(rtrim(`) must close them.
+    let mut depth = 0usize;
+    let mut extra_close: Vec<(usize, &'static str)> = Vec::new();
     let push = |out: &mut String, s: &str| {
         if !out.is_empty() && !out.ends_with('(') && s != ")" && s != "," {
             out.push(' ');
@@ -1133,8 +1154,20 @@ pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<
                 }
                 push(&mut out, &hex_literal(h));
             }
-            Tok::LParen => push(&mut out, "("),
-            Tok::RParen => push(&mut out, ")"),
+            Tok::LParen => {
+                depth += 1;
+                push(&mut out, "(")
+            }
+            Tok::RParen => {
+                if depth == 0 {
+                    return Err("unbalanced parentheses".into());
+                }
+                push(&mut out, ")");
+                if extra_close.last().is_some_and(|(d, _)| *d == depth) {
+                    out.push_str(extra_close.pop().expect("checked").1);
+                }
+                depth -= 1;
+            }
             Tok::Comma => push(&mut out, ","),
             Tok::Op(o) => {
                 if ctx == ExprContext::Computed && !matches!(o.as_str(), "+" | "-" | "*") {
@@ -1160,6 +1193,17 @@ pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<
                             return Err("LIKE with a [ ] pattern or a non-constant pattern".into());
                         }
                     }
+                    _ if toks.get(i + 1) == Some(&Tok::LParen) && scalar_function(&lw).is_some() => {
+                        // A function with arguments, translated one for one; its arguments
+                        // go through this same loop.
+                        let (open, close) = scalar_function(&lw).expect("checked");
+                        push(&mut out, open);
+                        depth += 1;
+                        if !close.is_empty() {
+                            extra_close.push((depth, close));
+                        }
+                        i += 1;
+                    }
                     _ => {
                         let niladic = matches!(
                             lw.as_str(),
@@ -1179,6 +1223,9 @@ pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<
             }
         }
         i += 1;
+    }
+    if depth != 0 {
+        return Err("unbalanced parentheses".into());
     }
     if has_string && has_plus {
         return Err("+ on strings (concatenation) is not translated".into());
@@ -1419,5 +1466,15 @@ mod tests {
         assert_eq!(translate_expr("([Qty]*[Price])", &t, ExprContext::Computed).unwrap(), r#"("Qty" * "Price")"#);
         assert!(translate_expr("([Qty]/(2))", &t, ExprContext::Computed).is_err());
         assert!(translate_expr("(upper([Name]))", &t, ExprContext::Computed).is_err());
+        assert_eq!(
+            translate_expr("(len(ltrim([Name]))>(0) AND upper([Name])=[Name])", &t, ExprContext::Check).unwrap(),
+            r#"(length(rtrim(ltrim("Name"))) > (0) AND upper("Name") = "Name")"#
+        );
+        assert_eq!(
+            translate_expr("(isnull([Qty],(0))>=(0))", &t, ExprContext::Filter).unwrap(),
+            r#"(coalesce("Qty", (0)) >= (0))"#
+        );
+        assert!(translate_expr("(len([Name]>(0))", &t, ExprContext::Check).is_err());
+        assert!(translate_expr("(foo([Name]))", &t, ExprContext::Check).is_err());
     }
 }

@@ -29,6 +29,13 @@ fn shop(name: &str) -> (Database, Vec<Vec<Vec<Value>>>) {
         ],
     );
     customers.primary_key = Some(key("PK_Customers", &["CustomerID"]));
+    customers.check_constraints.push(CheckConstraint {
+        name: "CK_Customers_Name".into(),
+        definition: "(len(isnull([Name],''))>(0))".into(),
+        column: Some("Name".into()),
+        disabled: false,
+        not_trusted: false,
+    });
     customers.indexes.push(Index {
         name: "IX_Name".into(),
         index_id: 2,
@@ -237,6 +244,7 @@ async fn keys_indexes_defaults_identity_and_report_lists() {
         .map(|r| r.get(0))
         .collect();
     for expected in [
+        "CK_Customers_Name c true  ",
         "CK_Orders_Freight c true  ",
         "CK_Orders_Qty c false  ",
         "FK_Orders_Customers f true c",
