@@ -1092,8 +1092,10 @@ fn scalar_function(name: &str) -> Option<(&'static str, &'static str)> {
 /// `("col")::integer` so comparisons with 0/1 keep working), numeric constants, `'…'` and
 /// `N'…'` strings, `0x…` binary constants, parentheses, comparison operators,
 /// `AND`/`OR`/`NOT`/`IS [NOT] NULL`/`IN`/`BETWEEN`/`LIKE` (patterns without `[`), the
-/// arithmetic operators, and the niladic functions of the module docs where the context
-/// allows volatile functions. Everything else is refused with a reason.
+/// arithmetic operators, the scalar functions of `scalar_function` (`upper`, `lower`,
+/// `ltrim`, `rtrim`, `abs`, `isnull` → `coalesce`, `len` → `length(rtrim(…))`) outside
+/// computed columns, and the niladic functions of [`translate_default`] where the
+/// context allows volatile functions. Everything else is refused with a reason.
 ///
 /// # Errors
 /// The reason, as text for the report.
