@@ -87,6 +87,15 @@ impl MigrateError {
         self.object = Some(object.into());
         self
     }
+    /// True when running again later may succeed without changing anything (the server
+    /// was unreachable, other sessions held a database, a connection broke; SQLSTATE
+    /// classes 08 connection, 40 rollback, 53 resources, 57 operator intervention): the
+    /// pipeline's `transient` class. Everything else needs a change first (`permanent`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Connect | ErrorKind::Busy)
+            || self.sqlstate.as_deref().is_some_and(|s| ["08", "40", "53", "57"].iter().any(|c| s.starts_with(c)))
+    }
+
     /// A PostgreSQL error of `step` (server message, detail and hint, and SQLSTATE).
     pub fn pg(step: Step, e: &tokio_postgres::Error) -> Self {
         let (message, sqlstate) = pg_message(e);
@@ -573,6 +582,12 @@ mod tests {
         assert!(!format!("{t:?} {t}").contains("secret"));
         let e = Target::parse("postgres://u:secret@h:notaport/db").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+        assert!(e.is_transient(), "a connection problem is transient");
+        let mut e = MigrateError::new(Step::LoadData, ErrorKind::Postgres, "x");
+        e.sqlstate = Some("22001".into());
+        assert!(!e.is_transient());
+        e.sqlstate = Some("53100".into());
+        assert!(e.is_transient());
     }
 
     #[test]
