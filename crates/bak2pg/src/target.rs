@@ -32,6 +32,8 @@ pub const MIN_SERVER_VERSION: i32 = 130_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
+    /// The options are unusable (an unparsable connection string).
+    Config,
     /// The server could not be reached or refused the login (transient or configuration).
     Connect,
     /// The role lacks a privilege (CREATEDB, ownership of the database to replace).
@@ -183,12 +185,12 @@ impl Target {
     /// libpq key=value string). The maintenance database defaults to `postgres`.
     ///
     /// # Errors
-    /// [`ErrorKind::Connect`] for an unparsable string (the message shows it redacted).
+    /// [`ErrorKind::Config`] for an unparsable string (the message shows it redacted).
     pub fn parse(url: &str) -> Result<Self, MigrateError> {
         let mut config = Config::from_str(url).map_err(|e| {
             MigrateError::new(
                 Step::Preflight,
-                ErrorKind::Connect,
+                ErrorKind::Config,
                 format!("invalid PostgreSQL connection string {}: {e}", redact_url(url)),
             )
         })?;
@@ -582,7 +584,8 @@ mod tests {
         assert!(!format!("{t:?} {t}").contains("secret"));
         let e = Target::parse("postgres://u:secret@h:notaport/db").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
-        assert!(e.is_transient(), "a connection problem is transient");
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(!e.is_transient(), "a bad URL needs fixing, not a retry");
         let mut e = MigrateError::new(Step::LoadData, ErrorKind::Postgres, "x");
         e.sqlstate = Some("22001".into());
         assert!(!e.is_transient());
