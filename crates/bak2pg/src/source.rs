@@ -5,6 +5,7 @@
 //! DDL, loading and validation are shared.
 
 use mssql_backup::Value;
+use mssql_backup::value::DecodeStats;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{Database, Table};
@@ -62,6 +63,13 @@ pub trait Source: Send + Sync {
 pub trait RowReader: Send {
     /// The next row, or `None` at the end. The slice is valid until the next call.
     fn next_row(&mut self) -> Result<Option<&[Value]>, SourceError>;
+
+    /// Lossy decodings met so far (lone UTF-16 surrogates replaced by U+FFFD…), one entry
+    /// per column in column order, so the report can count them per column. An engine
+    /// that does not count returns an empty vector (the default).
+    fn decode_stats(&self) -> Vec<DecodeStats> {
+        Vec::new()
+    }
 }
 
 pub mod native;

@@ -97,4 +97,8 @@ impl RowReader for NativeRows<'_> {
     fn next_row(&mut self) -> Result<Option<&[Value]>, SourceError> {
         Ok(self.rows.next_row()?)
     }
+
+    fn decode_stats(&self) -> Vec<mssql_backup::value::DecodeStats> {
+        self.rows.stats().columns.clone()
+    }
 }

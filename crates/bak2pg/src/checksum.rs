@@ -1,0 +1,404 @@
+//! Content checksums: one canonical text form per PostgreSQL type, hashed per row with an
+//! unambiguous framing, combined per table independently of row order.
+//!
+//! The same numbers are computed on both sides: from the converted source values (what
+//! PostgreSQL should hold, [`canonical`]) and from the table read back from PostgreSQL as
+//! `column::text` ([`canonical_from_pg_text`]). The canonical form is, by design, the
+//! text PostgreSQL itself prints for the value under the session settings fixed by
+//! [`crate::validate::SESSION_SETTINGS`] (`DateStyle = ISO, YMD`, `TimeZone = UTC`,
+//! `extra_float_digits = 1`, `bytea_output = hex`), so that PostgreSQL's own rendering
+//! checks our binary encoders (an encoder bug cannot cancel out against a decoder of ours).
+//!
+//! # Canonical text form
+//! | PostgreSQL type | form |
+//! | --- | --- |
+//! | `boolean` | `true` / `false` |
+//! | `smallint`, `integer`, `bigint` | decimal, `-` for negatives, no leading zeros |
+//! | `numeric(p,s)` | `-`? integer part (at least `0`), then `.` and exactly `s` digits when `s > 0` (`0.50`, `-12.3400`) |
+//! | `real`, `double precision` | shortest round-trip digits in Rust's `{:e}` form for the type's width (`1.5e0`, `-0e0`, `1e300`); `NaN`, `Infinity`, `-Infinity`. PostgreSQL's text is parsed back to the float and re-printed this way, because its own shortest form switches between fixed and exponent notation. |
+//! | `text`, `varchar` | the UTF-8 text |
+//! | `char(n)` | the text without trailing blanks (U+0020), as PostgreSQL's `bpchar::text` gives it: blanks are not significant in `char(n)` on either system |
+//! | `bytea` | `\x` and lower-case hex (`\x` alone when empty) |
+//! | `uuid` | lower-case `8-4-4-4-12` hex |
+//! | `date` | `YYYY-MM-DD` (year at least 4 digits; ` BC` suffix for years ≤ 0) |
+//! | `time` | `HH:MM:SS`, then `.` and the microseconds without trailing zeros when not zero (`24:00:00` possible) |
+//! | `timestamp` | date, space, time as above (`2020-01-02 03:04:05.5`) |
+//! | `timestamptz` | the UTC timestamp as above followed by `+00` |
+//! | `xml` | the XML text as loaded |
+//!
+//! # Framing and combination
+//! A row is the concatenation, for each compared column in order, of either the byte
+//! `0x00` (NULL) or the byte `0x01`, the canonical text's length in bytes as a
+//! little-endian `u64`, and the text. The row hash is XXH3-128 of that. A table's checksum
+//! is the row count and the sum of its row hashes modulo 2^128: order-independent, and
+//! duplicate rows count twice (unlike XOR).
+
+use std::io::Write as _;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::typemap::{PgType, PgValue, USECS_PER_DAY};
+
+/// Days from 1970-01-01 to 2000-01-01.
+const DAYS_1970_TO_2000: i64 = 10_957;
+
+/// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian; year 0 is
+/// 1 BC). Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (y + i64::from(m <= 2), m, d)
+}
+
+/// (year, month, day) of `days` since 1970-01-01, for UTC time stamps in the report.
+pub(crate) fn civil_from_days_pub(days: i64) -> (i64, u32, u32) {
+    civil_from_days(days)
+}
+
+/// Writes `YYYY-MM-DD` for `days` since 2000-01-01; returns true for a BC date (the
+/// caller appends ` BC` after the whole value, as PostgreSQL does).
+fn write_date(out: &mut Vec<u8>, days: i64) -> bool {
+    let (y, m, d) = civil_from_days(days + DAYS_1970_TO_2000);
+    let (y, bc) = if y <= 0 { (1 - y, true) } else { (y, false) };
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+    bc
+}
+
+/// Writes `HH:MM:SS[.ffffff]` (trailing zeros of the fraction removed) for `us`
+/// microseconds since midnight.
+fn write_time(out: &mut Vec<u8>, us: i64) {
+    let secs = us / 1_000_000;
+    let mut frac = us % 1_000_000;
+    let _ = write!(out, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    if frac != 0 {
+        let mut width = 6;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        let _ = write!(out, ".{frac:0width$}");
+    }
+}
+
+/// Writes the canonical text of a `timestamp` (microseconds since 2000-01-01), with
+/// `+00` for a `timestamptz`.
+fn write_timestamp(out: &mut Vec<u8>, us: i64, tz: bool) {
+    let bc = write_date(out, us.div_euclid(USECS_PER_DAY));
+    out.push(b' ');
+    write_time(out, us.rem_euclid(USECS_PER_DAY));
+    if tz {
+        out.extend_from_slice(b"+00");
+    }
+    if bc {
+        out.extend_from_slice(b" BC");
+    }
+}
+
+/// The canonical text of a `timestamp` (microseconds since 2000-01-01), with `+00` for a
+/// `timestamptz`.
+pub fn timestamp_text(us: i64, tz: bool) -> String {
+    let mut v = Vec::with_capacity(32);
+    write_timestamp(&mut v, us, tz);
+    String::from_utf8(v).expect("ASCII")
+}
+
+fn float_text<T: std::fmt::LowerExp + Copy>(x: T, nan: bool, inf: Option<bool>) -> String {
+    if nan {
+        "NaN".into()
+    } else if let Some(neg) = inf {
+        if neg { "-Infinity".into() } else { "Infinity".into() }
+    } else {
+        format!("{x:e}")
+    }
+}
+
+fn f64_text(x: f64) -> String {
+    float_text(x, x.is_nan(), x.is_infinite().then_some(x < 0.0))
+}
+
+fn f32_text(x: f32) -> String {
+    float_text(x, x.is_nan(), x.is_infinite().then_some(x < 0.0))
+}
+
+/// The canonical text of a `numeric` `mantissa / 10^scale`, with exactly `scale` decimals.
+pub fn numeric_text(mantissa: i128, scale: u8) -> String {
+    let mut v = Vec::new();
+    canonical_value(&PgValue::Numeric { mantissa, scale }, &mut v);
+    String::from_utf8(v).expect("ASCII")
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends the canonical text of a non-NULL value (see the module docs) to `out`. NULL
+/// appends nothing: the framing marks it. `char(n)` blank trimming is done by
+/// [`canonical`], which knows the column type.
+pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
+    match v {
+        PgValue::Null => {}
+        PgValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        // `write!` into the Vec: no temporary String per value.
+        PgValue::Int2(x) => {
+            let _ = write!(out, "{x}");
+        }
+        PgValue::Int4(x) => {
+            let _ = write!(out, "{x}");
+        }
+        PgValue::Int8(x) => {
+            let _ = write!(out, "{x}");
+        }
+        PgValue::Float4(x) => out.extend_from_slice(f32_text(*x).as_bytes()),
+        PgValue::Float8(x) => out.extend_from_slice(f64_text(*x).as_bytes()),
+        PgValue::Numeric { mantissa, scale } => {
+            let abs = mantissa.unsigned_abs();
+            let sign = if *mantissa < 0 { "-" } else { "" };
+            if *scale == 0 {
+                let _ = write!(out, "{sign}{abs}");
+            } else {
+                let p = 10u128.pow(*scale as u32);
+                let _ = write!(out, "{sign}{}.{:0width$}", abs / p, abs % p, width = *scale as usize);
+            }
+        }
+        PgValue::Text(s) => out.extend_from_slice(s.as_bytes()),
+        PgValue::Xml(s) => out.extend_from_slice(s.as_bytes()),
+        PgValue::Bytea(b) => {
+            out.reserve(2 + b.len() * 2);
+            out.extend_from_slice(b"\\x");
+            for byte in b.iter() {
+                out.push(HEX[(byte >> 4) as usize]);
+                out.push(HEX[(byte & 15) as usize]);
+            }
+        }
+        PgValue::Uuid(u) => {
+            for (i, byte) in u.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    out.push(b'-');
+                }
+                out.push(HEX[(byte >> 4) as usize]);
+                out.push(HEX[(byte & 15) as usize]);
+            }
+        }
+        PgValue::Date(d) => {
+            if write_date(out, *d as i64) {
+                out.extend_from_slice(b" BC");
+            }
+        }
+        PgValue::Time(us) => write_time(out, *us),
+        PgValue::Timestamp(us) => write_timestamp(out, *us, false),
+        PgValue::TimestampTz(us) => write_timestamp(out, *us, true),
+    }
+}
+
+/// Appends the canonical text of `v`, a value of a column of type `ty`, to `out`.
+pub fn canonical(v: &PgValue<'_>, ty: &PgType, out: &mut Vec<u8>) {
+    let start = out.len();
+    canonical_value(v, out);
+    if matches!(ty, PgType::Char { .. }) {
+        while out.len() > start && out[out.len() - 1] == b' ' {
+            out.pop();
+        }
+    }
+}
+
+/// Error for a PostgreSQL text that does not parse as its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("PostgreSQL returned {text:?} for a {ty} column")]
+pub struct UnexpectedText {
+    /// The column type.
+    pub ty: String,
+    /// The text received (cut to 80 bytes).
+    pub text: String,
+}
+
+/// Appends the canonical text of a value read back from PostgreSQL as `column::text` under
+/// the validation session settings. Only floats need re-printing; all other types already
+/// print canonically (char(n) included: `bpchar::text` drops trailing blanks).
+///
+/// # Errors
+/// [`UnexpectedText`] when a float column's text does not parse as a float.
+pub fn canonical_from_pg_text(ty: &PgType, text: &[u8], out: &mut Vec<u8>) -> Result<(), UnexpectedText> {
+    let err =
+        || UnexpectedText { ty: ty.sql(), text: String::from_utf8_lossy(&text[..text.len().min(80)]).into_owned() };
+    match ty {
+        PgType::Real => {
+            let x: f32 = std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or_else(err)?;
+            out.extend_from_slice(f32_text(x).as_bytes());
+        }
+        PgType::Double => {
+            let x: f64 = std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or_else(err)?;
+            out.extend_from_slice(f64_text(x).as_bytes());
+        }
+        _ => out.extend_from_slice(text),
+    }
+    Ok(())
+}
+
+/// Builds one row's framed canonical bytes and hashes them. Reused across rows to avoid
+/// allocating per row.
+#[derive(Debug, Default)]
+pub struct RowHasher {
+    buf: Vec<u8>,
+    /// Per field: start of the text in `buf`, or `None` for NULL.
+    fields: Vec<Option<(usize, usize)>>,
+}
+
+impl RowHasher {
+    /// A new, empty hasher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a NULL field.
+    pub fn push_null(&mut self) {
+        self.buf.push(0);
+        self.fields.push(None);
+    }
+
+    /// Appends a field whose canonical text `write` appends to the buffer it is given.
+    pub fn push_with<E>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
+        self.buf.push(1);
+        let len_at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 8]);
+        write(&mut self.buf)?;
+        let len = (self.buf.len() - len_at - 8) as u64;
+        self.buf[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
+        self.fields.push(Some((len_at + 8, self.buf.len())));
+        Ok(())
+    }
+
+    /// Appends a source value of a column of type `ty`.
+    pub fn push_value(&mut self, v: &PgValue<'_>, ty: &PgType) {
+        if matches!(v, PgValue::Null) {
+            self.push_null();
+        } else {
+            let _ = self.push_with::<()>(|out| {
+                canonical(v, ty, out);
+                Ok(())
+            });
+        }
+    }
+
+    /// The canonical text of field `i` of the current row, `None` for NULL.
+    pub fn field(&self, i: usize) -> Option<&[u8]> {
+        self.fields.get(i).copied().flatten().map(|(a, b)| &self.buf[a..b])
+    }
+
+    /// The hash of the current row; clears it for the next.
+    pub fn finish(&mut self) -> u128 {
+        let h = xxh3_128(&self.buf);
+        self.buf.clear();
+        self.fields.clear();
+        h
+    }
+}
+
+/// A table's row count and order-independent content checksum.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableChecksum {
+    /// Rows counted.
+    pub rows: u64,
+    /// Sum of the row hashes modulo 2^128, as 32 lower-case hex digits in JSON.
+    #[serde(with = "hex128")]
+    pub sum: u128,
+}
+
+impl TableChecksum {
+    /// Adds one row's hash.
+    pub fn add_row(&mut self, hash: u128) {
+        self.rows += 1;
+        self.sum = self.sum.wrapping_add(hash);
+    }
+    /// Adds another partial checksum (of other rows of the same table).
+    pub fn merge(&mut self, other: &TableChecksum) {
+        self.rows += other.rows;
+        self.sum = self.sum.wrapping_add(other.sum);
+    }
+    /// The sum as 32 hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:032x}", self.sum)
+    }
+}
+
+mod hex128 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:032x}"))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let s = String::deserialize(d)?;
+        u128::from_str_radix(&s, 16).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    fn text(v: PgValue<'_>, ty: PgType) -> String {
+        let mut out = Vec::new();
+        canonical(&v, &ty, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(
+            text(PgValue::Numeric { mantissa: -5, scale: 2 }, PgType::Numeric { precision: 5, scale: 2 }),
+            "-0.05"
+        );
+        assert_eq!(text(PgValue::Numeric { mantissa: 5, scale: 0 }, PgType::Numeric { precision: 5, scale: 0 }), "5");
+        assert_eq!(text(PgValue::Timestamp(0), PgType::Timestamp { precision: 6 }), "2000-01-01 00:00:00");
+        assert_eq!(text(PgValue::Timestamp(-1), PgType::Timestamp { precision: 6 }), "1999-12-31 23:59:59.999999");
+        assert_eq!(
+            text(PgValue::TimestampTz(500_000), PgType::TimestampTz { precision: 6 }),
+            "2000-01-01 00:00:00.5+00"
+        );
+        assert_eq!(text(PgValue::Date(-730_119), PgType::Date), "0001-01-01");
+        assert_eq!(text(PgValue::Time(USECS_PER_DAY), PgType::Time { precision: 6 }), "24:00:00");
+        assert_eq!(text(PgValue::Text(Cow::Borrowed("ab  ")), PgType::Char { len: 4 }), "ab");
+        assert_eq!(text(PgValue::Text(Cow::Borrowed("ab  ")), PgType::Text), "ab  ");
+        assert_eq!(text(PgValue::Bytea(Cow::Borrowed(&[0, 255])), PgType::Bytea), "\\x00ff");
+        assert_eq!(text(PgValue::Float8(1e300), PgType::Double), "1e300");
+        assert_eq!(text(PgValue::Float8(f64::NEG_INFINITY), PgType::Double), "-Infinity");
+    }
+
+    #[test]
+    fn framing_is_unambiguous() {
+        let ty = PgType::Text;
+        let mut h = RowHasher::new();
+        h.push_value(&PgValue::Text(Cow::Borrowed("ab")), &ty);
+        h.push_value(&PgValue::Text(Cow::Borrowed("")), &ty);
+        let a = h.finish();
+        h.push_value(&PgValue::Text(Cow::Borrowed("a")), &ty);
+        h.push_value(&PgValue::Text(Cow::Borrowed("b")), &ty);
+        let b = h.finish();
+        h.push_value(&PgValue::Text(Cow::Borrowed("ab")), &ty);
+        h.push_null();
+        let c = h.finish();
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn sum_counts_duplicates() {
+        let mut one = TableChecksum::default();
+        one.add_row(7);
+        let mut two = one;
+        two.add_row(7);
+        assert_ne!(one.sum, two.sum);
+        let mut x = TableChecksum::default();
+        x.add_row(7);
+        x.add_row(7);
+        assert_eq!(x, two);
+    }
+}

@@ -1,0 +1,427 @@
+//! Loading the rows: per table, a blocking thread reads the source rows, converts them
+//! ([`crate::typemap::convert`]), encodes them in binary COPY format into large buffers
+//! ([`crate::copy`]) and computes the source checksum; the buffers go through a bounded
+//! channel to an async task feeding tokio-postgres `copy_in`. Up to `jobs` tables load at
+//! once, each on its own connection.
+//!
+//! Memory is bounded whatever the database size: per running table, at most
+//! `channel_buffers + 2` buffers of about `buffer_bytes` (one being filled, the channel's,
+//! one being sent); a single value larger than `buffer_bytes` makes its buffer that large.
+//! Values kept aside for `bak2pg.rejected_values` are encoded at once and spilled to an
+//! anonymous temporary file past `buffer_bytes`, then COPYed after the table's rows.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures::{SinkExt, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use crate::checksum::{RowHasher, TableChecksum, canonical};
+use crate::copy;
+use crate::ddl::{OWN_SCHEMA, TablePlan, quote_ident, quote_literal};
+use crate::migrate::Progress;
+use crate::report::Step;
+use crate::source::Source;
+use crate::target::{ErrorKind, MigrateError, Target};
+use crate::typemap::{ColumnConversions, PgValue, RejectReason, convert};
+
+/// Tuning of the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadTuning {
+    /// Tables loaded at once (each with a reader thread and a connection). At least 1.
+    pub jobs: usize,
+    /// Size at which an encoded buffer is sent, in bytes.
+    pub buffer_bytes: usize,
+    /// Encoded buffers queued per table between the encoder and the connection.
+    pub channel_buffers: usize,
+}
+
+impl Default for LoadTuning {
+    fn default() -> Self {
+        LoadTuning { jobs: 4, buffer_bytes: 4 << 20, channel_buffers: 4 }
+    }
+}
+
+/// What loading one table produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadedTable {
+    /// Index of the table in the plan.
+    pub table: usize,
+    /// Rows sent (and acknowledged by COPY).
+    pub rows: u64,
+    /// Bytes of COPY data sent.
+    pub bytes: u64,
+    /// Seconds from start to COPY acknowledged.
+    pub seconds: f64,
+    /// Checksum of the converted rows.
+    pub checksum: TableChecksum,
+    /// Per column (plan order), lossy conversions counted.
+    pub conversions: Vec<ColumnConversions>,
+    /// Values kept in `bak2pg.rejected_values`.
+    pub rejected: u64,
+}
+
+/// The originals of values kept aside, encoded at once as `bak2pg.rejected_values` rows
+/// in binary COPY format; spilled to an anonymous temporary file past `limit` bytes, so
+/// that a table full of such values does not hold them in memory.
+struct AsideSpool {
+    buf: BytesMut,
+    file: Option<std::fs::File>,
+    limit: usize,
+    count: u64,
+}
+
+impl AsideSpool {
+    fn new(limit: usize) -> Self {
+        let mut buf = BytesMut::new();
+        copy::write_header(&mut buf);
+        AsideSpool { buf, file: None, limit, count: 0 }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        tp: &TablePlan,
+        column: &str,
+        row_key: Option<&str>,
+        row_hash: u128,
+        reason: RejectReason,
+        original: &str,
+    ) -> std::io::Result<()> {
+        let text = |s: &str| PgValue::Text(Cow::Owned(s.to_string()));
+        let b = &mut self.buf;
+        copy::begin_row(b, 8);
+        copy::write_field(b, &text(&tp.schema));
+        copy::write_field(b, &text(&tp.name));
+        copy::write_field(b, &text(column));
+        copy::write_field(b, &row_key.map(text).unwrap_or(PgValue::Null));
+        copy::write_field(b, &text(&format!("{row_hash:032x}")));
+        copy::write_field(b, &text(reason.as_str()));
+        // Text PostgreSQL can hold goes to original_text; text with NUL as UTF-8 bytes.
+        if original.contains('\0') {
+            copy::write_field(b, &PgValue::Null);
+            copy::write_field(b, &PgValue::Bytea(Cow::Borrowed(original.as_bytes())));
+        } else {
+            copy::write_field(b, &PgValue::Text(Cow::Borrowed(original)));
+            copy::write_field(b, &PgValue::Null);
+        }
+        self.count += 1;
+        if self.buf.len() >= self.limit {
+            use std::io::Write;
+            let f = match &mut self.file {
+                Some(f) => f,
+                None => self.file.insert(tempfile::tempfile()?),
+            };
+            f.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// The spilled file (rewound) and the tail, trailer included.
+    fn finish(mut self) -> std::io::Result<(u64, Option<std::fs::File>, Bytes)> {
+        use std::io::Seek;
+        copy::write_trailer(&mut self.buf);
+        if let Some(f) = &mut self.file {
+            f.rewind()?;
+        }
+        Ok((self.count, self.file, self.buf.freeze()))
+    }
+}
+
+/// `CREATE SCHEMA bak2pg` and `bak2pg.rejected_values`: where the originals of values not
+/// loaded as they were are kept (schema, table and column in PostgreSQL names; `row_key`
+/// a JSON array of the primary key's canonical texts, or NULL without a primary key;
+/// `row_hash` the row's checksum hash, 32 hex digits; the original as text when it is
+/// valid text for PostgreSQL, else as UTF-8 bytes). Idempotent.
+pub fn own_schema_statements() -> Vec<String> {
+    let s = quote_ident(OWN_SCHEMA);
+    vec![
+        format!("CREATE SCHEMA IF NOT EXISTS {s}"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.rejected_values (\n    schema_name text NOT NULL,\n    table_name text NOT NULL,\n    \
+             column_name text NOT NULL,\n    row_key text,\n    row_hash text NOT NULL,\n    reason text NOT NULL,\n    \
+             original_text text,\n    original_bytes bytea\n)"
+        ),
+    ]
+}
+
+struct Chunk {
+    data: Bytes,
+    rows: u64,
+}
+
+struct Encoded {
+    rows: u64,
+    checksum: TableChecksum,
+    conversions: Vec<ColumnConversions>,
+    asides: AsideSpool,
+}
+
+/// Reads, converts, encodes and checksums every row of one table (runs on a blocking
+/// thread). Stops quietly when the receiver is gone (the COPY failed or was cancelled).
+fn encode_table(
+    source: &dyn Source,
+    tp: &TablePlan,
+    tx: mpsc::Sender<Chunk>,
+    tuning: LoadTuning,
+) -> Result<Encoded, MigrateError> {
+    let step = Step::LoadData;
+    let display = tp.source_display();
+    let table = &source.database().tables[tp.index];
+    let err = |kind, msg: String| MigrateError::new(step, kind, msg).table(display.clone());
+    let mut reader = source.rows(table).map_err(|e| err(ErrorKind::Source, format!("source: {e}")))?;
+    let ncols = tp.columns.len();
+    let copied: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].copied()).collect();
+    let compared: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].compared()).collect();
+    let pk: Vec<usize> = table
+        .primary_key
+        .iter()
+        .flat_map(|k| k.columns.iter())
+        .filter_map(|ic| tp.columns.iter().position(|c| c.source_name == ic.name))
+        .collect();
+    let mut conversions = vec![ColumnConversions::default(); ncols];
+    let mut checksum = TableChecksum::default();
+    let mut hasher = RowHasher::new();
+    let mut asides = AsideSpool::new(tuning.buffer_bytes);
+    let mut buf = BytesMut::with_capacity(tuning.buffer_bytes + (64 << 10));
+    copy::write_header(&mut buf);
+    let mut rows = 0u64;
+    loop {
+        let row = match reader.next_row() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => return Err(err(ErrorKind::Source, format!("source failed after {rows} rows: {e}"))),
+        };
+        if row.len() != ncols {
+            return Err(err(
+                ErrorKind::Source,
+                format!("row {} has {} values for {ncols} columns", rows + 1, row.len()),
+            ));
+        }
+        let mut vals: Vec<PgValue<'_>> = Vec::with_capacity(ncols);
+        let mut row_asides: Vec<(usize, RejectReason)> = Vec::new();
+        for (i, v) in row.iter().enumerate() {
+            let c = &tp.columns[i];
+            let conv = convert(v, &c.pg_type, &mut conversions[i])
+                .map_err(|e| err(ErrorKind::Conversion, format!("row {}, column {}: {e}", rows + 1, c.source_name)))?;
+            if let Some(r) = conv.kept_aside {
+                row_asides.push((i, r));
+            }
+            vals.push(conv.value);
+        }
+        copy::begin_row(&mut buf, copied.len() as u16);
+        for &i in &copied {
+            copy::write_field(&mut buf, &vals[i]);
+        }
+        for &i in &compared {
+            hasher.push_value(&vals[i], &tp.columns[i].pg_type);
+        }
+        let h = hasher.finish();
+        checksum.add_row(h);
+        for (i, reason) in row_asides {
+            let row_key = (!pk.is_empty()).then(|| {
+                let keys: Vec<String> = pk
+                    .iter()
+                    .map(|&k| {
+                        let mut out = Vec::new();
+                        canonical(&vals[k], &tp.columns[k].pg_type, &mut out);
+                        String::from_utf8_lossy(&out).into_owned()
+                    })
+                    .collect();
+                serde_json::to_string(&keys).expect("strings serialize")
+            });
+            let original = match &row[i] {
+                mssql_backup::Value::String(s) | mssql_backup::Value::Xml(s) => Cow::Borrowed(s.as_str()),
+                other => Cow::Owned(format!("{other:?}")),
+            };
+            asides.push(tp, &tp.columns[i].name, row_key.as_deref(), h, reason, &original).map_err(|e| {
+                err(ErrorKind::Source, format!("cannot spool rejected values to a temporary file: {e}"))
+            })?;
+        }
+        rows += 1;
+        if buf.len() >= tuning.buffer_bytes {
+            let data = buf.split().freeze();
+            if tx.blocking_send(Chunk { data, rows }).is_err() {
+                return Err(err(ErrorKind::Postgres, "COPY ended early".into()));
+            }
+        }
+    }
+    copy::write_trailer(&mut buf);
+    let data = buf.split().freeze();
+    if tx.blocking_send(Chunk { data, rows }).is_err() {
+        return Err(err(ErrorKind::Postgres, "COPY ended early".into()));
+    }
+    for (i, s) in reader.decode_stats().iter().enumerate().take(ncols) {
+        conversions[i].replaced_utf16 += s.replaced_utf16;
+    }
+    Ok(Encoded { rows, checksum, conversions, asides })
+}
+
+/// Loads one table through `client`: COPY of all rows, then its kept-aside values.
+///
+/// # Errors
+/// Source, conversion and PostgreSQL errors, naming the table (and row and column for
+/// conversions).
+pub async fn load_table(
+    source: Arc<dyn Source>,
+    tp: Arc<TablePlan>,
+    client: &Client,
+    tuning: LoadTuning,
+    progress: &dyn Progress,
+) -> Result<LoadedTable, MigrateError> {
+    let step = Step::LoadData;
+    let start = Instant::now();
+    let display = tp.source_display();
+    progress.table_started(&display, source.database().tables[tp.index].row_count_hint);
+    let cols: Vec<String> = tp.columns.iter().filter(|c| c.copied()).map(|c| quote_ident(&c.name)).collect();
+    // One transaction per table: TRUNCATE makes a re-run of the step start clean, and
+    // lets COPY write the rows already frozen (no later rewrite of every page to set hint
+    // bits or freeze, which the read-back and the first VACUUM would otherwise pay).
+    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, &e).table(display.clone());
+    client
+        .batch_execute(&format!(
+            "BEGIN; TRUNCATE {}; DELETE FROM {}.rejected_values WHERE schema_name = {} AND table_name = {}",
+            tp.qualified(),
+            quote_ident(OWN_SCHEMA),
+            quote_literal(&tp.schema),
+            quote_literal(&tp.name)
+        ))
+        .await
+        .map_err(pg)?;
+    let sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)", tp.qualified(), cols.join(", "));
+    let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
+    let mut sink = std::pin::pin!(sink);
+    let (tx, mut rx) = mpsc::channel::<Chunk>(tuning.channel_buffers.max(1));
+    let enc = {
+        let source = source.clone();
+        let tp = tp.clone();
+        tokio::task::spawn_blocking(move || encode_table(&*source, &tp, tx, tuning))
+    };
+    let mut bytes = 0u64;
+    let mut send_err = None;
+    while let Some(chunk) = rx.recv().await {
+        bytes += chunk.data.len() as u64;
+        if let Err(e) = sink.send(chunk.data).await {
+            send_err = Some(e);
+            break;
+        }
+        progress.table_rows(&display, chunk.rows);
+    }
+    drop(rx);
+    let encoded = enc.await.map_err(|e| {
+        MigrateError::new(step, ErrorKind::Source, format!("reader thread failed: {e}")).table(display.clone())
+    });
+    if let Some(e) = send_err {
+        // The server's own error (a value it refused…) arrives with the COPY's response;
+        // it explains the failure better than a closed channel or "ended early".
+        let server = sink.as_mut().finish().await.err().filter(|e| e.as_db_error().is_some());
+        return Err(MigrateError::pg(step, server.as_ref().unwrap_or(&e)).table(display));
+    }
+    let encoded = match encoded {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) | Err(e) => return Err(e), // dropping the sink aborts the COPY
+    };
+    let acknowledged = sink.as_mut().finish().await.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
+    if acknowledged != encoded.rows {
+        return Err(MigrateError::new(
+            step,
+            ErrorKind::Validation,
+            format!("COPY stored {acknowledged} rows, {} were sent", encoded.rows),
+        )
+        .table(display));
+    }
+    let (rejected, spilled, tail) = encoded.asides.finish().map_err(|e| {
+        MigrateError::new(step, ErrorKind::Source, format!("rejected values spool: {e}")).table(display.clone())
+    })?;
+    if rejected > 0 {
+        store_asides(client, spilled, tail, tuning.buffer_bytes).await.map_err(|e| e.table(display.clone()))?;
+    }
+    client.batch_execute("COMMIT").await.map_err(pg)?;
+    let table_name: &str = &display;
+    tracing::info!(
+        table = table_name,
+        rows = encoded.rows,
+        bytes,
+        rejected,
+        seconds = start.elapsed().as_secs_f64(),
+        "table loaded"
+    );
+    progress.table_finished(&display, encoded.rows);
+    Ok(LoadedTable {
+        table: tp.index,
+        rows: encoded.rows,
+        bytes,
+        seconds: start.elapsed().as_secs_f64(),
+        checksum: encoded.checksum,
+        conversions: encoded.conversions,
+        rejected,
+    })
+}
+
+/// COPYs the spooled `bak2pg.rejected_values` rows: the spilled file in chunks, then the tail.
+async fn store_asides(
+    client: &Client,
+    spilled: Option<std::fs::File>,
+    tail: Bytes,
+    chunk: usize,
+) -> Result<(), MigrateError> {
+    use tokio::io::AsyncReadExt;
+    let step = Step::LoadData;
+    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, &e).object("bak2pg.rejected_values");
+    let sql = format!(
+        "COPY {}.rejected_values (schema_name, table_name, column_name, row_key, row_hash, reason, original_text, original_bytes) FROM STDIN (FORMAT binary)",
+        quote_ident(OWN_SCHEMA)
+    );
+    let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(pg)?;
+    let mut sink = std::pin::pin!(sink);
+    if let Some(f) = spilled {
+        let mut f = tokio::fs::File::from_std(f);
+        loop {
+            let mut buf = BytesMut::with_capacity(chunk.max(8192));
+            let n = f.read_buf(&mut buf).await.map_err(|e| {
+                MigrateError::new(step, ErrorKind::Source, format!("reading the rejected values spool: {e}"))
+            })?;
+            if n == 0 {
+                break;
+            }
+            sink.send(buf.freeze()).await.map_err(pg)?;
+        }
+    }
+    sink.send(tail).await.map_err(pg)?;
+    sink.as_mut().finish().await.map_err(pg)?;
+    Ok(())
+}
+
+/// Loads every table of the plan into database `db` of `target`, `tuning.jobs` at a time.
+/// Results are in plan order.
+///
+/// # Errors
+/// The first table's error; the other loads are then cancelled.
+pub async fn load_tables(
+    source: Arc<dyn Source>,
+    tables: &[TablePlan],
+    target: &Target,
+    db: &str,
+    tuning: LoadTuning,
+    progress: &dyn Progress,
+) -> Result<Vec<LoadedTable>, MigrateError> {
+    let jobs = tuning.jobs.max(1);
+    let mut results: Vec<LoadedTable> = futures::stream::iter(tables.iter().cloned().map(Arc::new))
+        .map(|tp| {
+            let source = source.clone();
+            async move {
+                let client = target.connect(Step::LoadData, db).await?;
+                load_table(source, tp, &client, tuning, progress).await
+            }
+        })
+        .buffer_unordered(jobs)
+        .try_collect::<Vec<_>>()
+        .await?;
+    results.sort_by_key(|r| r.table);
+    Ok(results)
+}

@@ -1,0 +1,461 @@
+//! The migration entry point ([`migrate`]) and its steps, each callable on its own (the
+//! pipeline runs them as separate steps): [`step_preflight`], [`step_create_schema`],
+//! [`step_load`], [`step_create_constraints`], [`step_validate`], [`step_swap`].
+//!
+//! Order and safety: everything is built in `<name>__loading`; keys, indexes and
+//! constraints come after the data; the swap happens only when every table's row count
+//! and checksum match. A failure at any step leaves `<name>` untouched, names the step,
+//! and (unless `keep_failed`) drops the loading database — except a failed swap, which
+//! keeps the validated loading database.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::checksum::TableChecksum;
+use crate::ddl::{self, OnFailure, Plan, PlanOptions, Untranslated, quote_ident};
+use crate::load::{self, LoadTuning, LoadedTable};
+use crate::report::{
+    ConversionReport, NotMigrated, Report, SpecialColumn, Status, Step, StepTiming, TableReport, TableStatus,
+};
+use crate::schema::Database;
+use crate::source::Source;
+use crate::target::{self, ErrorKind, MigrateError, Names, RunLock, ServerFacts, SwapOutcome, Target, pg_message};
+use crate::validate::{self, ReadBack};
+
+/// Callbacks on progress, so a CLI can draw bars; every method has an empty default.
+/// Called from async tasks: keep them quick.
+pub trait Progress: Send + Sync {
+    /// A step starts.
+    fn step_started(&self, _step: Step) {}
+    /// A step ended (successfully) after `seconds`.
+    fn step_finished(&self, _step: Step, _seconds: f64) {}
+    /// A table's load starts; `rows_hint` is the catalog's estimate.
+    fn table_started(&self, _table: &str, _rows_hint: Option<u64>) {}
+    /// `rows_done` rows of `table` have been sent so far.
+    fn table_rows(&self, _table: &str, _rows_done: u64) {}
+    /// A table's load is acknowledged by PostgreSQL.
+    fn table_finished(&self, _table: &str, _rows: u64) {}
+}
+
+/// Ignores all progress (`--quiet`, `--json`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// What to migrate where, and how.
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    /// The PostgreSQL server (its URL's database is the maintenance database).
+    pub target: Target,
+    /// Final database name; the source database's name when `None`.
+    pub database: Option<String>,
+    /// Drop the previous database after the swap instead of keeping it as
+    /// `<name>__prev_<UTC>`.
+    pub replace: bool,
+    /// Keep `<name>__loading` after a failure, for inspection.
+    pub keep_failed: bool,
+    /// Naming and type options.
+    pub plan: PlanOptions,
+    /// Parallelism and buffer sizes.
+    pub tuning: LoadTuning,
+}
+
+impl MigrateOptions {
+    /// Options with defaults for the server at `url`.
+    ///
+    /// # Errors
+    /// An unparsable URL (message redacted).
+    pub fn new(url: &str) -> Result<Self, MigrateError> {
+        Ok(MigrateOptions {
+            target: Target::parse(url)?,
+            database: None,
+            replace: false,
+            keep_failed: false,
+            plan: PlanOptions::default(),
+            tuning: LoadTuning::default(),
+        })
+    }
+
+    /// The target names for `db`.
+    ///
+    /// # Errors
+    /// A name too long for PostgreSQL.
+    pub fn names(&self, db: &Database) -> Result<Names, MigrateError> {
+        Names::new(self.database.as_deref().unwrap_or(&db.name))
+    }
+}
+
+/// Step 1: plans names and types and checks the server. Writes nothing.
+///
+/// # Errors
+/// Unmappable types ([`ErrorKind::Conversion`]), unreachable server, old server, missing
+/// CREATEDB, a name too long.
+pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Names, ServerFacts, Plan), MigrateError> {
+    let names = opts.names(db)?;
+    let plan = ddl::plan(db, &opts.plan)
+        .map_err(|e| MigrateError::new(Step::Preflight, ErrorKind::Conversion, e.to_string()))?;
+    let facts = target::preflight(&opts.target, &names).await?;
+    Ok((names, facts, plan))
+}
+
+/// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas
+/// and the tables (columns, NOT NULL, identities, generated
+/// columns; no keys yet).
+///
+/// # Errors
+/// PostgreSQL errors naming the table; a `<name>__loading` that is not ours.
+pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> Result<(), MigrateError> {
+    let step = Step::CreateSchema;
+    let m = target.connect(step, target.maintenance_db()).await?;
+    target::create_loading(&m, names).await?;
+    drop(m);
+    let c = target.connect(step, &names.loading).await?;
+    for sql in ddl::create_schema_statements(plan) {
+        c.batch_execute(&sql).await.map_err(|e| MigrateError::pg(step, &e))?;
+    }
+    for t in &plan.tables {
+        c.batch_execute(&ddl::create_table_statement(t))
+            .await
+            .map_err(|e| MigrateError::pg(step, &e).table(t.source_display()))?;
+    }
+    Ok(())
+}
+
+/// Step 3: loads every table (binary COPY, `tuning.jobs` at a time, each table in one
+/// transaction that first empties it, so the step can be re-run); `bak2pg.rejected_values`
+/// is created for values kept aside and dropped again when none was.
+///
+/// # Errors
+/// The first table's failure (source, conversion or PostgreSQL).
+pub async fn step_load(
+    source: Arc<dyn Source>,
+    plan: &Plan,
+    target: &Target,
+    names: &Names,
+    tuning: LoadTuning,
+    progress: &dyn Progress,
+) -> Result<Vec<LoadedTable>, MigrateError> {
+    let c = target.connect(Step::LoadData, &names.loading).await?;
+    for sql in load::own_schema_statements() {
+        c.batch_execute(&sql).await.map_err(|e| MigrateError::pg(Step::LoadData, &e))?;
+    }
+    let loaded = load::load_tables(source, &plan.tables, target, &names.loading, tuning, progress).await?;
+    if loaded.iter().all(|t| t.rejected == 0) {
+        c.batch_execute(&format!("DROP SCHEMA {} CASCADE", quote_ident(ddl::OWN_SCHEMA)))
+            .await
+            .map_err(|e| MigrateError::pg(Step::LoadData, &e))?;
+    }
+    Ok(loaded)
+}
+
+/// Step 4: defaults, primary keys, unique constraints, indexes, foreign keys, checks,
+/// then identities restarted after the loaded values. Returns what was not translated
+/// or only partly (NOT VALID constraints, defaults PostgreSQL refused…).
+///
+/// # Errors
+/// A primary key, unique constraint or index PostgreSQL refuses (the data would not
+/// match its schema), naming the table and object with the SQLSTATE.
+pub async fn step_create_constraints(
+    db: &Database,
+    plan: &Plan,
+    target: &Target,
+    names: &Names,
+    server_version_num: i32,
+) -> Result<Vec<Untranslated>, MigrateError> {
+    let step = Step::CreateConstraints;
+    let c = target.connect(step, &names.loading).await?;
+    let (statements, mut untranslated) = ddl::post_load_statements(db, plan, server_version_num);
+    for st in statements {
+        let tp = &plan.tables[st.table];
+        let Err(e) = c.batch_execute(&st.sql).await else { continue };
+        let (msg, code) = pg_message(&e);
+        let note = |action: &str, reason: String| Untranslated {
+            kind: st.kind.clone(),
+            table: tp.source_display(),
+            object: st.object.clone(),
+            definition: st.definition.clone(),
+            action: action.into(),
+            reason,
+        };
+        match &st.on_failure {
+            OnFailure::Fail => {
+                return Err(MigrateError::pg(step, &e)
+                    .table(tp.source_display())
+                    .object(format!("{} {}", st.kind, st.object)));
+            }
+            OnFailure::Report => untranslated.push(note("not created", msg)),
+            OnFailure::RetryNotValid { sqlstate, retry } if code.as_deref() == Some(sqlstate.as_str()) => {
+                match c.batch_execute(retry).await {
+                    Ok(()) => untranslated.push(note(
+                        "created NOT VALID (existing rows were not checked)",
+                        format!("existing rows violate it under PostgreSQL's rules: {msg}"),
+                    )),
+                    Err(e2) => untranslated.push(note("not created", pg_message(&e2).0)),
+                }
+            }
+            OnFailure::RetryNotValid { .. } => untranslated.push(note("not created", msg)),
+        }
+    }
+    // Identities: continue after the largest value loaded (or SQL Server's last value).
+    for (tp, t) in plan.tables.iter().zip(&db.tables) {
+        for (cp, col) in tp.columns.iter().zip(&t.columns) {
+            let Some((seed, inc)) = cp.identity else { continue };
+            let qc = quote_ident(&cp.name);
+            let row = c
+                .query_one(&format!("SELECT max({qc})::bigint, min({qc})::bigint FROM {}", tp.qualified()), &[])
+                .await
+                .map_err(|e| MigrateError::pg(step, &e).table(tp.source_display()))?;
+            let (max, min): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
+            let last = col.identity.and_then(|i| i.last_value).and_then(|v| i64::try_from(v).ok());
+            let edge = if inc > 0 { max.into_iter().chain(last).max() } else { min.into_iter().chain(last).min() };
+            let next = match edge {
+                None => Some(seed),
+                Some(e) => e.checked_add(inc),
+            };
+            let (lo, hi) = cp.pg_type.integer_range().expect("identity on an integer");
+            match next.filter(|n| *n >= lo && *n <= hi) {
+                Some(n) => c
+                    .batch_execute(&format!("ALTER TABLE {} ALTER COLUMN {qc} RESTART WITH {n}", tp.qualified()))
+                    .await
+                    .map_err(|e| {
+                        MigrateError::pg(step, &e)
+                            .table(tp.source_display())
+                            .object(format!("identity {}", cp.source_name))
+                    })?,
+                None => untranslated.push(Untranslated {
+                    kind: "identity".into(),
+                    table: tp.source_display(),
+                    object: cp.source_name.clone(),
+                    definition: None,
+                    action: "not restarted".into(),
+                    reason: "the next identity value is outside the column type".into(),
+                }),
+            }
+        }
+    }
+    Ok(untranslated)
+}
+
+/// Step 5: reads every table back and compares with the numbers of the rows sent.
+/// Returns the read-back numbers and the tables that differ (`schema.table` in SQL
+/// Server names).
+///
+/// # Errors
+/// PostgreSQL errors while reading back.
+pub async fn step_validate(
+    plan: &Plan,
+    target: &Target,
+    names: &Names,
+    jobs: usize,
+    sent: &[TableChecksum],
+) -> Result<(Vec<ReadBack>, Vec<String>), MigrateError> {
+    let back = validate::read_back_all(&plan.tables, target, &names.loading, jobs).await?;
+    let mismatched = back
+        .iter()
+        .zip(sent)
+        .filter(|(b, s)| b.checksum != **s)
+        .map(|(b, _)| plan.tables[b.table].source_display())
+        .collect();
+    Ok((back, mismatched))
+}
+
+/// Step 6: swaps `<name>__loading` into place (see [`target::swap`]).
+///
+/// # Errors
+/// Sessions on `<name>` block the rename: nothing is changed.
+pub async fn step_swap(target: &Target, names: &Names, replace: bool) -> Result<SwapOutcome, MigrateError> {
+    let c = target.connect(Step::Swap, target.maintenance_db()).await?;
+    target::swap(&c, names, replace).await
+}
+
+async fn timed<T>(
+    report: &mut Report,
+    progress: &dyn Progress,
+    step: Step,
+    fut: impl Future<Output = Result<T, MigrateError>>,
+) -> Result<T, MigrateError> {
+    progress.step_started(step);
+    tracing::info!(step = step.as_str(), "step started");
+    let start = Instant::now();
+    let r = fut.await;
+    let seconds = start.elapsed().as_secs_f64();
+    report.steps.push(StepTiming { step, seconds });
+    match &r {
+        Ok(_) => {
+            tracing::info!(step = step.as_str(), seconds, "step finished");
+            progress.step_finished(step, seconds);
+        }
+        Err(e) => tracing::error!(step = step.as_str(), seconds, error = %e, "step failed"),
+    }
+    r
+}
+
+/// Migrates the database of `source` into PostgreSQL as described by `opts`, and
+/// returns the report.
+///
+/// The source is shared as an `Arc` because each table's rows are read and encoded on a
+/// blocking thread (`RowReader` is synchronous) that must own what it borrows from.
+///
+/// # Errors
+/// A [`MigrateError`] naming the step (and table/object, SQLSTATE) that failed; its
+/// `report` holds the report as far as the run got (status `failed`), to be written
+/// before exiting non-zero. A checksum difference is such an error (step `validate`,
+/// kind [`ErrorKind::Validation`]). In every failure the previous database is untouched.
+pub async fn migrate(
+    source: Arc<dyn Source>,
+    opts: &MigrateOptions,
+    progress: &dyn Progress,
+) -> Result<Report, MigrateError> {
+    let mut report = Report::new(source.info());
+    report.target.server = opts.target.server();
+    match run(source, opts, progress, &mut report).await {
+        Ok(()) => {
+            report.status = Status::Passed;
+            Ok(report)
+        }
+        Err(mut e) => {
+            report.status = Status::Failed;
+            report.failed_step = Some(e.step);
+            report.error = Some(e.to_string());
+            report.compute_totals();
+            e.report = Some(Box::new(report));
+            Err(e)
+        }
+    }
+}
+
+async fn run(
+    source: Arc<dyn Source>,
+    opts: &MigrateOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+) -> Result<(), MigrateError> {
+    let db = source.database();
+    for m in &db.modules {
+        report.not_migrated.push(NotMigrated {
+            schema: m.schema.clone(),
+            name: m.name.clone(),
+            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        });
+    }
+    for o in &db.other_objects {
+        report.not_migrated.push(NotMigrated { schema: o.schema.clone(), name: o.name.clone(), kind: o.kind.clone() });
+    }
+    let names = opts.names(db)?;
+    report.target.database = names.name.clone();
+    report.target.loading_database = names.loading.clone();
+
+    let (names, facts, plan) = timed(report, progress, Step::Preflight, step_preflight(db, opts)).await?;
+    let _lock = RunLock::acquire(&opts.target, &names).await?;
+    report.target.server_version = Some(facts.version.clone());
+    report.renamed = plan.renames.clone();
+    report.untranslated = plan.untranslated.clone();
+    for tp in &plan.tables {
+        report.tables.push(TableReport {
+            source: tp.source_display(),
+            target: format!("{}.{}", tp.schema, tp.name),
+            rows: 0,
+            bytes: 0,
+            load_seconds: 0.0,
+            source_checksum: None,
+            target_checksum: None,
+            status: TableStatus::Pending,
+        });
+        for c in &tp.columns {
+            if let Some(note) = c.note {
+                report.special_columns.push(SpecialColumn {
+                    table: tp.source_display(),
+                    column: c.source_name.clone(),
+                    sql_type: c.sql_type.sql_name(),
+                    note,
+                });
+            }
+        }
+    }
+
+    let built = build(source.clone(), db, opts, progress, report, &names, &facts, &plan).await;
+    if let Err(e) = built {
+        // A Conflict means the loading name belongs to someone else: never touch it.
+        if !opts.keep_failed && e.kind != ErrorKind::Conflict {
+            let cleanup = async {
+                let m = opts.target.connect(e.step, opts.target.maintenance_db()).await?;
+                target::drop_ours(&m, e.step, &names.loading).await
+            };
+            if let Err(ce) = cleanup.await {
+                tracing::warn!(database = %names.loading, error = %ce, "could not drop the loading database");
+                report.warnings.push(format!("could not drop {:?} after the failure: {ce}", names.loading));
+            }
+        }
+        return Err(e);
+    }
+
+    let swapped = timed(report, progress, Step::Swap, step_swap(&opts.target, &names, opts.replace)).await?;
+    report.target.previous_kept_as = swapped.previous_kept_as;
+    report.target.previous_dropped = swapped.previous_dropped;
+    report.warnings.extend(swapped.warnings);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn build(
+    source: Arc<dyn Source>,
+    db: &Database,
+    opts: &MigrateOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+    names: &Names,
+    facts: &ServerFacts,
+    plan: &Plan,
+) -> Result<(), MigrateError> {
+    timed(report, progress, Step::CreateSchema, step_create_schema(&opts.target, names, plan)).await?;
+    let loaded =
+        timed(report, progress, Step::LoadData, step_load(source, plan, &opts.target, names, opts.tuning, progress))
+            .await?;
+    for l in &loaded {
+        let t = &mut report.tables[l.table];
+        t.rows = l.rows;
+        t.bytes = l.bytes;
+        t.load_seconds = l.seconds;
+        t.source_checksum = Some(l.checksum);
+        t.status = TableStatus::Loaded;
+        report.target.rejected_values += l.rejected;
+        for (cp, counts) in plan.tables[l.table].columns.iter().zip(&l.conversions) {
+            if !counts.is_empty() {
+                report.conversions.push(ConversionReport {
+                    table: plan.tables[l.table].source_display(),
+                    column: cp.source_name.clone(),
+                    counts: *counts,
+                });
+            }
+        }
+    }
+    report.compute_totals();
+    let more = timed(
+        report,
+        progress,
+        Step::CreateConstraints,
+        step_create_constraints(db, plan, &opts.target, names, facts.version_num),
+    )
+    .await?;
+    report.untranslated.extend(more);
+    let sent: Vec<TableChecksum> = loaded.iter().map(|l| l.checksum).collect();
+    let (back, mismatched) =
+        timed(report, progress, Step::Validate, step_validate(plan, &opts.target, names, opts.tuning.jobs, &sent))
+            .await?;
+    for b in &back {
+        let t = &mut report.tables[b.table];
+        t.target_checksum = Some(b.checksum);
+        t.status = if Some(b.checksum) == t.source_checksum { TableStatus::Match } else { TableStatus::Mismatch };
+    }
+    report.compute_totals();
+    if !mismatched.is_empty() {
+        return Err(MigrateError::new(
+            Step::Validate,
+            ErrorKind::Validation,
+            format!("row counts or checksums differ for {} tables: {}", mismatched.len(), mismatched.join(", ")),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! The migration report: a serde document (`--report FILE` writes it as JSON) and a human
+//! summary ([`Report::summary`]).
+//!
+//! It never contains a password: the target is named by host, port and database only.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checksum::TableChecksum;
+use crate::ddl::{Rename, Untranslated};
+use crate::source::SourceInfo;
+use crate::typemap::{ColumnConversions, MappingNote};
+
+/// The steps of a migration, in order. Each can run on its own (see [`mod@crate::migrate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Connect, check the server version, CREATEDB, names; nothing is written.
+    Preflight,
+    /// Create `<name>__loading`, its schemas and tables.
+    CreateSchema,
+    /// Binary COPY of every table.
+    LoadData,
+    /// Defaults, keys, indexes, foreign keys, checks, identity restarts.
+    CreateConstraints,
+    /// Row counts and checksums read back from PostgreSQL.
+    Validate,
+    /// Rename the previous database aside (or drop it) and `<name>__loading` into place.
+    Swap,
+}
+
+impl Step {
+    /// The step's name as in the report (`load_data`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Preflight => "preflight",
+            Step::CreateSchema => "create_schema",
+            Step::LoadData => "load_data",
+            Step::CreateConstraints => "create_constraints",
+            Step::Validate => "validate",
+            Step::Swap => "swap",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Overall outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Running (a report written mid-way).
+    Running,
+    /// Every table matched and the database is in place.
+    Passed,
+    /// Stopped; `failed_step` and `error` say where and why. The previous database is
+    /// untouched.
+    Failed,
+}
+
+/// Per-table validation status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableStatus {
+    /// Not loaded yet.
+    Pending,
+    /// Loaded, not validated yet.
+    Loaded,
+    /// Row count and checksum equal on both sides.
+    Match,
+    /// Row count or checksum differ.
+    Mismatch,
+}
+
+/// One table's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableReport {
+    /// `schema.table` in SQL Server.
+    pub source: String,
+    /// `schema.table` in PostgreSQL.
+    pub target: String,
+    /// Rows sent.
+    pub rows: u64,
+    /// Bytes of binary COPY data sent.
+    pub bytes: u64,
+    /// Seconds spent loading.
+    pub load_seconds: f64,
+    /// Checksum of the rows sent (after conversion).
+    pub source_checksum: Option<TableChecksum>,
+    /// Checksum of the rows read back from PostgreSQL.
+    pub target_checksum: Option<TableChecksum>,
+    /// Status.
+    pub status: TableStatus,
+}
+
+/// Lossy conversions of one column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversionReport {
+    /// `schema.table` in SQL Server.
+    pub table: String,
+    /// Column.
+    pub column: String,
+    /// Counts.
+    pub counts: ColumnConversions,
+}
+
+/// A column loaded as raw bytes or otherwise specially mapped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpecialColumn {
+    /// `schema.table` in SQL Server.
+    pub table: String,
+    /// Column.
+    pub column: String,
+    /// SQL Server type.
+    pub sql_type: String,
+    /// What was done.
+    pub note: MappingNote,
+}
+
+/// An object that is not migrated at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotMigrated {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// `view`, `procedure`, `scalar_function`, `trigger`, … or the catalog type code.
+    pub kind: String,
+}
+
+/// Time spent in one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepTiming {
+    /// Step.
+    pub step: Step,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// What happened to the target databases.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// Server as `host:port` (never credentials).
+    pub server: String,
+    /// PostgreSQL version (`server_version`).
+    pub server_version: Option<String>,
+    /// Final database name.
+    pub database: String,
+    /// The database built and validated before the swap.
+    pub loading_database: String,
+    /// Name the previous database was kept under, if there was one and it was kept.
+    pub previous_kept_as: Option<String>,
+    /// True when the previous database was dropped (`replace`).
+    pub previous_dropped: bool,
+    /// Values kept aside in `bak2pg.rejected_values`.
+    pub rejected_values: u64,
+}
+
+/// Totals over all tables.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Tables.
+    pub tables: usize,
+    /// Rows sent.
+    pub rows: u64,
+    /// COPY bytes sent.
+    pub bytes: u64,
+    /// Tables whose checksums matched.
+    pub matched: usize,
+    /// Tables whose checksums differed.
+    pub mismatched: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// bak2pg version.
+    pub tool_version: String,
+    /// Outcome.
+    pub status: Status,
+    /// The step that failed.
+    pub failed_step: Option<Step>,
+    /// The error, as displayed (no secrets).
+    pub error: Option<String>,
+    /// UTC start time, RFC 3339.
+    pub started_at: String,
+    /// Source facts: database, SQL Server version, engine and why.
+    pub source: SourceInfo,
+    /// Target facts.
+    pub target: TargetReport,
+    /// Per-step durations.
+    pub steps: Vec<StepTiming>,
+    /// Per-table numbers.
+    pub tables: Vec<TableReport>,
+    /// Totals.
+    pub totals: Totals,
+    /// Lossy conversions, per table and column (only columns with counts).
+    pub conversions: Vec<ConversionReport>,
+    /// Columns loaded as raw bytes or text by design.
+    pub special_columns: Vec<SpecialColumn>,
+    /// Views, procedures, functions, triggers and other objects not migrated.
+    pub not_migrated: Vec<NotMigrated>,
+    /// Defaults, checks, filters, computed columns, indexes and keys not (fully) translated.
+    pub untranslated: Vec<Untranslated>,
+    /// Identifiers renamed.
+    pub renamed: Vec<Rename>,
+    /// Other things worth knowing.
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// An empty report for `source`, started now.
+    pub fn new(source: SourceInfo) -> Self {
+        Report {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            status: Status::Running,
+            failed_step: None,
+            error: None,
+            started_at: utc_rfc3339(SystemTime::now()),
+            source,
+            target: TargetReport::default(),
+            steps: Vec::new(),
+            tables: Vec::new(),
+            totals: Totals::default(),
+            conversions: Vec::new(),
+            special_columns: Vec::new(),
+            not_migrated: Vec::new(),
+            untranslated: Vec::new(),
+            renamed: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Recomputes [`Report::totals`] from the tables.
+    pub fn compute_totals(&mut self) {
+        self.totals = Totals {
+            tables: self.tables.len(),
+            rows: self.tables.iter().map(|t| t.rows).sum(),
+            bytes: self.tables.iter().map(|t| t.bytes).sum(),
+            matched: self.tables.iter().filter(|t| t.status == TableStatus::Match).count(),
+            mismatched: self.tables.iter().filter(|t| t.status == TableStatus::Mismatch).count(),
+        };
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    /// A human summary: a few lines per section, one line per table.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let status = match self.status {
+            Status::Passed => "PASSED".to_string(),
+            Status::Running => "RUNNING".to_string(),
+            Status::Failed => format!("FAILED at step {}", self.failed_step.map(|s| s.as_str()).unwrap_or("?")),
+        };
+        let _ = writeln!(
+            s,
+            "bak2pg {}: {} → {} on {}: {status}",
+            self.tool_version, self.source.database, self.target.database, self.target.server
+        );
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "  error: {e}");
+        }
+        let _ = writeln!(
+            s,
+            "  source: SQL Server {} (engine {:?}: {})",
+            self.source.sql_version.as_deref().unwrap_or("version unknown"),
+            self.source.engine,
+            self.source.engine_reason
+        );
+        if let Some(prev) = &self.target.previous_kept_as {
+            let _ = writeln!(s, "  previous database kept as {prev}");
+        }
+        if self.target.previous_dropped {
+            let _ = writeln!(s, "  previous database dropped (replace)");
+        }
+        let steps: Vec<String> = self.steps.iter().map(|t| format!("{} {:.1}s", t.step, t.seconds)).collect();
+        let _ = writeln!(s, "  steps: {}", steps.join(", "));
+        let _ = writeln!(
+            s,
+            "  tables: {} ({} matched, {} mismatched), rows: {}, bytes: {}",
+            self.totals.tables, self.totals.matched, self.totals.mismatched, self.totals.rows, self.totals.bytes
+        );
+        for t in &self.tables {
+            let sum =
+                |c: &Option<TableChecksum>| c.map(|c| format!("{}/{}", c.rows, &c.hex()[..12])).unwrap_or("-".into());
+            let _ = writeln!(
+                s,
+                "    {:<40} {:>12} rows {:>14} bytes  src {}  pg {}  {:?}",
+                t.source,
+                t.rows,
+                t.bytes,
+                sum(&t.source_checksum),
+                sum(&t.target_checksum),
+                t.status
+            );
+        }
+        if !self.conversions.is_empty() {
+            let _ = writeln!(s, "  conversions:");
+            for c in &self.conversions {
+                let _ = writeln!(s, "    {}.{}: {}", c.table, c.column, conversions_text(&c.counts));
+            }
+        }
+        if self.target.rejected_values > 0 {
+            let _ = writeln!(s, "  {} original values kept in bak2pg.rejected_values", self.target.rejected_values);
+        }
+        if !self.special_columns.is_empty() {
+            let _ = writeln!(s, "  special columns:");
+            for c in &self.special_columns {
+                let _ = writeln!(s, "    {}.{} ({}): {:?}", c.table, c.column, c.sql_type, c.note);
+            }
+        }
+        if !self.not_migrated.is_empty() {
+            let _ = writeln!(s, "  not migrated ({}):", self.not_migrated.len());
+            for o in &self.not_migrated {
+                let _ = writeln!(s, "    {} {}.{}", o.kind, o.schema, o.name);
+            }
+        }
+        if !self.untranslated.is_empty() {
+            let _ = writeln!(s, "  not translated as in SQL Server ({}):", self.untranslated.len());
+            for u in &self.untranslated {
+                let _ = writeln!(
+                    s,
+                    "    {} {} on {}{}: {} ({})",
+                    u.kind,
+                    u.object,
+                    u.table,
+                    u.definition.as_ref().map(|d| format!(" {d}")).unwrap_or_default(),
+                    u.action,
+                    u.reason
+                );
+            }
+        }
+        if !self.renamed.is_empty() {
+            let _ = writeln!(s, "  renamed ({}):", self.renamed.len());
+            for r in &self.renamed {
+                let _ = writeln!(s, "    {:?} {} {:?} → {:?}: {}", r.kind, r.scope, r.source, r.target, r.reason);
+            }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "  warning: {w}");
+        }
+        s
+    }
+}
+
+fn conversions_text(c: &ColumnConversions) -> String {
+    let mut parts = Vec::new();
+    for (n, label) in [
+        (c.nul_removed, "NUL removed"),
+        (c.fraction_rounded, "7th digit rounded"),
+        (c.datetime_ticks_rounded, "datetime ticks rounded to ms"),
+        (c.offset_dropped, "offsets dropped"),
+        (c.xml_rejected, "XML rejected (NULL, kept aside)"),
+        (c.variant_as_text, "sql_variant as text"),
+        (c.replaced_utf16, "lone surrogates replaced"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Splits a time into UTC (year, month, day, hour, minute, second).
+fn utc_parts(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let (y, m, d) = crate::checksum::civil_from_days_pub(days);
+    let rem = secs % 86_400;
+    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// `2026-11-21T16:58:00Z`.
+pub fn utc_rfc3339(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = utc_parts(t);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// `20261121T165800Z`, for database names.
+pub fn utc_compact(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = utc_parts(t);
+    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
+}

@@ -1,0 +1,602 @@
+//! The target PostgreSQL server: connections, the errors of each step, and the
+//! database-level operations (preflight, `<name>__loading`, swap).
+//!
+//! Safety rules implemented here:
+//! - data is only ever written into `<name>__loading`, a database we create (marked with
+//!   a `bak2pg:` comment so that a leftover one of ours can be recognised and dropped);
+//! - `<name>` is touched only by the swap, which renames it aside and the loading
+//!   database into place in **one transaction** (both renames or neither);
+//! - sessions of other users are never terminated: a rename they block fails clearly.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::ddl::quote_ident;
+use crate::report::{Step, utc_compact};
+
+/// Suffix of the database being built.
+pub const LOADING_SUFFIX: &str = "__loading";
+/// Infix of the name a previous database is kept under: `<name>__prev_<UTC>`.
+pub const PREV_INFIX: &str = "__prev_";
+/// Bytes after [`PREV_INFIX`]: `20261121T165800Z` and a possible `_NN`.
+const PREV_ROOM: usize = 16 + 3;
+/// Prefix of the comment marking databases created by bak2pg.
+pub const COMMENT_PREFIX: &str = "bak2pg:";
+/// Oldest supported server: `gen_random_uuid()` is built in from 13 on.
+pub const MIN_SERVER_VERSION: i32 = 130_000;
+
+/// What kind of failure, for callers that branch on it (exit codes, retry policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The options are unusable (an unparsable connection string).
+    Config,
+    /// The server could not be reached or refused the login (transient or configuration).
+    Connect,
+    /// The role lacks a privilege (CREATEDB, ownership of the database to replace).
+    Permission,
+    /// The server is unsuitable (too old).
+    Server,
+    /// PostgreSQL rejected a statement.
+    Postgres,
+    /// The source failed to produce rows.
+    Source,
+    /// A value or schema could not be converted.
+    Conversion,
+    /// Other sessions or another run are using a database we must rename or drop.
+    Busy,
+    /// A database name is taken by something that is not ours, or is too long.
+    Conflict,
+    /// Checksums or row counts differ.
+    Validation,
+}
+
+/// A failed step: which step, which table or object, and the cause (with the SQLSTATE
+/// for PostgreSQL errors). Never contains a password.
+#[derive(Debug)]
+pub struct MigrateError {
+    /// The step that stopped.
+    pub step: Step,
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The table concerned (`schema.table` in SQL Server terms), if any.
+    pub table: Option<String>,
+    /// The object concerned (constraint, index, column, database), if any.
+    pub object: Option<String>,
+    /// SQLSTATE of a PostgreSQL error.
+    pub sqlstate: Option<String>,
+    /// What went wrong.
+    pub message: String,
+    /// The report as far as the run got (set by [`crate::migrate::migrate`]).
+    pub report: Option<Box<crate::report::Report>>,
+}
+
+impl MigrateError {
+    /// A new error without table, object or SQLSTATE.
+    pub fn new(step: Step, kind: ErrorKind, message: impl Into<String>) -> Self {
+        MigrateError { step, kind, table: None, object: None, sqlstate: None, message: message.into(), report: None }
+    }
+    /// Sets the table.
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = Some(table.into());
+        self
+    }
+    /// Sets the object.
+    pub fn object(mut self, object: impl Into<String>) -> Self {
+        self.object = Some(object.into());
+        self
+    }
+    /// True when running again later may succeed without changing anything (the server
+    /// was unreachable, other sessions held a database, a connection broke; SQLSTATE
+    /// classes 08 connection, 40 rollback, 53 resources, 57 operator intervention): the
+    /// pipeline's `transient` class. Everything else needs a change first (`permanent`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Connect | ErrorKind::Busy)
+            || self.sqlstate.as_deref().is_some_and(|s| ["08", "40", "53", "57"].iter().any(|c| s.starts_with(c)))
+    }
+
+    /// A PostgreSQL error of `step` (server message, detail and hint, and SQLSTATE).
+    pub fn pg(step: Step, e: &tokio_postgres::Error) -> Self {
+        let (message, sqlstate) = pg_message(e);
+        let kind = match sqlstate.as_deref() {
+            Some("42501") => ErrorKind::Permission,
+            Some("55006") => ErrorKind::Busy,
+            None if e.is_closed() => ErrorKind::Connect,
+            _ => ErrorKind::Postgres,
+        };
+        MigrateError { sqlstate, ..MigrateError::new(step, kind, message) }
+    }
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}", self.step)?;
+        if let Some(t) = &self.table {
+            write!(f, ", table {t}")?;
+        }
+        if let Some(o) = &self.object {
+            write!(f, ", {o}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(s) = &self.sqlstate {
+            write!(f, " (SQLSTATE {s})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for MigrateError {}
+
+/// The server's message, detail and hint, and the SQLSTATE, of a PostgreSQL error.
+pub fn pg_message(e: &tokio_postgres::Error) -> (String, Option<String>) {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut m = format!("PostgreSQL {}: {}", db.severity(), db.message());
+            if let Some(d) = db.detail() {
+                m.push_str(&format!("; detail: {d}"));
+            }
+            if let Some(h) = db.hint() {
+                m.push_str(&format!("; hint: {h}"));
+            }
+            (m, Some(db.code().code().to_string()))
+        }
+        None => (format!("PostgreSQL: {e}"), e.code().map(|c| c.code().to_string())),
+    }
+}
+
+/// A PostgreSQL server given by a connection URL or key=value string. The database in it
+/// is the maintenance database (connected to create, rename and drop databases). Its
+/// `Debug` and `Display` show host, port and user only.
+#[derive(Clone)]
+pub struct Target {
+    config: Config,
+    maintenance_db: String,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({})", self.server())
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.server())
+    }
+}
+
+/// Removes the password from a connection URL, for messages (`postgres://u:***@h/db`).
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((auth, host)) = rest.rsplit_once('@')
+    {
+        let user = auth.split(':').next().unwrap_or("");
+        let masked = if auth.contains(':') { format!("{user}:***") } else { user.to_string() };
+        return format!("{scheme}://{masked}@{host}");
+    }
+    if url.contains("password") { "<connection string with password>".to_string() } else { url.to_string() }
+}
+
+impl Target {
+    /// Parses a `postgres://user[:password]@host[:port][/maintenance_db]` URL (or a
+    /// libpq key=value string). The maintenance database defaults to `postgres`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for an unparsable string (the message shows it redacted).
+    pub fn parse(url: &str) -> Result<Self, MigrateError> {
+        let mut config = Config::from_str(url).map_err(|e| {
+            MigrateError::new(
+                Step::Preflight,
+                ErrorKind::Config,
+                format!("invalid PostgreSQL connection string {}: {e}", redact_url(url)),
+            )
+        })?;
+        let maintenance_db = config.get_dbname().unwrap_or("postgres").to_string();
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(15));
+        }
+        config.application_name("bak2pg");
+        Ok(Target { config, maintenance_db })
+    }
+
+    /// `user@host:port` (no password).
+    pub fn server(&self) -> String {
+        use tokio_postgres::config::Host;
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(s) => s.clone(),
+                #[cfg(unix)]
+                Host::Unix(p) => p.display().to_string(),
+            })
+            .collect();
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!("{}@{}:{port}", self.config.get_user().unwrap_or(""), hosts.join(","))
+    }
+
+    /// The maintenance database.
+    pub fn maintenance_db(&self) -> &str {
+        &self.maintenance_db
+    }
+
+    /// Connects to `dbname`; the connection is driven by a spawned task.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Connect`] (with the server named, never the password).
+    pub async fn connect(&self, step: Step, dbname: &str) -> Result<Client, MigrateError> {
+        let mut c = self.config.clone();
+        c.dbname(dbname);
+        let (client, conn) = c.connect(NoTls).await.map_err(|e| {
+            let (m, sqlstate) = pg_message(&e);
+            let kind = if sqlstate.as_deref() == Some("42501") { ErrorKind::Permission } else { ErrorKind::Connect };
+            MigrateError {
+                sqlstate,
+                ..MigrateError::new(step, kind, format!("cannot connect to {} database {dbname:?}: {m}", self.server()))
+            }
+        })?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+}
+
+/// Names derived from the final database name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Names {
+    /// Final name.
+    pub name: String,
+    /// `<name>__loading`.
+    pub loading: String,
+}
+
+impl Names {
+    /// Names for `name`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Conflict`] when `name` is empty or the derived names would exceed
+    /// PostgreSQL's 63 bytes (PostgreSQL would truncate them silently).
+    pub fn new(name: &str) -> Result<Self, MigrateError> {
+        let longest = name.len() + PREV_INFIX.len() + PREV_ROOM;
+        if name.is_empty() || longest > crate::ddl::MAX_IDENT_BYTES {
+            return Err(MigrateError::new(
+                Step::Preflight,
+                ErrorKind::Conflict,
+                format!(
+                    "database name {name:?} is empty or too long: with {PREV_INFIX}<UTC time> it must fit in 63 bytes (at most {} bytes); choose a shorter target name",
+                    crate::ddl::MAX_IDENT_BYTES - PREV_INFIX.len() - PREV_ROOM
+                ),
+            ));
+        }
+        Ok(Names { name: name.to_string(), loading: format!("{name}{LOADING_SUFFIX}") })
+    }
+}
+
+/// What preflight found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServerFacts {
+    /// `server_version_num`.
+    pub version_num: i32,
+    /// `server_version`.
+    pub version: String,
+    /// The role we are.
+    pub role: String,
+    /// Whether `<name>` exists now.
+    pub target_exists: bool,
+}
+
+/// Checks, before anything is written: the server answers, is PostgreSQL 13 or newer,
+/// our role may create databases, and may rename `<name>` if it exists (owner or
+/// superuser).
+///
+/// # Errors
+/// [`ErrorKind::Connect`], [`ErrorKind::Server`], [`ErrorKind::Permission`].
+pub async fn preflight(target: &Target, names: &Names) -> Result<ServerFacts, MigrateError> {
+    let step = Step::Preflight;
+    if target.maintenance_db() == names.name || target.maintenance_db() == names.loading {
+        return Err(MigrateError::new(
+            step,
+            ErrorKind::Conflict,
+            format!(
+                "the connection URL names database {:?}, which this run must rename; name another one (e.g. postgres) to connect through",
+                target.maintenance_db()
+            ),
+        ));
+    }
+    let c = target.connect(step, target.maintenance_db()).await?;
+    let row = c
+        .query_one(
+            "SELECT current_setting('server_version_num')::int, current_setting('server_version'), \
+             r.rolname::text, r.rolsuper OR r.rolcreatedb \
+             FROM pg_roles r WHERE r.rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(|e| MigrateError::pg(step, &e))?;
+    let facts = ServerFacts { version_num: row.get(0), version: row.get(1), role: row.get(2), target_exists: false };
+    let createdb: bool = row.get(3);
+    if facts.version_num < MIN_SERVER_VERSION {
+        return Err(MigrateError::new(
+            step,
+            ErrorKind::Server,
+            format!(
+                "PostgreSQL {} is too old: 13 or newer is needed (gen_random_uuid, generated columns)",
+                facts.version
+            ),
+        ));
+    }
+    if !createdb {
+        return Err(MigrateError::new(
+            step,
+            ErrorKind::Permission,
+            format!(
+                "role {:?} may not create databases: it needs CREATEDB (ALTER ROLE … CREATEDB) or superuser",
+                facts.role
+            ),
+        ));
+    }
+    let owner = c
+        .query_opt(
+            "SELECT pg_has_role(current_user, d.datdba, 'MEMBER') OR r.rolsuper \
+             FROM pg_database d, pg_roles r WHERE d.datname = $1 AND r.rolname = current_user",
+            &[&names.name],
+        )
+        .await
+        .map_err(|e| MigrateError::pg(step, &e))?;
+    let mut facts = facts;
+    if let Some(row) = owner {
+        facts.target_exists = true;
+        if !row.get::<_, bool>(0) {
+            return Err(MigrateError::new(
+                step,
+                ErrorKind::Permission,
+                format!(
+                    "database {:?} exists and role {:?} does not own it, so it could not be renamed aside",
+                    names.name, facts.role
+                ),
+            )
+            .object(format!("database {}", names.name)));
+        }
+    }
+    Ok(facts)
+}
+
+/// Holds an advisory lock for `<name>` on a maintenance connection for the whole run, so
+/// that two runs for the same database do not interleave.
+pub struct RunLock {
+    client: Client,
+}
+
+impl RunLock {
+    /// Takes the lock, or fails at once if another run holds it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Busy`] when another run holds it.
+    pub async fn acquire(target: &Target, names: &Names) -> Result<Self, MigrateError> {
+        let step = Step::Preflight;
+        let client = target.connect(step, target.maintenance_db()).await?;
+        let key = xxhash_rust::xxh3::xxh3_64(format!("bak2pg:{}", names.name).as_bytes()) as i64;
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .map_err(|e| MigrateError::pg(step, &e))?
+            .get(0);
+        if !got {
+            return Err(MigrateError::new(
+                step,
+                ErrorKind::Busy,
+                format!("another bak2pg run is migrating into {:?}", names.name),
+            ));
+        }
+        Ok(RunLock { client })
+    }
+
+    /// The maintenance connection holding the lock.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+async fn comment_of(c: &Client, step: Step, db: &str) -> Result<Option<Option<String>>, MigrateError> {
+    let row = c
+        .query_opt("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", &[&db])
+        .await
+        .map_err(|e| MigrateError::pg(step, &e))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Waits until no session is connected to `db` (our own closed connections take a moment
+/// to end on the server), up to `timeout`. Returns the number still connected.
+pub async fn wait_no_sessions(c: &Client, step: Step, db: &str, timeout: Duration) -> Result<i64, MigrateError> {
+    let start = Instant::now();
+    loop {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", &[&db])
+            .await
+            .map_err(|e| MigrateError::pg(step, &e))?
+            .get(0);
+        if n == 0 || start.elapsed() >= timeout {
+            return Ok(n);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Drops a database created by bak2pg (its comment says so), after waiting for sessions
+/// to end.
+///
+/// # Errors
+/// [`ErrorKind::Conflict`] when the database is not ours; [`ErrorKind::Busy`] when
+/// sessions stay connected.
+pub async fn drop_ours(c: &Client, step: Step, db: &str) -> Result<bool, MigrateError> {
+    match comment_of(c, step, db).await? {
+        None => Ok(false),
+        Some(Some(comment)) if comment.starts_with(COMMENT_PREFIX) => {
+            let n = wait_no_sessions(c, step, db, Duration::from_secs(10)).await?;
+            if n > 0 {
+                return Err(MigrateError::new(
+                    step,
+                    ErrorKind::Busy,
+                    format!("{n} sessions are connected to {db:?}; bak2pg does not end other sessions"),
+                )
+                .object(format!("database {db}")));
+            }
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(db)))
+                .await
+                .map_err(|e| MigrateError::pg(step, &e).object(format!("database {db}")))?;
+            Ok(true)
+        }
+        Some(_) => Err(MigrateError::new(
+            step,
+            ErrorKind::Conflict,
+            format!("database {db:?} exists and was not created by bak2pg; rename or drop it first"),
+        )
+        .object(format!("database {db}"))),
+    }
+}
+
+/// Creates `<name>__loading` (UTF-8, from `template0`), dropping a leftover one of ours.
+///
+/// # Errors
+/// [`ErrorKind::Conflict`] when a database of that name exists and is not ours; PostgreSQL
+/// errors of CREATE DATABASE.
+pub async fn create_loading(c: &Client, names: &Names) -> Result<(), MigrateError> {
+    let step = Step::CreateSchema;
+    drop_ours(c, step, &names.loading).await?;
+    let db = quote_ident(&names.loading);
+    c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
+        .await
+        .map_err(|e| MigrateError::pg(step, &e).object(format!("database {}", names.loading)))?;
+    let comment = format!("{COMMENT_PREFIX} loading {:?}, started {}", names.name, utc_compact(SystemTime::now()));
+    c.batch_execute(&format!("COMMENT ON DATABASE {db} IS {}", crate::ddl::quote_literal(&comment)))
+        .await
+        .map_err(|e| MigrateError::pg(step, &e))?;
+    Ok(())
+}
+
+/// What the swap did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SwapOutcome {
+    /// The name the previous database is kept under (also set, before the drop, with
+    /// `replace`; then `previous_dropped` says whether the drop worked).
+    pub previous_kept_as: Option<String>,
+    /// The previous database was dropped.
+    pub previous_dropped: bool,
+    /// Problems after the swap itself succeeded (a drop that failed).
+    pub warnings: Vec<String>,
+}
+
+/// Renames `<name>` to `<name>__prev_<UTC>` (if it exists) and `<name>__loading` to
+/// `<name>` in one transaction; then, with `replace`, drops the previous database.
+///
+/// # Errors
+/// [`ErrorKind::Busy`] when sessions are connected to `<name>` (nothing is changed: the
+/// transaction rolls back); other PostgreSQL errors, also with nothing changed.
+pub async fn swap(c: &Client, names: &Names, replace: bool) -> Result<SwapOutcome, MigrateError> {
+    let step = Step::Swap;
+    let left = wait_no_sessions(c, step, &names.loading, Duration::from_secs(10)).await?;
+    if left > 0 {
+        return Err(MigrateError::new(step, ErrorKind::Busy, format!("{left} sessions still use {:?}", names.loading)));
+    }
+    let exists = c
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&names.name])
+        .await
+        .map_err(|e| MigrateError::pg(step, &e))?
+        .is_some();
+    // `<name>__prev_<UTC>`, with `_2`, `_3`… when a run in the same second took it.
+    let mut prev = None;
+    if exists {
+        let base = format!("{}{PREV_INFIX}{}", names.name, utc_compact(SystemTime::now()));
+        for i in 1..100 {
+            let candidate = if i == 1 { base.clone() } else { format!("{base}_{i}") };
+            let taken = c
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&candidate])
+                .await
+                .map_err(|e| MigrateError::pg(step, &e))?
+                .is_some();
+            if !taken {
+                prev = Some(candidate);
+                break;
+            }
+        }
+        if prev.is_none() {
+            return Err(MigrateError::new(
+                step,
+                ErrorKind::Conflict,
+                format!("no free name {base}_N for the previous database"),
+            ));
+        }
+    }
+    let mut sql = String::from("BEGIN;\n");
+    if let Some(p) = &prev {
+        sql.push_str(&format!("ALTER DATABASE {} RENAME TO {};\n", quote_ident(&names.name), quote_ident(p)));
+    }
+    sql.push_str(&format!("ALTER DATABASE {} RENAME TO {};\n", quote_ident(&names.loading), quote_ident(&names.name)));
+    let comment = format!("{COMMENT_PREFIX} migrated {}", utc_compact(SystemTime::now()));
+    sql.push_str(&format!(
+        "COMMENT ON DATABASE {} IS {};\nCOMMIT;",
+        quote_ident(&names.name),
+        crate::ddl::quote_literal(&comment)
+    ));
+    if let Err(e) = c.batch_execute(&sql).await {
+        let _ = c.batch_execute("ROLLBACK").await;
+        let mut err = MigrateError::pg(step, &e).object(format!("database {}", names.name));
+        if err.sqlstate.as_deref() == Some("55006") {
+            err.kind = ErrorKind::Busy;
+            err.message = format!(
+                "other sessions are connected to {:?}, so it cannot be renamed aside; bak2pg does not end sessions. \
+                 Nothing was changed; the validated database is kept as {:?}. ({})",
+                names.name, names.loading, err.message
+            );
+        }
+        return Err(err);
+    }
+    tracing::info!(database = %names.name, previous = ?prev, "swapped the validated database into place");
+    let mut out = SwapOutcome { previous_kept_as: prev.clone(), previous_dropped: false, warnings: Vec::new() };
+    if replace && let Some(p) = prev {
+        match c.batch_execute(&format!("DROP DATABASE {}", quote_ident(&p))).await {
+            Ok(()) => {
+                out.previous_dropped = true;
+                out.previous_kept_as = None;
+            }
+            Err(e) => out
+                .warnings
+                .push(format!("replace: could not drop the previous database, kept as {p:?}: {}", pg_message(&e).0)),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact_url("postgres://u:secret@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        let t = Target::parse("postgres://u:secret@127.0.0.1:5999/db").unwrap();
+        assert!(!format!("{t:?} {t}").contains("secret"));
+        let e = Target::parse("postgres://u:secret@h:notaport/db").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(!e.is_transient(), "a bad URL needs fixing, not a retry");
+        let mut e = MigrateError::new(Step::LoadData, ErrorKind::Postgres, "x");
+        e.sqlstate = Some("22001".into());
+        assert!(!e.is_transient());
+        e.sqlstate = Some("53100".into());
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(Names::new("sales").unwrap().loading, "sales__loading");
+        assert!(Names::new(&"x".repeat(50)).is_err());
+        assert!(Names::new("").is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Safety of the target: the loading database, the swap, failures that leave the
+//! previous database untouched, and clear failures before anything is written.
+
+mod common;
+
+use bak2pg::report::Status;
+use bak2pg::{ErrorKind, NoProgress, Step};
+use common::*;
+
+/// Records progress callbacks.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl bak2pg::Progress for Recorder {
+    fn step_started(&self, step: Step) {
+        self.0.lock().unwrap().push(format!("start {step}"));
+    }
+    fn step_finished(&self, step: Step, _seconds: f64) {
+        self.0.lock().unwrap().push(format!("end {step}"));
+    }
+    fn table_rows(&self, table: &str, rows: u64) {
+        self.0.lock().unwrap().push(format!("rows {table} {rows}"));
+    }
+    fn table_finished(&self, table: &str, rows: u64) {
+        self.0.lock().unwrap().push(format!("done {table} {rows}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swap_keeps_previous_database_and_replace_drops_it() {
+    let name = "t_swap";
+    reset(name).await;
+    bak2pg::migrate(simple(name, 5), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(databases(name).await, vec![name.to_string()]);
+
+    let progress = Recorder::default();
+    let report = bak2pg::migrate(simple(name, 7), &options(name), &progress).await.unwrap_or_else(|e| panic!("{e}"));
+    let events = progress.0.lock().unwrap().clone();
+    for step in ["preflight", "create_schema", "load_data", "create_constraints", "validate", "swap"] {
+        assert!(events.contains(&format!("start {step}")) && events.contains(&format!("end {step}")), "{events:?}");
+    }
+    assert!(events.contains(&"rows dbo.items 7".to_string()), "{events:?}");
+    assert!(events.contains(&"done dbo.items 7".to_string()), "{events:?}");
+    let prev = report.target.previous_kept_as.clone().expect("previous kept");
+    assert!(prev.starts_with("t_swap__prev_"), "{prev}");
+    let dbs = databases(name).await;
+    assert_eq!(dbs, vec![name.to_string(), prev.clone()]);
+    let n: i64 = connect(name).await.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
+    assert_eq!(n, 7);
+    let n: i64 = connect(&prev).await.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
+    assert_eq!(n, 5);
+
+    let mut opts = options(name);
+    opts.replace = true;
+    let report = bak2pg::migrate(simple(name, 9), &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.target.previous_dropped);
+    assert_eq!(report.target.previous_kept_as, None);
+    assert_eq!(databases(name).await, vec![name.to_string(), prev]);
+    let n: i64 = connect(name).await.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
+    assert_eq!(n, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_mid_load_leaves_previous_database_unchanged() {
+    let name = "t_midload";
+    reset(name).await;
+    bak2pg::migrate(simple(name, 50), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let before = fingerprint(name).await;
+
+    let mut src = simple(name, 5000);
+    std::sync::Arc::get_mut(&mut src).unwrap().fail_at = Some((0, 3000));
+    let err = bak2pg::migrate(src, &options(name), &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::LoadData);
+    assert_eq!(err.kind, ErrorKind::Source);
+    assert_eq!(err.table.as_deref(), Some("dbo.items"));
+    assert!(err.to_string().contains("fails at row 3001"), "{err}");
+    let report = err.report.as_ref().expect("report attached");
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(report.failed_step, Some(Step::LoadData));
+
+    assert_eq!(fingerprint(name).await, before);
+    assert_eq!(databases(name).await, vec![name.to_string()], "loading database dropped, nothing else");
+
+    // With keep_failed, the loading database stays for inspection; the target still does not change.
+    let mut src = simple(name, 5000);
+    std::sync::Arc::get_mut(&mut src).unwrap().fail_at = Some((0, 10));
+    let mut opts = options(name);
+    opts.keep_failed = true;
+    bak2pg::migrate(src, &opts, &NoProgress).await.unwrap_err();
+    assert_eq!(databases(name).await, vec![name.to_string(), format!("{name}__loading")]);
+    assert_eq!(fingerprint(name).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_error_names_step_table_and_sqlstate() {
+    let name = "t_pgerror";
+    reset(name).await;
+    bak2pg::migrate(simple(name, 3), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let before = fingerprint(name).await;
+    // Duplicate keys: the primary key cannot be created after the load.
+    let src = simple(name, 3);
+    let mut src = std::sync::Arc::try_unwrap(src).ok().unwrap();
+    let dup = src.rows[0][0].clone();
+    src.rows[0].push(dup);
+    let err = bak2pg::migrate(std::sync::Arc::new(src), &options(name), &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::CreateConstraints);
+    assert_eq!(err.sqlstate.as_deref(), Some("23505"));
+    assert_eq!(err.table.as_deref(), Some("dbo.items"));
+    assert!(err.to_string().contains("primary_key PK_items"), "{err}");
+    assert_eq!(fingerprint(name).await, before);
+    assert_eq!(databases(name).await, vec![name.to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn value_refused_by_copy_names_step_table_and_sqlstate() {
+    let name = "t_copyerror";
+    reset(name).await;
+    let src = simple(name, 3);
+    let mut src = std::sync::Arc::try_unwrap(src).ok().unwrap();
+    // 60 characters for an nvarchar(50) column: PostgreSQL refuses it during COPY.
+    src.rows[0][1][1] = mssql_backup::Value::String("x".repeat(60));
+    let err = bak2pg::migrate(std::sync::Arc::new(src), &options(name), &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::LoadData);
+    assert_eq!(err.kind, ErrorKind::Postgres);
+    assert_eq!(err.table.as_deref(), Some("dbo.items"));
+    assert_eq!(err.sqlstate.as_deref(), Some("22001"), "{err}");
+    assert!(databases(name).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_on_the_target_block_the_swap_without_being_killed() {
+    let name = "t_busy";
+    reset(name).await;
+    bak2pg::migrate(simple(name, 2), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let other = connect(name).await;
+    let err = bak2pg::migrate(simple(name, 4), &options(name), &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::Swap);
+    assert_eq!(err.kind, ErrorKind::Busy);
+    assert!(err.to_string().contains("other sessions"), "{err}");
+    // The other session is alive, the previous database unchanged, the validated one kept.
+    let n: i64 = other.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2);
+    assert_eq!(databases(name).await, vec![name.to_string(), format!("{name}__loading")]);
+    drop(other);
+    // The next run drops our leftover loading database and succeeds.
+    bak2pg::migrate(simple(name, 4), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loading_database_that_is_not_ours_is_not_dropped() {
+    let name = "t_notours";
+    reset(name).await;
+    connect("postgres").await.batch_execute(&format!("CREATE DATABASE {name}__loading")).await.unwrap();
+    let err = bak2pg::migrate(simple(name, 2), &options(name), &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::CreateSchema);
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert_eq!(databases(name).await, vec![format!("{name}__loading")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_server_fails_clearly_before_writing() {
+    // A port nothing listens on (bound then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut opts =
+        bak2pg::MigrateOptions::new(&format!("postgres://postgres:s3cret@127.0.0.1:{port}/postgres")).unwrap();
+    opts.database = Some("t_unreachable".into());
+    let err = bak2pg::migrate(simple("t_unreachable", 1), &opts, &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::Preflight);
+    assert_eq!(err.kind, ErrorKind::Connect);
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    let report = err.report.unwrap();
+    assert!(!report.to_json().contains("s3cret"));
+    assert!(report.tables.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_without_createdb_fails_before_writing() {
+    let name = "t_nocreatedb";
+    reset(name).await;
+    let admin = connect("postgres").await;
+    admin
+        .batch_execute(
+            "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bak2pg_nocreatedb') THEN \
+             CREATE ROLE bak2pg_nocreatedb LOGIN NOCREATEDB; END IF; END$$",
+        )
+        .await
+        .unwrap();
+    let url = pg_url().replacen("postgres://postgres@", "postgres://bak2pg_nocreatedb:pw@", 1);
+    let mut opts = bak2pg::MigrateOptions::new(&url).unwrap();
+    opts.database = Some(name.into());
+    let err = bak2pg::migrate(simple(name, 1), &opts, &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::Preflight);
+    assert_eq!(err.kind, ErrorKind::Permission);
+    assert!(err.to_string().contains("CREATEDB"), "{err}");
+    assert!(!err.to_string().contains(":pw"), "{err}");
+    assert!(databases(name).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_run_separately_rerun_load_and_detect_a_changed_row() {
+    let name = "t_validate";
+    reset(name).await;
+    let src = simple(name, 20);
+    let opts = options(name);
+    let db = src.db.clone();
+    let (names, facts, plan) = bak2pg::migrate::step_preflight(&db, &opts).await.unwrap();
+    bak2pg::migrate::step_create_schema(&opts.target, &names, &plan).await.unwrap();
+    // Running the load step twice is safe: each table is emptied in its load transaction.
+    bak2pg::migrate::step_load(src.clone(), &plan, &opts.target, &names, opts.tuning, &NoProgress).await.unwrap();
+    let loaded = bak2pg::migrate::step_load(src, &plan, &opts.target, &names, opts.tuning, &NoProgress).await.unwrap();
+    bak2pg::migrate::step_create_constraints(&db, &plan, &opts.target, &names, facts.version_num).await.unwrap();
+    let sent: Vec<_> = loaded.iter().map(|l| l.checksum).collect();
+    let (_, mismatched) = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
+    assert!(mismatched.is_empty());
+    connect(&names.loading).await.batch_execute("UPDATE items SET label = 'item X' WHERE id = 7").await.unwrap();
+    let (back, mismatched) = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
+    assert_eq!(mismatched, vec!["dbo.items".to_string()]);
+    assert_eq!(back[0].checksum.rows, 20);
+    // Swapping a database is a separate step: the table was changed, so do not.
+    reset(name).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_through_the_target_database_is_refused() {
+    let name = "t_selfconnect";
+    reset(name).await;
+    let mut opts = bak2pg::MigrateOptions::new(&url_for(name)).unwrap();
+    opts.database = Some(name.into());
+    let err = bak2pg::migrate(simple(name, 1), &opts, &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::Preflight);
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(databases(name).await.is_empty());
+}
