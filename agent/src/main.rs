@@ -1,6 +1,7 @@
 //! `bak2pg`: inspect and migrate SQL Server backups, and run the pipeline's steps.
 
 mod inspect;
+mod migrate;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ struct Cli {
 enum Command {
     /// Describe a backup: header, files, completeness, tables with row counts and columns.
     Inspect(inspect::Args),
+    /// Migrate a backup (or an archive holding one) into a PostgreSQL database and
+    /// validate it: row counts and checksums per table, on both sides.
+    Migrate(migrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Migrate(args) => migrate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -17,6 +17,10 @@ use crate::typemap::{ColumnConversions, MappingNote};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
+    /// Find the backup in its archive and extract it (work folder only).
+    Extract,
+    /// Open the backup, check it is whole, read its catalog.
+    ReadBackup,
     /// Connect, check the server version, CREATEDB, names; nothing is written.
     Preflight,
     /// Create `<name>__loading`, its schemas and tables.
@@ -35,6 +39,8 @@ impl Step {
     /// The step's name as in the report (`load_data`).
     pub fn as_str(self) -> &'static str {
         match self {
+            Step::Extract => "extract",
+            Step::ReadBackup => "read_backup",
             Step::Preflight => "preflight",
             Step::CreateSchema => "create_schema",
             Step::LoadData => "load_data",
@@ -143,6 +149,27 @@ pub struct StepTiming {
     pub seconds: f64,
 }
 
+/// Where the backup came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputReport {
+    /// The files given (archive or backup files), as given.
+    pub files: Vec<String>,
+    /// Archive format, when the backup came from an archive (`rar5`, `zip`…).
+    pub archive: Option<String>,
+    /// The archive member read.
+    pub member: Option<String>,
+    /// Backup file size in bytes (the extracted size for archives).
+    pub backup_bytes: u64,
+    /// Compressed (`MSSQLBAK`) backup.
+    pub compressed: bool,
+    /// Backup-set name and start time from the backup header.
+    pub backup_set: Option<String>,
+    /// When the backup started (server local time with its UTC offset).
+    pub backup_started: Option<String>,
+    /// Notes on the choice of backup and its extraction.
+    pub notes: Vec<String>,
+}
+
 /// What happened to the target databases.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetReport {
@@ -192,6 +219,9 @@ pub struct Report {
     pub started_at: String,
     /// Source facts: database, SQL Server version, engine and why.
     pub source: SourceInfo,
+    /// The input: archive, member, backup file.
+    #[serde(default)]
+    pub input: InputReport,
     /// Target facts.
     pub target: TargetReport,
     /// Per-step durations.
@@ -224,6 +254,7 @@ impl Report {
             error: None,
             started_at: utc_rfc3339(SystemTime::now()),
             source,
+            input: InputReport::default(),
             target: TargetReport::default(),
             steps: Vec::new(),
             tables: Vec::new(),
@@ -276,6 +307,18 @@ impl Report {
             self.source.engine,
             self.source.engine_reason
         );
+        if !self.input.files.is_empty() {
+            let mut from = self.input.files.join(" + ");
+            if let (Some(a), Some(m)) = (&self.input.archive, &self.input.member) {
+                from = format!("{from} ({a} member {m:?})");
+            }
+            let started = self.input.backup_started.as_deref().map(|t| format!(", taken {t}")).unwrap_or_default();
+            let compressed = if self.input.compressed { ", compressed" } else { "" };
+            let _ = writeln!(s, "  input: {from}, {} bytes{compressed}{started}", self.input.backup_bytes);
+            for n in &self.input.notes {
+                let _ = writeln!(s, "    {n}");
+            }
+        }
         if let Some(prev) = &self.target.previous_kept_as {
             let _ = writeln!(s, "  previous database kept as {prev}");
         }

@@ -37,6 +37,20 @@ pub struct SourceInfo {
     pub db_version: Option<u16>,
 }
 
+impl SourceInfo {
+    /// Facts of a source that could not be read (for a report written after a failure).
+    pub fn unknown() -> Self {
+        SourceInfo {
+            engine: EngineKind::Native,
+            engine_reason: String::new(),
+            database: String::new(),
+            server: None,
+            sql_version: None,
+            db_version: None,
+        }
+    }
+}
+
 /// Errors of a source, with the failing table when there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

@@ -202,6 +202,17 @@ impl Target {
         Ok(Target { config, maintenance_db })
     }
 
+    /// Uses `password` when the connection string has none (the CLI passes `PGPASSWORD`,
+    /// so passwords stay off command lines and out of process listings).
+    pub fn with_default_password(mut self, password: Option<&str>) -> Self {
+        if self.config.get_password().is_none()
+            && let Some(p) = password
+        {
+            self.config.password(p);
+        }
+        self
+    }
+
     /// `user@host:port` (no password).
     pub fn server(&self) -> String {
         use tokio_postgres::config::Host;

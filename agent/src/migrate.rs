@@ -1,0 +1,285 @@
+//! `bak2pg migrate`: a backup (or an archive holding one) into PostgreSQL, validated.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use bak2pg::archive::{self, Limits};
+use bak2pg::report::{InputReport, StepTiming};
+use bak2pg::source::Source;
+use bak2pg::source::native::NativeSource;
+use bak2pg::{MigrateOptions, Progress, Report, Step};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+/// Which restore engine reads the backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Native where every table is readable natively, else sqlserver; the report says why.
+    Auto,
+    /// Read the backup file directly (no SQL Server).
+    Native,
+    /// RESTORE on a SQL Server and read over TDS.
+    Sqlserver,
+}
+
+/// Arguments of `migrate`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The backup: a `.bak` (several files for a striped backup), or a `.rar`, `.zip` or
+    /// `.7z` holding one.
+    #[arg(required = true)]
+    input: Vec<PathBuf>,
+    /// PostgreSQL server, `postgres://user@host:port/maintenance_db`. Give the password in
+    /// `PGPASSWORD`, not here (command lines are visible to every user of the machine).
+    #[arg(long, env = "BAK2PG_TARGET")]
+    target: String,
+    /// Name of the PostgreSQL database to create (default: the backup's database name).
+    #[arg(long)]
+    database: Option<String>,
+    /// Drop the previous database after a successful swap instead of keeping it as
+    /// `<name>__prev_<UTC time>`.
+    #[arg(long)]
+    replace: bool,
+    /// Keep `<name>__loading` after a failure, for inspection.
+    #[arg(long)]
+    keep_failed: bool,
+    /// Tables loaded at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Map a SQL Server schema to a PostgreSQL schema (`dbo=public` is the default);
+    /// repeatable.
+    #[arg(long = "schema-map", value_name = "FROM=TO")]
+    schema_map: Vec<String>,
+    /// Load columns of unknown types as raw bytea instead of refusing the database.
+    #[arg(long)]
+    load_unknown_as_bytea: bool,
+    /// Restore engine.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    engine: Engine,
+    /// Write the JSON report to this file (also on failure).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Print the JSON report on standard output instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+    /// Folder for files extracted from archives (default: a temporary folder, removed
+    /// after the run).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Largest archive member that may be extracted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_member_bytes)]
+    max_extract_bytes: u64,
+}
+
+/// Progress bars: one line per step, one bar per table being loaded.
+struct Bars {
+    multi: MultiProgress,
+    step: ProgressBar,
+    tables: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Self {
+        let multi = MultiProgress::new();
+        let step = multi.add(ProgressBar::new_spinner());
+        step.enable_steady_tick(std::time::Duration::from_millis(120));
+        Bars { multi, step, tables: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl Progress for Bars {
+    fn step_started(&self, step: Step) {
+        self.step.set_message(format!("{step}…"));
+    }
+    fn step_finished(&self, step: Step, seconds: f64) {
+        self.step.println(format!("  {step} done in {seconds:.1}s"));
+    }
+    fn table_started(&self, table: &str, rows_hint: Option<u64>) {
+        let bar = self.multi.add(ProgressBar::new(rows_hint.unwrap_or(0).max(1)));
+        bar.set_style(
+            ProgressStyle::with_template("  {msg:40} {bar:30} {pos:>10}/{len:10} rows {per_sec}")
+                .expect("valid template"),
+        );
+        bar.set_message(table.to_string());
+        self.tables.lock().expect("bars").insert(table.to_string(), bar);
+    }
+    fn table_rows(&self, table: &str, rows_done: u64) {
+        if let Some(b) = self.tables.lock().expect("bars").get(table) {
+            if rows_done > b.length().unwrap_or(0) {
+                b.set_length(rows_done);
+            }
+            b.set_position(rows_done);
+        }
+    }
+    fn table_finished(&self, table: &str, rows: u64) {
+        if let Some(b) = self.tables.lock().expect("bars").remove(table) {
+            b.set_length(rows.max(1));
+            b.finish_and_clear();
+            self.multi.remove(&b);
+        }
+    }
+}
+
+fn parse_schema_map(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|i| match i.split_once('=') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+            _ => bail!("--schema-map expects FROM=TO, got {i:?}"),
+        })
+        .collect()
+}
+
+/// The backup files to read, and what the input report says about them.
+fn prepare(args: &Args, work: &Path) -> anyhow::Result<(Vec<PathBuf>, InputReport)> {
+    let mut input =
+        InputReport { files: args.input.iter().map(|p| p.display().to_string()).collect(), ..Default::default() };
+    if args.input.len() > 1 {
+        // Several files: the stripes of one backup, each a backup file itself.
+        for p in &args.input {
+            if !matches!(archive::detect(p), Ok(archive::InputKind::Backup(_))) {
+                bail!(
+                    "{}: several files were given, so each must be a backup stripe (.bak), not an archive",
+                    p.display()
+                );
+            }
+        }
+        input.backup_bytes = args.input.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+        return Ok((args.input.clone(), input));
+    }
+    let limits = Limits { max_member_bytes: args.max_extract_bytes, ..Limits::default() };
+    let prepared = archive::prepare_backup(&args.input[0], work, &limits)?;
+    input.archive = prepared.archive.map(|a| a.to_string());
+    input.member = prepared.member.clone();
+    input.backup_bytes = prepared.size;
+    input.notes = prepared.notes.clone();
+    Ok((vec![prepared.path.clone()], input))
+}
+
+/// Runs `migrate`. Exit status 0 when the database is in place and validated; 1 on any
+/// failure (the previous database untouched); 2 when the backup itself is refused
+/// (incomplete, not a backup).
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    let bars = (!args.quiet && !args.json).then(Bars::new);
+    let progress: &dyn Progress = match &bars {
+        Some(b) => b,
+        None => &bak2pg::NoProgress,
+    };
+    let mut pre_steps = Vec::new();
+
+    // Extract (work folder only: nothing is written to PostgreSQL before the backup is
+    // known to be whole).
+    let temp;
+    let work = match &args.work_dir {
+        Some(w) => w.clone(),
+        None => {
+            temp = tempfile::Builder::new().prefix("bak2pg-").tempdir().context("creating a work folder")?;
+            temp.path().to_path_buf()
+        }
+    };
+    progress.step_started(Step::Extract);
+    let t = Instant::now();
+    let (files, mut input) = match prepare(&args, &work) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    pre_steps.push(StepTiming { step: Step::Extract, seconds: t.elapsed().as_secs_f64() });
+    progress.step_finished(Step::Extract, t.elapsed().as_secs_f64());
+
+    // Read the backup and choose the engine.
+    progress.step_started(Step::ReadBackup);
+    let t = Instant::now();
+    let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let native = match NativeSource::open(&paths, false) {
+        Ok(n) => n,
+        Err(e) => {
+            if let Some(b) = &bars {
+                b.step.finish_and_clear();
+            }
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let completeness = native.backup().completeness();
+    if !completeness.complete {
+        if let Some(b) = &bars {
+            b.step.finish_and_clear();
+        }
+        eprintln!("error: the backup is incomplete, nothing was written to PostgreSQL:");
+        for p in &completeness.problems {
+            eprintln!("  - {p}");
+        }
+        eprintln!("Give every stripe file of a striped backup together.");
+        return Ok(ExitCode::from(2));
+    }
+    let header = &native.backup().description().header;
+    input.compressed = header.compressed;
+    input.backup_set = Some(header.backup_name.clone()).filter(|n| !n.is_empty());
+    input.backup_started = Some(header.start.to_string());
+    let source: Arc<dyn Source> = match (args.engine, native.unsupported_features()) {
+        (Engine::Native, _) => Arc::new(native.with_reason("requested with --engine native")),
+        (Engine::Auto, features) if features.is_empty() => {
+            Arc::new(native.with_reason("auto: the native reader supports every table of this backup"))
+        }
+        (Engine::Auto, features) => {
+            bail!(
+                "the native reader cannot read {}; the sqlserver engine is needed (--engine sqlserver)",
+                features.join("; ")
+            )
+        }
+        (Engine::Sqlserver, _) => bail!("the sqlserver engine is not available in this build"),
+    };
+    pre_steps.push(StepTiming { step: Step::ReadBackup, seconds: t.elapsed().as_secs_f64() });
+    progress.step_finished(Step::ReadBackup, t.elapsed().as_secs_f64());
+
+    // Migrate.
+    let mut opts = MigrateOptions::new(&args.target).map_err(|e| anyhow::anyhow!("{e}"))?;
+    opts.target = opts.target.with_default_password(std::env::var("PGPASSWORD").ok().as_deref());
+    opts.database = args.database.clone();
+    opts.replace = args.replace;
+    opts.keep_failed = args.keep_failed;
+    opts.tuning.jobs = args.jobs.max(1);
+    opts.plan.schema_map = parse_schema_map(&args.schema_map)?;
+    opts.plan.load_unknown_as_bytea = args.load_unknown_as_bytea;
+    let result = runtime.block_on(bak2pg::migrate(source, &opts, progress));
+    if let Some(b) = &bars {
+        b.step.finish_and_clear();
+    }
+    let (mut report, error) = match result {
+        Ok(r) => (r, None),
+        Err(e) => {
+            let r = e.report.clone().map(|r| *r);
+            (r.unwrap_or_else(|| Report::new(bak2pg::source::SourceInfo::unknown())), Some(e))
+        }
+    };
+    let mut steps = pre_steps;
+    steps.append(&mut report.steps);
+    report.steps = steps;
+    report.input = input;
+    if let Some(path) = &args.report {
+        std::fs::write(path, report.to_json()).with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.summary());
+    }
+    match error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(e) => {
+            eprintln!("error: {e}");
+            eprintln!("The previous database, if any, is untouched.");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
