@@ -207,21 +207,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 b.step.finish_and_clear();
             }
             eprintln!("error: {e}");
+            eprintln!("Nothing was written to PostgreSQL.");
+            if matches!(&e, bak2pg::source::SourceError::Backup(b) if b.kind == mssql_backup::ErrorKind::Incomplete) {
+                eprintln!("A striped backup must be given with all its stripe files together.");
+            }
             return Ok(ExitCode::from(2));
         }
     };
-    let completeness = native.backup().completeness();
-    if !completeness.complete {
-        if let Some(b) = &bars {
-            b.step.finish_and_clear();
-        }
-        eprintln!("error: the backup is incomplete, nothing was written to PostgreSQL:");
-        for p in &completeness.problems {
-            eprintln!("  - {p}");
-        }
-        eprintln!("Give every stripe file of a striped backup together.");
-        return Ok(ExitCode::from(2));
-    }
     let header = &native.backup().description().header;
     input.compressed = header.compressed;
     input.backup_set = Some(header.backup_name.clone()).filter(|n| !n.is_empty());

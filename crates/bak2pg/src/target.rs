@@ -194,6 +194,18 @@ impl Target {
                 format!("invalid PostgreSQL connection string {}: {e}", redact_url(url)),
             )
         })?;
+        if config.get_hosts().is_empty() {
+            return Err(MigrateError::new(
+                Step::Preflight,
+                ErrorKind::Config,
+                format!("the PostgreSQL connection string {:?} names no host", redact_url(url)),
+            ));
+        }
+        if config.get_user().is_none() {
+            // libpq would take the OS user; be explicit rather than surprising.
+            let user = std::env::var("PGUSER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "postgres".into());
+            config.user(&user);
+        }
         let maintenance_db = config.get_dbname().unwrap_or("postgres").to_string();
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(15));

@@ -17,13 +17,27 @@ pub struct NativeSource {
 }
 
 impl NativeSource {
-    /// Opens the backup files (one, or every stripe) and reads the catalog.
+    /// Opens the backup files (one, or every stripe), checks that the backup is whole
+    /// (every allocated extent present; skipped with `salvage`) and reads the catalog.
     ///
     /// # Errors
     /// Reader errors: not a backup, truncated, damaged, incomplete (unless `salvage`), not
     /// a full backup.
     pub fn open(paths: &[&Path], salvage: bool) -> Result<NativeSource, SourceError> {
         let backup = Backup::open_with(paths, OpenOptions { salvage })?;
+        if !salvage {
+            // Say what is missing, not merely the first catalog page that is.
+            let c = backup.completeness();
+            if !c.complete {
+                return Err(SourceError::Backup(
+                    mssql_backup::Error::new(
+                        mssql_backup::ErrorKind::Incomplete,
+                        format!("the backup is incomplete: {}", c.problems.join("; ")),
+                    )
+                    .with_file(paths[0]),
+                ));
+            }
+        }
         backup.database()?;
         Ok(NativeSource { backup, reason: "requested".into() })
     }
