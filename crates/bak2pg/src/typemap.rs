@@ -475,7 +475,7 @@ pub fn ticks_to_micros(ticks: u64, scale: u8) -> Result<(i64, bool), ConvertErro
             .and_then(|us| i64::try_from(us).ok())
             .map(|us| (us, false))
             .ok_or_else(|| ConvertError::OutOfRange(format!("{ticks} ticks at scale {scale}"))),
-        7 => Ok((((ticks + 5) / 10) as i64, ticks % 10 != 0)),
+        7 => Ok((((ticks + 5) / 10) as i64, !ticks.is_multiple_of(10))),
         _ => Err(ConvertError::OutOfRange(format!("time scale {scale}"))),
     }
 }

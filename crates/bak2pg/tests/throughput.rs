@@ -34,7 +34,7 @@ impl RowReader for GenReader {
             Value::String(format!("customer name {i}")),
             Value::Decimal { mantissa: (i * 37 % 100000) as i128, scale: 2 },
             Value::DateTime2 { days: 737000 + (i % 1000) as i32, ticks: i * 12345 % 864_000_000_000, scale: 7 },
-            Value::Bit(i % 2 == 0),
+            Value::Bit(i.is_multiple_of(2)),
             Value::Float(i as f64 / 7.0),
             Value::Guid([(i % 256) as u8; 16]),
             Value::String("some fixed-ish text value".into()),
