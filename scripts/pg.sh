@@ -16,6 +16,17 @@ _pg_main() {
     repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     pgdir="$repo/.pg"
     cmd="${1:-start}"
+    # As root the cluster belongs to the postgres user, who may not be able to traverse
+    # the folders above the repository (a clone under /root): then the cluster lives in a
+    # folder of its own under /tmp, remembered in .pg-location.
+    [ -f "$repo/.pg-location" ] && pgdir="$(cat "$repo/.pg-location")"
+    _pg_locate() {
+        if [ "$(id -u)" = 0 ] && [ "$pgdir" = "$repo/.pg" ] && ! runuser -u postgres -- test -x "$repo"; then
+            pgdir="$(mktemp -d /tmp/bak2pg-pg.XXXXXX)"
+            chown postgres: "$pgdir"
+            echo "$pgdir" >"$repo/.pg-location"
+        fi
+    }
 
     _pg_log() { echo "pg.sh: $*" >&2; }
 
@@ -70,6 +81,7 @@ _pg_main() {
         if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
             useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres || return 1
         fi
+        _pg_locate
         mkdir -p "$pgdir"
         if [ "$(id -u)" = 0 ]; then
             chown postgres: "$pgdir"
