@@ -7,6 +7,7 @@ use anyhow::Context;
 use mssql_backup::Backup;
 use mssql_backup::backup::OpenOptions;
 use mssql_backup::completeness::Completeness;
+use mssql_backup::header::BackupDescription;
 use mssql_backup::schema::Table;
 use serde::Serialize;
 
@@ -31,6 +32,8 @@ pub struct Args {
 #[derive(Serialize)]
 struct Report {
     files: Vec<PathBuf>,
+    /// What RESTORE HEADERONLY and FILELISTONLY would say.
+    backup: BackupDescription,
     database: Option<String>,
     internal_version: Option<u16>,
     sql_server: Option<&'static str>,
@@ -131,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.json {
             let report = Report {
                 files: args.files.clone(),
+                backup: backup.description().clone(),
                 database: backup.boot().map(|b| b.name.clone()),
                 internal_version: backup.boot().map(|b| b.version),
                 sql_server: backup.boot().and_then(|b| release_of(b.version)),
@@ -168,6 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let failed = error.is_some() || !completeness.complete || tables.iter().any(|t| t.error.is_some());
     let report = Report {
         files: args.files.clone(),
+        backup: backup.description().clone(),
         database: backup.boot().map(|b| b.name.clone()).or(db.map(|d| d.name.clone())),
         internal_version: backup.boot().map(|b| b.version),
         sql_server: backup.boot().and_then(|b| release_of(b.version)),
@@ -186,9 +191,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn print_text(r: &Report) {
+    let h = &r.backup.header;
     println!("Backup      {}", r.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + "));
     if let Some(db) = &r.database {
         println!("Database    {db}");
+    }
+    println!("Server      {} (SQL Server {})", h.server_name, h.product_version);
+    println!(
+        "Backup set  {:?}, {}{}{}, started {}{}",
+        h.backup_name,
+        h.backup_type,
+        if h.copy_only { ", copy-only" } else { "" },
+        if h.compressed { ", compressed" } else { "" },
+        h.start,
+        h.finish.as_ref().map(|f| format!(", finished {f}")).unwrap_or_default()
+    );
+    if let Some(f) = &h.media.family {
+        if f.family_count > 1 {
+            println!("Media set   family {} of {} (a striped backup)", f.family_sequence, f.family_count);
+        }
+    }
+    println!("Files");
+    for f in &r.backup.files {
+        println!(
+            "  {:>3} {:<6} {:<28} {:>12} bytes  {}",
+            f.file_id,
+            format!("{:?}", f.file_type).to_lowercase(),
+            f.logical_name,
+            f.size_bytes,
+            f.physical_name
+        );
     }
     if let Some(v) = r.internal_version {
         println!(

@@ -1,2 +1,4 @@
 //! Prints the SQL Server → PostgreSQL type mapping as Markdown (the README shows it).
-fn main() { print!("{}", bak2pg::typemap::markdown_table()); }
+fn main() {
+    print!("{}", bak2pg::typemap::markdown_table());
+}
