@@ -206,10 +206,10 @@ fn print_text(r: &Report) {
         h.start,
         h.finish.as_ref().map(|f| format!(", finished {f}")).unwrap_or_default()
     );
-    if let Some(f) = &h.media.family {
-        if f.family_count > 1 {
-            println!("Media set   family {} of {} (a striped backup)", f.family_sequence, f.family_count);
-        }
+    if let Some(f) = &h.media.family
+        && f.family_count > 1
+    {
+        println!("Media set   family {} of {} (a striped backup)", f.family_sequence, f.family_count);
     }
     println!("Files");
     for f in &r.backup.files {
