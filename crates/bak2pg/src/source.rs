@@ -87,3 +87,4 @@ pub trait RowReader: Send {
 }
 
 pub mod native;
+pub mod sqlserver;
