@@ -2,6 +2,7 @@
 
 mod inspect;
 mod migrate;
+mod sqlserver;
 
 use std::process::ExitCode;
 

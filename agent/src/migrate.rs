@@ -9,8 +9,10 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use bak2pg::archive::{self, Limits};
 use bak2pg::report::{InputReport, StepTiming};
-use bak2pg::source::Source;
 use bak2pg::source::native::NativeSource;
+use bak2pg::source::select::{self, Decision, EngineChoice};
+use bak2pg::source::sqlserver::{RestoreFacts, SqlServerSource};
+use bak2pg::source::{Source, SourceError};
 use bak2pg::{MigrateOptions, Progress, Report, Step};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -23,6 +25,17 @@ pub enum Engine {
     Native,
     /// RESTORE on a SQL Server and read over TDS.
     Sqlserver,
+}
+
+impl Engine {
+    /// The library's name for the choice.
+    pub fn choice(self) -> EngineChoice {
+        match self {
+            Engine::Auto => EngineChoice::Auto,
+            Engine::Native => EngineChoice::Native,
+            Engine::Sqlserver => EngineChoice::Sqlserver,
+        }
+    }
 }
 
 /// Arguments of `migrate`.
@@ -75,6 +88,28 @@ pub struct Args {
     /// Largest archive member that may be extracted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_member_bytes)]
     max_extract_bytes: u64,
+    /// The sqlserver engine's options.
+    #[command(flatten)]
+    sqlserver: crate::sqlserver::SqlServerArgs,
+}
+
+/// One line for the report on what the sqlserver engine did.
+fn restore_note(f: &RestoreFacts) -> String {
+    let mut s = format!(
+        "restored on SQL Server {} ({}) as [{}] from backup set {} of {}{}; ",
+        f.server,
+        f.server_version,
+        f.restored_as,
+        f.position,
+        f.backup_sets,
+        if f.checksum { ", backup checksums verified" } else { "" }
+    );
+    s.push_str(if f.kept { "kept after the run (--keep-restored)" } else { "dropped after the run" });
+    for n in &f.notes {
+        s.push_str("; ");
+        s.push_str(n);
+    }
+    s
 }
 
 /// Progress bars: one line per step, one bar per table being loaded.
@@ -200,36 +235,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     progress.step_started(Step::ReadBackup);
     let t = Instant::now();
     let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    let native = match NativeSource::open(&paths, false) {
-        Ok(n) => n,
-        Err(e) => {
+    let native = NativeSource::open(&paths, false);
+    let mssql = args.sqlserver.setup(None)?;
+    let features = native.as_ref().map(|n| n.unsupported_features());
+    let decision =
+        select::decide(args.engine.choice(), features.as_ref().map(|f| f.as_slice()).map_err(|e| *e), mssql.is_some());
+    let native_failed = native.is_err();
+    let incomplete = matches!(&native, Err(SourceError::Backup(b)) if b.kind == mssql_backup::ErrorKind::Incomplete);
+    if let Ok(n) = &native {
+        let header = &n.backup().description().header;
+        input.compressed = header.compressed;
+        input.backup_set = Some(header.backup_name.clone()).filter(|n| !n.is_empty());
+        input.backup_started = Some(header.start.to_string());
+    }
+    let mut restored: Option<Arc<SqlServerSource>> = None;
+    let source: Arc<dyn Source> = match (decision, native) {
+        (Decision::Native(reason), Ok(n)) => Arc::new(n.with_reason(reason)),
+        (Decision::SqlServer(reason), native) => {
+            drop(native);
+            let (config, mut opts) = mssql.context("the sqlserver engine was chosen without a SQL Server")?;
+            if let Some(b) = &bars {
+                let bar = b.step.clone();
+                opts.progress = Some(Arc::new(move |p| bar.set_message(format!("RESTORE on SQL Server: {p:.0}%"))));
+            }
+            match runtime.block_on(SqlServerSource::restore(config, &paths, opts)) {
+                Ok(s) => {
+                    let s = Arc::new(s.with_reason(reason));
+                    input.notes.push(restore_note(s.facts()));
+                    restored = Some(s.clone());
+                    s
+                }
+                Err(e) => {
+                    if let Some(b) = &bars {
+                        b.step.finish_and_clear();
+                    }
+                    eprintln!("error: {e}");
+                    eprintln!("Nothing was written to PostgreSQL.");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        (Decision::Refuse(why), _) | (Decision::Native(why), Err(_)) => {
             if let Some(b) = &bars {
                 b.step.finish_and_clear();
             }
-            eprintln!("error: {e}");
+            eprintln!("error: {why}");
             eprintln!("Nothing was written to PostgreSQL.");
-            if matches!(&e, bak2pg::source::SourceError::Backup(b) if b.kind == mssql_backup::ErrorKind::Incomplete) {
+            if incomplete {
                 eprintln!("A striped backup must be given with all its stripe files together.");
             }
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(if native_failed { 2 } else { 1 }));
         }
-    };
-    let header = &native.backup().description().header;
-    input.compressed = header.compressed;
-    input.backup_set = Some(header.backup_name.clone()).filter(|n| !n.is_empty());
-    input.backup_started = Some(header.start.to_string());
-    let source: Arc<dyn Source> = match (args.engine, native.unsupported_features()) {
-        (Engine::Native, _) => Arc::new(native.with_reason("requested with --engine native")),
-        (Engine::Auto, features) if features.is_empty() => {
-            Arc::new(native.with_reason("auto: the native reader supports every table of this backup"))
-        }
-        (Engine::Auto, features) => {
-            bail!(
-                "the native reader cannot read {}; the sqlserver engine is needed (--engine sqlserver)",
-                features.join("; ")
-            )
-        }
-        (Engine::Sqlserver, _) => bail!("the sqlserver engine is not available in this build"),
     };
     pre_steps.push(StepTiming { step: Step::ReadBackup, seconds: t.elapsed().as_secs_f64() });
     progress.step_finished(Step::ReadBackup, t.elapsed().as_secs_f64());
@@ -254,6 +310,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (r.unwrap_or_else(|| Report::new(bak2pg::source::SourceInfo::unknown())), Some(e))
         }
     };
+    if let Some(s) = &restored
+        && let Err(e) = runtime.block_on(s.close())
+    {
+        report.warnings.push(format!("could not drop the restored SQL Server database {}: {e}", s.facts().restored_as));
+    }
     let mut steps = pre_steps;
     steps.append(&mut report.steps);
     report.steps = steps;

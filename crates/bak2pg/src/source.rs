@@ -87,4 +87,5 @@ pub trait RowReader: Send {
 }
 
 pub mod native;
+pub mod select;
 pub mod sqlserver;

@@ -595,6 +595,8 @@ impl SqlServerSource {
         opts: RestoreOptions,
     ) -> Result<SqlServerSource, SourceError> {
         let handle = Handle::current();
+        // A missing password is known before anything is copied.
+        config.tiberius(None).map_err(|e| other(e.to_string()))?;
         let config = Arc::new(config);
         let server = config.server();
         let owned: Vec<std::path::PathBuf> = files.iter().map(|p| p.to_path_buf()).collect();

@@ -558,6 +558,91 @@ mod tests {
         );
     }
 
+    /// What RESTORE FILELISTONLY would list for a fixture, from the backup's own file list
+    /// (the `SFIN` records, see mssql-backup's header module).
+    fn fixture_files(name: &str) -> Option<Vec<FileRow>> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/bak").join(name);
+        let backup = mssql_backup::Backup::open(&[path.as_path()]).ok()?;
+        let files = backup
+            .description()
+            .files
+            .iter()
+            .map(|f| FileRow {
+                logical_name: f.logical_name.clone(),
+                physical_name: f.physical_name.clone(),
+                kind: match f.file_type {
+                    mssql_backup::header::FileType::Data => FileKind::Data,
+                    mssql_backup::header::FileType::Log => FileKind::Log,
+                    mssql_backup::header::FileType::Other(t) => panic!("file type {t}"),
+                },
+                file_id: i64::from(f.file_id),
+            })
+            .collect();
+        Some(files)
+    }
+
+    #[test]
+    fn move_clauses_for_the_fixtures() {
+        // Three data files (ids 1, 3, 4) and a log, logical names of mixed case.
+        let files = fixture_files("northwind-sql2014-multifile.bak").unwrap();
+        let moves =
+            move_targets("bak2pg_00112233aabbccdd", &files, "/var/opt/mssql/data/", "/var/opt/mssql/data/").unwrap();
+        let sql = restore_database(
+            "bak2pg_00112233aabbccdd",
+            &["/var/opt/mssql/backup/bak2pg-x-1.bak".into()],
+            1,
+            &moves,
+            false,
+            10,
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "RESTORE DATABASE [bak2pg_00112233aabbccdd]\n\
+             FROM DISK = N'/var/opt/mssql/backup/bak2pg-x-1.bak'\n\
+             WITH FILE = 1,\n    \
+             MOVE N'Northwind' TO N'/var/opt/mssql/data/bak2pg_00112233aabbccdd_Northwind.mdf',\n    \
+             MOVE N'Northwind_1' TO N'/var/opt/mssql/data/bak2pg_00112233aabbccdd_Northwind_1.ndf',\n    \
+             MOVE N'Northwind_2' TO N'/var/opt/mssql/data/bak2pg_00112233aabbccdd_Northwind_2.ndf',\n    \
+             MOVE N'Northwind_log' TO N'/var/opt/mssql/data/bak2pg_00112233aabbccdd_Northwind_log.ldf',\n    \
+             REPLACE, RECOVERY, STATS = 10"
+        );
+        // Logical names that differ from the database name, a Windows server.
+        let files = fixture_files("hotel-management-time-sql2017.bak").unwrap();
+        let moves = move_targets("bak2pg_1", &files, "D:\\SQL\\Data", "L:\\SQL\\Log\\").unwrap();
+        let t: Vec<(&str, &str)> = moves.iter().map(|m| (m.logical_name.as_str(), m.target.as_str())).collect();
+        assert_eq!(
+            t,
+            [
+                ("HotelReservation", "D:\\SQL\\Data\\bak2pg_1_HotelReservation.mdf"),
+                ("HotelReservation_log", "L:\\SQL\\Log\\bak2pg_1_HotelReservation_log.ldf"),
+            ]
+        );
+        // Every fixture: one MOVE per file, the primary data file .mdf, one .ldf, targets unique.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/bak");
+        let mut seen = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            if !name.ends_with(".bak") {
+                continue;
+            }
+            // The negative fixtures (not backups) have no file list.
+            let Some(files) = fixture_files(&name) else { continue };
+            let moves = move_targets("bak2pg_f", &files, "/d", "/l").unwrap();
+            assert_eq!(moves.len(), files.len(), "{name}");
+            assert_eq!(moves.iter().filter(|m| m.target.ends_with(".mdf")).count(), 1, "{name}");
+            assert_eq!(
+                moves.iter().filter(|m| m.target.starts_with("/l/") && m.target.ends_with(".ldf")).count(),
+                1,
+                "{name}"
+            );
+            let unique: HashSet<String> = moves.iter().map(|m| m.target.to_lowercase()).collect();
+            assert_eq!(unique.len(), moves.len(), "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 16, "{seen} fixtures");
+    }
+
     fn h(position: i32, backup_type: i32) -> HeaderRow {
         HeaderRow { position, backup_type, database_name: "Db".into(), ..Default::default() }
     }
