@@ -25,7 +25,7 @@ enum Command {
     Inspect(inspect::Args),
     /// Migrate a backup (or an archive holding one) into a PostgreSQL database and
     /// validate it: row counts and checksums per table, on both sides.
-    Migrate(migrate::Args),
+    Migrate(Box<migrate::Args>),
 }
 
 fn main() -> ExitCode {
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
-        Command::Migrate(args) => migrate::run(args),
+        Command::Migrate(args) => migrate::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -269,8 +269,7 @@ fn every_type_reads_the_same_through_both_engines() {
         )
         .await;
     });
-    let setup = concat!(
-        "CREATE TABLE dbo.[all types] (id int NOT NULL PRIMARY KEY, b bit, ti tinyint, si smallint, i int, bi bigint, \
+    let setup = "CREATE TABLE dbo.[all types] (id int NOT NULL PRIMARY KEY, b bit, ti tinyint, si smallint, i int, bi bigint, \
          r real, f float, d decimal(38,10), n numeric(5,2), m money, sm smallmoney, \
          c char(10) COLLATE Latin1_General_CI_AS, vc varchar(50) COLLATE French_CI_AS, vcm varchar(max), \
          u8 varchar(60) COLLATE Latin1_General_100_CI_AS_SC_UTF8, vn varchar(20) COLLATE Vietnamese_CI_AS, t text, \
@@ -314,8 +313,7 @@ fn every_type_reads_the_same_through_both_engines() {
            (25, CAST('2079-06-06T23:59' AS smalldatetime)), (26, CAST(9999999999999999999999999999999999999.9 AS decimal(38,1)));\n\
          CREATE TABLE dbo.xml_docs (id int NOT NULL PRIMARY KEY, x xml);\n\
          INSERT dbo.xml_docs VALUES (1, N'<r a=\"1\">text &amp; more<e/><f></f></r>'), (2, NULL), (3, N'<?pi x?><!--c--><a xmlns=\"urn:x\"><b>1</b></a>');\n\
-         CHECKPOINT;"
-    );
+         CHECKPOINT;";
     rt.block_on(exec(&cfg, Some(&db), setup));
     rt.block_on(exec(
         &cfg,

@@ -594,7 +594,7 @@ pub fn variant_storage(cells: &[ColumnData<'_>]) -> Result<Option<Vec<u8>>, Stri
                     return Err(format!("sql_variant {base}: sent at scale {s}"));
                 }
                 let f = 10u64.pow(u32::from(s - scale));
-                if t.increments() % f != 0 {
+                if !t.increments().is_multiple_of(f) {
                     return Err(format!("sql_variant {base}: more digits than its scale {scale}"));
                 }
                 Ok(t.increments() / f)
