@@ -2,8 +2,9 @@
 //!
 //! SQL Server opens `RESTORE … FROM DISK` paths itself, as its service account (`mssql` on
 //! Linux, whose packages create `/var/opt/mssql` owned by it), so the files are copied into
-//! a directory it reads: by default `/var/opt/mssql/backup` (the documented place for
-//! backups of SQL Server on Linux). Each copy gets a fresh name (`bak2pg-<hex>-<n>.bak`)
+//! a directory it reads: by default `/var/opt/mssql/backup` (the directory Microsoft's
+//! Linux restore walkthroughs use; created with mode 0750 and given to the owner when
+//! missing). Each copy gets a fresh name (`bak2pg-<hex>-<n>.bak`)
 //! and is created with `O_EXCL`, so no other file is ever overwritten; it is handed to
 //! the owner (default `mssql`) with mode 0640, and removed again when the
 //! [`PlacedBackup`] is dropped, i.e. as soon as the RESTORE is over.
@@ -114,6 +115,12 @@ pub fn place(files: &[&Path], dir: &BackupDir) -> Result<PlacedBackup, String> {
             })?)
         }
     };
+    if !dir.local.exists() {
+        // SQL Server on Linux creates /var/opt/mssql but not always its backup directory.
+        std::fs::create_dir_all(&dir.local)
+            .map_err(|e| format!("cannot create {} for SQL Server to read: {e}", dir.local.display()))?;
+        set_owner(&dir.local, owner, 0o750)?;
+    }
     for (i, src) in files.iter().enumerate() {
         let name = format!("bak2pg-{stem}-{}.bak", i + 1);
         let dst = dir.local.join(&name);
@@ -128,13 +135,13 @@ pub fn place(files: &[&Path], dir: &BackupDir) -> Result<PlacedBackup, String> {
         io::copy(&mut input, &mut out).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
         out.sync_all().map_err(|e| format!("{}: {e}", dst.display()))?;
         drop(out);
-        set_owner(&dst, owner)?;
+        set_owner(&dst, owner, 0o640)?;
     }
     Ok(placed)
 }
 
 #[cfg(unix)]
-fn set_owner(path: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
+fn set_owner(path: &Path, owner: Option<(u32, u32)>, mode: u32) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
@@ -145,12 +152,12 @@ fn set_owner(path: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
             )
         })?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(not(unix))]
-fn set_owner(_path: &Path, _owner: Option<(u32, u32)>) -> Result<(), String> {
+fn set_owner(_path: &Path, _owner: Option<(u32, u32)>, _mode: u32) -> Result<(), String> {
     Ok(())
 }
 
@@ -201,8 +208,18 @@ mod tests {
         // An owner that does not exist is refused before anything is copied.
         let bad = BackupDir { owner: Some("no-such-user-bak2pg".into()), ..dir.clone() };
         assert!(place(&[src.as_path()], &bad).unwrap_err().contains("does not exist"));
-        // A directory that does not exist says so.
-        let nodir = BackupDir { local: tmp.path().join("nope"), ..dir };
-        assert!(place(&[src.as_path()], &nodir).unwrap_err().contains("cannot create"));
+        // A directory that does not exist is created (private to its owner and group).
+        let newdir = BackupDir { local: tmp.path().join("new/backup"), ..dir };
+        let c = place(&[src.as_path()], &newdir).unwrap();
+        assert!(c.local()[0].starts_with(&newdir.local));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&newdir.local).unwrap().permissions().mode() & 0o777, 0o750);
+        }
+        // One that cannot be created says so.
+        std::fs::write(tmp.path().join("file"), b"").unwrap();
+        let bad = BackupDir { local: tmp.path().join("file/sub"), ..newdir };
+        assert!(place(&[src.as_path()], &bad).unwrap_err().contains("cannot create"));
     }
 }
