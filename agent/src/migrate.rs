@@ -236,7 +236,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let native = NativeSource::open(&paths, false);
-    let mssql = args.sqlserver.setup(None)?;
+    // A SQL Server configuration is only read (and only its mistakes reported) when the
+    // engine might use it.
+    let mssql = if args.engine == Engine::Native { None } else { args.sqlserver.setup(None)? };
     let features = native.as_ref().map(|n| n.unsupported_features());
     let decision =
         select::decide(args.engine.choice(), features.as_ref().map(|f| f.as_slice()).map_err(|e| *e), mssql.is_some());

@@ -326,6 +326,14 @@ impl MssqlConfig {
         c.host(&self.host);
         c.port(self.port);
         c.application_name("bak2pg");
+        // tiberius bounds each server round-trip to 30 s by default (ADO.NET's command
+        // timeout); a RESTORE of a large database is silent for longer than that between
+        // its STATS messages.
+        c.command_timeout(None);
+        // Names in the catalog are UTF-16 that may hold lone surrogates, which strict
+        // decoding turns into an aborted result; row values never go through it (they are
+        // selected as bytes, see `read`).
+        c.lossy_utf16_decoding(true);
         c.authentication(tiberius::AuthMethod::sql_server(&self.user, password.expose()));
         c.encryption(match self.encrypt {
             Encrypt::Off => tiberius::EncryptionLevel::Off,
@@ -427,5 +435,7 @@ mod tests {
         let c = c.with_password(Secret::new("x"));
         let t = c.tiberius(Some("db")).unwrap();
         assert_eq!(t.get_addr(), "h:1433");
+        assert_eq!(t.get_command_timeout(), None, "a RESTORE may take hours");
+        assert!(t.get_lossy_utf16_decoding());
     }
 }
