@@ -941,6 +941,39 @@ mod tests {
         assert_eq!(r.width, 0);
     }
 
+    #[test]
+    fn every_fixture_table_gets_a_select() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/bak");
+        let mut tables = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            let Ok(backup) = mssql_backup::Backup::open(&[path.as_path()]) else { continue };
+            let Ok(db) = backup.database() else { continue };
+            for t in &db.tables {
+                let stored = |c: &Column| c.computed.as_ref().is_none_or(|k| k.persisted);
+                let r = plan_table(t, stored).unwrap();
+                assert_eq!(r.columns.len(), t.columns.len());
+                let from = format!("\nFROM [{}].[{}]", t.schema.replace(']', "]]"), t.name.replace(']', "]]"));
+                assert!(r.sql.ends_with(&from), "{}", r.sql);
+                let mut next = 0;
+                for (c, cr) in t.columns.iter().zip(&r.columns) {
+                    if cr.kind == ReadKind::NotStored {
+                        assert!(!stored(c));
+                        continue;
+                    }
+                    // Result columns follow each other, each table column's first item names it.
+                    assert_eq!(cr.first, next, "{}.{}", t.name, c.name);
+                    next += cr.width;
+                    let quoted = format!("[{}]", c.name.replace(']', "]]"));
+                    assert!(r.sql.contains(&quoted), "{quoted} in {}", r.sql);
+                }
+                assert_eq!(next, r.width);
+                tables += 1;
+            }
+        }
+        assert!(tables > 50, "{tables} tables");
+    }
+
     fn bin(b: &[u8]) -> ColumnData<'static> {
         ColumnData::Binary(Some(Cow::Owned(b.to_vec())))
     }
