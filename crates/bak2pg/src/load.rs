@@ -397,8 +397,19 @@ async fn store_asides(
     Ok(())
 }
 
-/// Loads every table of the plan into database `db` of `target`, `tuning.jobs` at a time.
-/// Results are in plan order.
+/// The order in which to load `tables`: the largest first (by the catalog's row count
+/// estimate; ties keep plan order). With `jobs` loads at a time, the step lasts at least
+/// as long as its largest table; started last, that table would run alone after all the
+/// others, started first it overlaps with them.
+pub fn largest_first(source: &dyn Source, tables: &[TablePlan]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..tables.len()).collect();
+    let rows = |i: usize| source.database().tables[tables[i].index].row_count_hint.unwrap_or(0);
+    order.sort_by_key(|&i| std::cmp::Reverse(rows(i)));
+    order
+}
+
+/// Loads every table of the plan into database `db` of `target`, `tuning.jobs` at a time,
+/// the largest first ([`largest_first`]). Results are in plan order.
 ///
 /// # Errors
 /// The first table's error; the other loads are then cancelled.
@@ -411,7 +422,8 @@ pub async fn load_tables(
     progress: &dyn Progress,
 ) -> Result<Vec<LoadedTable>, MigrateError> {
     let jobs = tuning.jobs.max(1);
-    let mut results: Vec<LoadedTable> = futures::stream::iter(tables.iter().cloned().map(Arc::new))
+    let order = largest_first(&*source, tables);
+    let mut results: Vec<LoadedTable> = futures::stream::iter(order.into_iter().map(|i| Arc::new(tables[i].clone())))
         .map(|tp| {
             let source = source.clone();
             async move {
