@@ -251,7 +251,10 @@ pub async fn step_validate(
     jobs: usize,
     sent: &[TableChecksum],
 ) -> Result<(Vec<ReadBack>, Vec<String>), MigrateError> {
-    let back = validate::read_back_all(&plan.tables, target, &names.loading, jobs).await?;
+    // Largest first (by the rows sent), as the load does.
+    let mut order: Vec<usize> = (0..plan.tables.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sent.get(i).map_or(0, |c| c.rows)));
+    let back = validate::read_back_ordered(&plan.tables, &order, target, &names.loading, jobs).await?;
     let mismatched = back
         .iter()
         .zip(sent)

@@ -9,7 +9,7 @@
 //! settings that affect the texts are fixed first ([`SESSION_SETTINGS`]).
 
 use bytes::{Buf, BytesMut};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
@@ -148,8 +148,8 @@ pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, Migr
     Ok(ReadBack { table: tp.index, checksum })
 }
 
-/// Reads every table of the plan back from database `db`, `jobs` at a time, in plan
-/// order.
+/// Reads every table of the plan back from database `db`, `jobs` at a time; results in
+/// plan order.
 ///
 /// # Errors
 /// The first failure.
@@ -159,15 +159,48 @@ pub async fn read_back_all(
     db: &str,
     jobs: usize,
 ) -> Result<Vec<ReadBack>, MigrateError> {
-    let mut out: Vec<ReadBack> = futures::stream::iter(tables.iter())
-        .map(|tp| async move {
-            let client = target.connect(Step::Validate, db).await?;
-            client.batch_execute(SESSION_SETTINGS).await.map_err(|e| MigrateError::pg(Step::Validate, &e))?;
-            read_back(&client, tp).await
-        })
-        .buffer_unordered(jobs.max(1))
-        .try_collect()
-        .await?;
+    let order: Vec<usize> = (0..tables.len()).collect();
+    read_back_ordered(tables, &order, target, db, jobs).await
+}
+
+/// Reads the tables `order` names (indexes into `tables`) back from database `db`, in that
+/// order, `jobs` at a time (give the largest first: the step lasts at least as long as
+/// the largest table, which should overlap with the small ones); results in plan order.
+///
+/// Each of the `jobs` workers opens one connection, applies [`SESSION_SETTINGS`] once and
+/// reads table after table through it: a connection per table would cost a server
+/// process start and authentication each time.
+///
+/// # Errors
+/// The first failure; the other reads are then cancelled.
+pub async fn read_back_ordered(
+    tables: &[TablePlan],
+    order: &[usize],
+    target: &Target,
+    db: &str,
+    jobs: usize,
+) -> Result<Vec<ReadBack>, MigrateError> {
+    let jobs = jobs.max(1).min(order.len().max(1));
+    let queue = std::sync::Mutex::new(order.iter().copied());
+    let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+    let worker = |_| async {
+        let mut done = Vec::new();
+        let mut client: Option<Client> = None;
+        while let Some(i) = next() {
+            let c = match &client {
+                Some(c) => c,
+                None => {
+                    let c = target.connect(Step::Validate, db).await?;
+                    c.batch_execute(SESSION_SETTINGS).await.map_err(|e| MigrateError::pg(Step::Validate, &e))?;
+                    client.insert(c)
+                }
+            };
+            done.push(read_back(c, &tables[i]).await?);
+        }
+        Ok::<_, MigrateError>(done)
+    };
+    let mut out: Vec<ReadBack> =
+        futures::future::try_join_all((0..jobs).map(worker)).await?.into_iter().flatten().collect();
     out.sort_by_key(|r| r.table);
     Ok(out)
 }
