@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::checksum::TableChecksum;
-use crate::ddl::{self, OnFailure, Plan, PlanOptions, Untranslated, quote_ident};
+use crate::ddl::{self, OnFailure, Plan, PlanOptions, TablePlan, Untranslated, quote_ident};
 use crate::load::{self, LoadTuning, LoadedTable};
 use crate::report::{
     ConversionReport, NotMigrated, Report, SpecialColumn, Status, Step, StepTiming, TableReport, TableStatus,
@@ -112,13 +112,19 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
     target::create_loading(&m, names).await?;
     drop(m);
     let c = target.connect(step, &names.loading).await?;
-    for sql in ddl::create_schema_statements(plan) {
-        c.batch_execute(&sql).await.map_err(|e| MigrateError::pg(step, &e))?;
-    }
-    for t in &plan.tables {
-        c.batch_execute(&ddl::create_table_statement(t))
-            .await
-            .map_err(|e| MigrateError::pg(step, &e).table(t.source_display()))?;
+    // Schemas, then tables, in one pipeline (see `target::pipelined`): the first failure
+    // in that order is reported, naming its table.
+    let schemas = ddl::create_schema_statements(plan);
+    let tables: Vec<String> = plan.tables.iter().map(ddl::create_table_statement).collect();
+    let outcomes = target::pipelined(schemas.iter().chain(&tables).map(|sql| c.batch_execute(sql)).collect()).await;
+    for (k, outcome) in outcomes.iter().enumerate() {
+        if let Err(e) = outcome {
+            let err = MigrateError::pg(step, e);
+            return Err(match k.checked_sub(schemas.len()) {
+                Some(t) => err.table(plan.tables[t].source_display()),
+                None => err,
+            });
+        }
     }
     Ok(())
 }
@@ -167,9 +173,14 @@ pub async fn step_create_constraints(
     let step = Step::CreateConstraints;
     let c = target.connect(step, &names.loading).await?;
     let (statements, mut untranslated) = ddl::post_load_statements(db, plan, server_version_num);
-    for st in statements {
+    // One pipeline (see `target::pipelined`): the server runs the statements in their
+    // order, keys before the foreign keys that need them, each in its own transaction;
+    // the outcomes are then handled in that order. A statement after a fatal one has run
+    // too, harmlessly: the loading database is dropped after a failure.
+    let outcomes = target::pipelined(statements.iter().map(|st| c.batch_execute(&st.sql)).collect()).await;
+    for (st, outcome) in statements.iter().zip(outcomes) {
         let tp = &plan.tables[st.table];
-        let Err(e) = c.batch_execute(&st.sql).await else { continue };
+        let Err(e) = outcome else { continue };
         let (msg, code) = pg_message(&e);
         let note = |action: &str, reason: String| Untranslated {
             kind: st.kind.clone(),
@@ -199,41 +210,59 @@ pub async fn step_create_constraints(
         }
     }
     // Identities: continue after the largest value loaded (or SQL Server's last value).
-    for (tp, t) in plan.tables.iter().zip(&db.tables) {
-        for (cp, col) in tp.columns.iter().zip(&t.columns) {
-            let Some((seed, inc)) = cp.identity else { continue };
+    // The extremes of every identity column in one pipeline, then the restarts in another.
+    let identities: Vec<(&TablePlan, &ddl::ColumnPlan, &mssql_backup::schema::Column, i64, i64)> = plan
+        .tables
+        .iter()
+        .zip(&db.tables)
+        .flat_map(|(tp, t)| tp.columns.iter().zip(&t.columns).map(move |(cp, col)| (tp, cp, col)))
+        .filter_map(|(tp, cp, col)| cp.identity.map(|(seed, inc)| (tp, cp, col, seed, inc)))
+        .collect();
+    let queries: Vec<String> = identities
+        .iter()
+        .map(|(tp, cp, ..)| {
             let qc = quote_ident(&cp.name);
-            let row = c
-                .query_one(&format!("SELECT max({qc})::bigint, min({qc})::bigint FROM {}", tp.qualified()), &[])
-                .await
-                .map_err(|e| MigrateError::pg(step, &e).table(tp.source_display()))?;
-            let (max, min): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
-            let last = col.identity.and_then(|i| i.last_value).and_then(|v| i64::try_from(v).ok());
-            let edge = if inc > 0 { max.into_iter().chain(last).max() } else { min.into_iter().chain(last).min() };
-            let next = match edge {
-                None => Some(seed),
-                Some(e) => e.checked_add(inc),
-            };
-            let (lo, hi) = cp.pg_type.integer_range().expect("identity on an integer");
-            match next.filter(|n| *n >= lo && *n <= hi) {
-                Some(n) => c
-                    .batch_execute(&format!("ALTER TABLE {} ALTER COLUMN {qc} RESTART WITH {n}", tp.qualified()))
-                    .await
-                    .map_err(|e| {
-                        MigrateError::pg(step, &e)
-                            .table(tp.source_display())
-                            .object(format!("identity {}", cp.source_name))
-                    })?,
-                None => untranslated.push(Untranslated {
-                    kind: "identity".into(),
-                    table: tp.source_display(),
-                    object: cp.source_name.clone(),
-                    definition: None,
-                    action: "not restarted".into(),
-                    reason: "the next identity value is outside the column type".into(),
-                }),
-            }
+            format!("SELECT max({qc})::bigint, min({qc})::bigint FROM {}", tp.qualified())
+        })
+        .collect();
+    let extremes = target::pipelined(queries.iter().map(|q| c.simple_query(q)).collect()).await;
+    let mut restarts = Vec::new();
+    for ((tp, cp, col, seed, inc), rows) in identities.iter().zip(extremes) {
+        let rows = rows.map_err(|e| MigrateError::pg(step, &e).table(tp.source_display()))?;
+        let row = rows.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        });
+        let int = |i: usize| row.and_then(|r| r.get(i)).and_then(|v| v.parse::<i64>().ok());
+        let (max, min) = (int(0), int(1));
+        let last = col.identity.and_then(|i| i.last_value).and_then(|v| i64::try_from(v).ok());
+        let edge = if *inc > 0 { max.into_iter().chain(last).max() } else { min.into_iter().chain(last).min() };
+        let next = match edge {
+            None => Some(*seed),
+            Some(e) => e.checked_add(*inc),
+        };
+        let (lo, hi) = cp.pg_type.integer_range().expect("identity on an integer");
+        match next.filter(|n| *n >= lo && *n <= hi) {
+            Some(n) => restarts.push((
+                *tp,
+                *cp,
+                format!("ALTER TABLE {} ALTER COLUMN {} RESTART WITH {n}", tp.qualified(), quote_ident(&cp.name)),
+            )),
+            None => untranslated.push(Untranslated {
+                kind: "identity".into(),
+                table: tp.source_display(),
+                object: cp.source_name.clone(),
+                definition: None,
+                action: "not restarted".into(),
+                reason: "the next identity value is outside the column type".into(),
+            }),
         }
+    }
+    let outcomes = target::pipelined(restarts.iter().map(|(_, _, sql)| c.batch_execute(sql)).collect()).await;
+    for ((tp, cp, _), outcome) in restarts.iter().zip(outcomes) {
+        outcome.map_err(|e| {
+            MigrateError::pg(step, &e).table(tp.source_display()).object(format!("identity {}", cp.source_name))
+        })?;
     }
     Ok(untranslated)
 }

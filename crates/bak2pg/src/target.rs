@@ -269,6 +269,31 @@ impl Target {
     }
 }
 
+/// Awaits `futures` (tokio-postgres requests on one connection) and returns their
+/// outcomes in order, after polling each once in order first.
+///
+/// A tokio-postgres request is sent when its future is first polled, and the server runs
+/// a connection's requests in the order sent; so this sends them all at once
+/// (pipelining) and the server runs them one after the other exactly as if they were
+/// awaited one by one, but without a round trip between them. Simple queries
+/// (`batch_execute`, `simple_query`) are each their own implicit transaction: a failing
+/// one does not affect the others.
+pub async fn pipelined<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    for (f, o) in futures.iter_mut().zip(&mut out) {
+        if let std::task::Poll::Ready(v) = futures::poll!(f.as_mut()) {
+            *o = Some(v);
+        }
+    }
+    for (f, o) in futures.iter_mut().zip(&mut out) {
+        if o.is_none() {
+            *o = Some(f.as_mut().await);
+        }
+    }
+    out.into_iter().map(|o| o.expect("every future was awaited")).collect()
+}
+
 /// Names derived from the final database name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Names {

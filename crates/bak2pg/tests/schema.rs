@@ -389,3 +389,69 @@ async fn unknown_types_are_refused_unless_asked() {
     let report = bak2pg::migrate(source, &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(report.special_columns.iter().any(|c| c.column == "doc"));
 }
+
+/// Trusted constraints the loaded rows violate under PostgreSQL's rules are retried NOT
+/// VALID and reported; the statements sent after them in the same pipeline still take
+/// effect, and the identity restarts after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn violated_constraints_are_created_not_valid_and_the_rest_still_applies() {
+    let name = "t_notvalid";
+    reset(name).await;
+    let mut parent = table("dbo", "P", vec![not_null(col("id", SqlType::Int))]);
+    parent.primary_key = Some(key("PK_P", &["id"]));
+    let mut child = table(
+        "dbo",
+        "C",
+        vec![identity(col("id", SqlType::Int), 1, 1), col("pid", SqlType::Int), col("v", SqlType::Int)],
+    );
+    child.primary_key = Some(key("PK_C", &["id"]));
+    child.foreign_keys.push(ForeignKey {
+        name: "FK_C_P".into(),
+        columns: vec!["pid".into()],
+        referenced_schema: "dbo".into(),
+        referenced_table: "P".into(),
+        referenced_columns: vec!["id".into()],
+        on_delete: FkAction::NoAction,
+        on_update: FkAction::NoAction,
+        disabled: false,
+        not_trusted: false,
+    });
+    for (n, def) in [("CK_C_v", "([v]>=(0))"), ("CK_C_pid", "([pid]>(0))")] {
+        child.check_constraints.push(CheckConstraint {
+            name: n.into(),
+            definition: def.into(),
+            column: None,
+            disabled: false,
+            not_trusted: false,
+        });
+    }
+    let rows = vec![
+        vec![vec![Value::Int(1)]],
+        // Row 2: an orphan (pid 99) with v < 0.
+        vec![vec![Value::Int(1), Value::Int(1), Value::Int(5)], vec![Value::Int(2), Value::Int(99), Value::Int(-1)]],
+    ];
+    let source = MemSource::new(database(name, vec![parent, child]), rows);
+    let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let not_valid: Vec<(&str, &str)> = report
+        .untranslated
+        .iter()
+        .filter(|u| u.action.starts_with("created NOT VALID"))
+        .map(|u| (u.kind.as_str(), u.object.as_str()))
+        .collect();
+    assert_eq!(not_valid, vec![("foreign_key", "FK_C_P"), ("check", "CK_C_v")], "{:#?}", report.untranslated);
+    let c = connect(name).await;
+    let rows = c
+        .query(
+            "SELECT conname::text, convalidated FROM pg_constraint WHERE conrelid = '\"C\"'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let want = [("CK_C_pid", true), ("CK_C_v", false), ("FK_C_P", false), ("PK_C", true)];
+    assert_eq!(got, want.map(|(n, v)| (n.to_string(), v)));
+    let id: i32 = c.query_one("INSERT INTO \"C\" (pid, v) VALUES (1, 0) RETURNING id", &[]).await.unwrap().get(0);
+    assert_eq!(id, 3);
+    let e = c.batch_execute("INSERT INTO \"C\" (pid, v) VALUES (98, 0)").await.expect_err("the FK holds for new rows");
+    assert_eq!(e.code().map(|s| s.code()), Some("23503"), "{e}");
+}
