@@ -1,7 +1,7 @@
 //! Throughput of a whole migration on generated rows (4 tables × 15 mixed columns).
 //! Not run by default: `BAK2PG_TEST_PG=… cargo test --release -p bak2pg --test throughput
-//! -- --ignored --nocapture` (sizes: `PERF_ROWS` per table, `PERF_JOBS`). It asserts that
-//! every table matched.
+//! -- --ignored --nocapture` (sizes: `PERF_ROWS` per table, `PERF_JOBS`; `PERF_KEEP=1`
+//! keeps the database `t_perf`). It asserts that every table matched.
 
 mod common;
 use bak2pg::NoProgress;
@@ -102,5 +102,8 @@ async fn throughput() {
     assert_eq!(r.totals.matched, 4);
     assert_eq!(r.totals.rows, 4 * n);
     println!("total {:.1}s for {} rows x 15 cols", t.elapsed().as_secs_f64(), 4 * n);
-    reset(name).await;
+    // PERF_KEEP=1 keeps the database, e.g. to COPY the same rows with psql for comparison.
+    if std::env::var_os("PERF_KEEP").is_none() {
+        reset(name).await;
+    }
 }
