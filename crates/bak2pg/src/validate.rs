@@ -33,74 +33,129 @@ pub struct ReadBack {
 }
 
 /// Incremental parser of a binary COPY stream (header, tuples, trailer).
+///
+/// PostgreSQL sends a COPY TO stream one tuple per message, so this runs once per row:
+/// tuples are parsed in place from the data given, and only a tuple split across
+/// messages is copied (into `pending`); the field ranges are kept in a reused vector.
 struct CopyOutParser {
-    buf: BytesMut,
+    /// Bytes of an incomplete header or tuple, waiting for the next data.
+    pending: BytesMut,
+    /// The current tuple's fields: byte ranges in the data handed to the callback.
+    fields: Vec<Option<(usize, usize)>>,
     header_done: bool,
     done: bool,
 }
 
+/// What [`CopyOutParser::parse`] found at the start of its data.
+enum Parsed {
+    /// More bytes are needed.
+    Incomplete,
+    /// The header or a tuple of this many bytes (the tuple's field ranges are in
+    /// `fields`).
+    Header(usize),
+    Tuple(usize),
+    /// The trailer.
+    End,
+}
+
 impl CopyOutParser {
     fn new() -> Self {
-        CopyOutParser { buf: BytesMut::new(), header_done: false, done: false }
+        CopyOutParser { pending: BytesMut::new(), fields: Vec::new(), header_done: false, done: false }
     }
 
-    /// Feeds bytes; calls `row` with each complete tuple's fields.
-    fn feed(&mut self, data: &[u8], mut row: impl FnMut(&[Option<&[u8]>]) -> Result<(), String>) -> Result<(), String> {
-        self.buf.extend_from_slice(data);
+    /// Parses the header (until it is done) or one tuple at the start of `buf`.
+    fn parse(&mut self, buf: &[u8]) -> Result<Parsed, String> {
         if !self.header_done {
-            if self.buf.len() < 19 {
-                return Ok(());
+            if buf.len() < 19 {
+                return Ok(Parsed::Incomplete);
             }
-            if &self.buf[..11] != b"PGCOPY\n\xff\r\n\0" {
+            if &buf[..11] != b"PGCOPY\n\xff\r\n\0" {
                 return Err("bad binary COPY signature".into());
             }
-            let ext = u32::from_be_bytes([self.buf[15], self.buf[16], self.buf[17], self.buf[18]]) as usize;
-            if self.buf.len() < 19 + ext {
-                return Ok(());
-            }
-            self.buf.advance(19 + ext);
-            self.header_done = true;
+            let ext = u32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]) as usize;
+            return Ok(if buf.len() < 19 + ext { Parsed::Incomplete } else { Parsed::Header(19 + ext) });
         }
-        let mut fields: Vec<Option<(usize, usize)>> = Vec::new();
-        loop {
-            if self.done || self.buf.len() < 2 {
-                return Ok(());
-            }
-            let n = i16::from_be_bytes([self.buf[0], self.buf[1]]);
-            if n == -1 {
-                self.done = true;
-                return Ok(());
-            }
-            // Find the tuple's end without consuming, then hand out slices.
-            let mut pos = 2;
-            fields.clear();
-            let mut complete = true;
-            for _ in 0..n {
-                if self.buf.len() < pos + 4 {
-                    complete = false;
-                    break;
-                }
-                let len = i32::from_be_bytes([self.buf[pos], self.buf[pos + 1], self.buf[pos + 2], self.buf[pos + 3]]);
-                pos += 4;
-                if len < 0 {
-                    fields.push(None);
-                } else {
-                    let len = len as usize;
-                    if self.buf.len() < pos + len {
-                        complete = false;
-                        break;
-                    }
-                    fields.push(Some((pos, pos + len)));
-                    pos += len;
-                }
-            }
-            if !complete {
-                return Ok(());
-            }
-            let slices: Vec<Option<&[u8]>> = fields.iter().map(|f| f.map(|(a, b)| &self.buf[a..b])).collect();
-            row(&slices)?;
-            self.buf.advance(pos);
+        if buf.len() < 2 {
+            return Ok(Parsed::Incomplete);
         }
+        let n = i16::from_be_bytes([buf[0], buf[1]]);
+        if n == -1 {
+            return Ok(Parsed::End);
+        }
+        let mut pos = 2;
+        self.fields.clear();
+        for _ in 0..n {
+            if buf.len() < pos + 4 {
+                return Ok(Parsed::Incomplete);
+            }
+            let len = i32::from_be_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]);
+            pos += 4;
+            if len < 0 {
+                self.fields.push(None);
+            } else {
+                let len = len as usize;
+                if buf.len() < pos + len {
+                    return Ok(Parsed::Incomplete);
+                }
+                self.fields.push(Some((pos, pos + len)));
+                pos += len;
+            }
+        }
+        Ok(Parsed::Tuple(pos))
+    }
+
+    /// Feeds bytes; calls `row` with each complete tuple: the bytes it lies in and its
+    /// fields' ranges in them (`None` for NULL).
+    fn feed(
+        &mut self,
+        data: &[u8],
+        mut row: impl FnMut(&[u8], &[Option<(usize, usize)>]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if self.done || data.is_empty() {
+            return Ok(());
+        }
+        if !self.pending.is_empty() {
+            // Completes what earlier data left incomplete (rare: a tuple split across
+            // messages), with everything after it.
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.extend_from_slice(data);
+            let used = self.consume(&pending, &mut row)?;
+            pending.advance(used);
+            self.pending = pending;
+        } else {
+            let used = self.consume(data, &mut row)?;
+            if !self.done {
+                self.pending.extend_from_slice(&data[used..]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles every complete item at the start of `buf`; returns the bytes used.
+    fn consume(
+        &mut self,
+        buf: &[u8],
+        row: &mut impl FnMut(&[u8], &[Option<(usize, usize)>]) -> Result<(), String>,
+    ) -> Result<usize, String> {
+        let mut at = 0;
+        while !self.done {
+            match self.parse(&buf[at..])? {
+                Parsed::Incomplete => break,
+                Parsed::Header(n) => {
+                    self.header_done = true;
+                    at += n;
+                }
+                Parsed::Tuple(n) => {
+                    row(&buf[at..at + n], &self.fields)?;
+                    at += n;
+                }
+                Parsed::End => {
+                    self.done = true;
+                    at += 2;
+                }
+            }
+        }
+        Ok(at)
     }
 }
 
@@ -125,15 +180,15 @@ pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, Migr
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
         parser
-            .feed(&chunk, |fields| {
+            .feed(&chunk, |tuple, fields| {
                 if fields.len() != compared.len() {
                     return Err(format!("{} fields read back, {} expected", fields.len(), compared.len()));
                 }
                 for (f, c) in fields.iter().zip(&compared) {
                     match f {
                         None => hasher.push_null(),
-                        Some(text) => hasher
-                            .push_with(|out| canonical_from_pg_text(&c.pg_type, text, out))
+                        Some((a, b)) => hasher
+                            .push_with(|out| canonical_from_pg_text(&c.pg_type, &tuple[*a..*b], out))
                             .map_err(|e| e.to_string())?,
                     }
                 }
@@ -222,8 +277,8 @@ mod tests {
         for split in 1..data.len() {
             let mut p = CopyOutParser::new();
             let mut rows = Vec::new();
-            let mut collect = |f: &[Option<&[u8]>]| {
-                rows.push(f.iter().map(|x| x.map(|b| b.to_vec())).collect::<Vec<_>>());
+            let mut collect = |t: &[u8], f: &[Option<(usize, usize)>]| {
+                rows.push(f.iter().map(|x| x.map(|(a, b)| t[a..b].to_vec())).collect::<Vec<_>>());
                 Ok(())
             };
             p.feed(&data[..split], &mut collect).unwrap();
@@ -231,5 +286,18 @@ mod tests {
             assert!(p.done);
             assert_eq!(rows, vec![vec![Some(b"abc".to_vec()), None]; 3], "split at {split}");
         }
+        // One byte at a time, and the trailer's bytes ignored after the end.
+        let mut p = CopyOutParser::new();
+        let mut n = 0;
+        for b in data.iter().chain(b"xx") {
+            p.feed(std::slice::from_ref(b), |t, f| {
+                assert_eq!(f.iter().map(|x| x.map(|(a, b)| &t[a..b])).collect::<Vec<_>>(), [Some(&b"abc"[..]), None]);
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert!(p.done);
+        assert_eq!(n, 3);
     }
 }
