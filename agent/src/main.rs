@@ -2,6 +2,7 @@
 
 mod inspect;
 mod migrate;
+mod step;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,9 @@ enum Command {
     /// Migrate a backup (or an archive holding one) into a PostgreSQL database and
     /// validate it: row counts and checksums per table, on both sides.
     Migrate(migrate::Args),
+    /// Run one step of the AWS pipeline on this worker (what SSM Run Command starts):
+    /// `bak2pg step <fetch|read|load|validate|swap> --job s3://…/job.json`.
+    Step(step::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Step(args) => step::run(args),
     };
     match result {
         Ok(code) => code,
