@@ -119,7 +119,8 @@ async fn http_post(url: &str, body: &Value) -> (u16, Value) {
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
     (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
 }
 
@@ -268,7 +269,8 @@ async fn pg(db: &str) -> tokio_postgres::Client {
 
 async fn drop_databases(prefix: &str) {
     let c = pg("postgres").await;
-    for r in c.query("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)", &[&prefix]).await.unwrap() {
+    for r in c.query("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)", &[&prefix]).await.unwrap()
+    {
         let d: String = r.get(0);
         c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{d}\" WITH (FORCE)")).await.unwrap();
     }
@@ -355,7 +357,8 @@ fn commands_of(all: &[Value], execution: &str, step: &str) -> Vec<Value> {
 }
 
 async fn s3_text(a: &Aws, bucket: &str, key: &str) -> String {
-    let o = a.s3.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+    let o =
+        a.s3.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
     String::from_utf8(o.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()
 }
 
@@ -435,7 +438,8 @@ fn s3_notification_reaches_the_trigger_which_starts_one_execution_per_upload() {
 fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
     scenario(|n, a| async move {
         drop_databases("e2ehotel").await;
-        let names = upload_and_trigger(&n, &a, "e2ehotel/Northwind Backup (RAR5).rar", "rar/northwind-sql2005-rar5.rar").await;
+        let names =
+            upload_and_trigger(&n, &a, "e2ehotel/Northwind Backup (RAR5).rar", "rar/northwind-sql2005-rar5.rar").await;
         assert_eq!(names.len(), 1);
         let exec = &names[0];
         let status = wait_execution(&n, &a, exec, Duration::from_secs(900)).await;
@@ -448,9 +452,15 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
             serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/e2ehotel/{exec}.json")).await).unwrap();
         let tables = report["migration"]["tables"].as_array().expect("tables").clone();
         let rows_of = |name: &str| {
-            tables.iter().find(|t| t["source"] == name).map(|t| t["rows"].as_u64().unwrap()).unwrap_or_else(|| panic!("{name}"))
+            tables
+                .iter()
+                .find(|t| t["source"] == name)
+                .map(|t| t["rows"].as_u64().unwrap())
+                .unwrap_or_else(|| panic!("{name}"))
         };
-        for (table, rows) in [("dbo.Orders", 830), ("dbo.Order Details", 2155), ("dbo.Customers", 91), ("dbo.Territories", 53)] {
+        for (table, rows) in
+            [("dbo.Orders", 830), ("dbo.Order Details", 2155), ("dbo.Customers", 91), ("dbo.Territories", 53)]
+        {
             assert_eq!(rows_of(table), rows, "{table}");
         }
         // …and PostgreSQL holds exactly those rows, in the database named after the tenant.
@@ -472,13 +482,15 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
         assert_eq!(report["migration"]["totals"]["matched"], report["migration"]["totals"]["tables"]);
         assert_eq!(report["migration"]["totals"]["mismatched"], 0);
         assert_eq!(report["migration"]["input"]["archive"], "RAR5");
-        let steps: Vec<&str> = report["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+        let steps: Vec<&str> =
+            report["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
         assert_eq!(steps, ["fetch", "read", "load", "validate", "swap"]);
 
         // The password is nowhere: not in command parameters, outputs, results or report.
         let cmds = commands(&n).await;
         let ours: Vec<_> = cmds.iter().filter(|c| c.to_string().contains(exec.as_str())).collect();
         assert_eq!(ours.len(), 5, "one command per step");
+        assert!(ours.iter().all(|c| c["DocumentName"] == n.document.as_str()), "the configured SSM document");
         let artifacts = all_artifacts(&a, &n.artifacts, "jobs/e2ehotel/").await
             + &all_artifacts(&a, &n.artifacts, "reports/e2ehotel/").await;
         for text in ours.iter().map(|c| c.to_string()).chain([artifacts]) {
@@ -514,7 +526,11 @@ fn a_flaky_download_is_retried_and_the_run_succeeds() {
         let fetches = commands_of(&cmds, exec, "fetch");
         assert_eq!(fetches.len(), 2, "the first fetch fails on injected 503s, the retry succeeds");
         assert_eq!(fetches[0]["Status"], "Failed");
-        assert!(fetches[0]["StandardOutputContent"].as_str().unwrap().contains("Transient s3_download"), "{}", fetches[0]);
+        assert!(
+            fetches[0]["StandardOutputContent"].as_str().unwrap().contains("Transient s3_download"),
+            "{}",
+            fetches[0]
+        );
         let c = pg("flakypubs").await;
         let authors: i64 = c.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
         assert_eq!(authors, 23);

@@ -38,7 +38,7 @@ use anyhow::Context;
 use bak2pg::archive::{self, Limits, PreparedBackup};
 use bak2pg::ddl::{self, Plan, PlanOptions};
 use bak2pg::job::{
-    self, ErrorClass, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
+    ErrorClass, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
 };
 use bak2pg::load::LoadedTable;
 use bak2pg::migrate::{self as engine, MigrateOptions};
@@ -186,7 +186,7 @@ async fn run_async(args: Args) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let job: JobDocument = match bak2pg_aws::get_json(&s3, &job_uri).await {
+    let job: JobDocument = match bak2pg_aws::get_json::<JobDocument>(&s3, &job_uri).await {
         Ok(Some(j)) if j.version == JOB_VERSION => j,
         Ok(Some(j)) => {
             println!("bak2pg step {step}: failed (permanent bad_job): job version {} is not {JOB_VERSION}", j.version);
@@ -754,6 +754,5 @@ mod tests {
             total: 0,
         });
         assert_eq!((e.class, e.code.as_str()), (ErrorClass::Permanent, "no_backup_in_archive"));
-        let _ = job::ERROR_PERMANENT;
     }
 }

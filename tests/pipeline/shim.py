@@ -70,13 +70,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status, body, headers=()):
         self.send_response(status)
-        sent = set()
+        length = str(len(body))
         for k, v in headers:
+            if k.lower() == "content-length" and self.command == "HEAD":
+                length = v  # a HEAD answer's length is the object's, not its empty body's
+                continue
             if k.lower() in HOP or k.lower() == "content-length":
                 continue
             self.send_header(k, v)
-            sent.add(k.lower())
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)

@@ -442,12 +442,13 @@ pub fn database_name(tenant: &str) -> Result<String, NameError> {
 
 /// The execution name for one object and attempt: `<database>-<hash>[-r<attempt>]`, where
 /// hash is the first 32 hex digits of SHA-256 over bucket, key, and version id (or the
-/// event's sequencer). The same object event always gives the same name, so a redelivered
+/// event's sequencer, or failing both the ETag: emulators send neither). The same object event always gives the same name, so a redelivered
 /// message cannot start a second run; a new upload of the same key (new version or
 /// sequencer) gets a new name. At most 80 characters of `[a-z0-9_-]`, as Step Functions
 /// requires.
 pub fn execution_name(database: &str, object: &ObjectRef, attempt: u32) -> String {
-    let identity = object.version_id.as_deref().or(object.sequencer.as_deref()).unwrap_or("");
+    let identity =
+        object.version_id.as_deref().or(object.sequencer.as_deref()).or(object.etag.as_deref()).unwrap_or("");
     let mut h = Sha256::new();
     for part in [object.bucket.as_str(), object.key.as_str(), identity] {
         h.update((part.len() as u64).to_be_bytes());
