@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
     let bucket = std::env::var("ARTIFACTS_BUCKET").map_err(|_| "ARTIFACTS_BUCKET is not set")?;
     lambda_runtime::run(service_fn(|ev: LambdaEvent<bak2pg_report::ReportInput>| {
         let (s3, bucket) = (&s3, &bucket);
-        async move { bak2pg_report::handle(s3, &bucket, ev.payload).await.map_err(Failure) }
+        async move { bak2pg_report::handle(s3, bucket, ev.payload).await.map_err(Failure) }
     }))
     .await
 }
