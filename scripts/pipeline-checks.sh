@@ -29,6 +29,7 @@ target="${CARGO_TARGET_DIR:-target}"
 for f in "${functions[@]}"; do
     b="$target/lambda/$f/bootstrap"
     [ -s "$b" ] || { echo "pipeline-checks: $b is missing" >&2; exit 1; }
-    file "$b" 2>/dev/null | grep -q "ARM aarch64" || { echo "pipeline-checks: $b is not an arm64 executable" >&2; exit 1; }
+    # ELF e_machine (bytes 18-19, little-endian) 0x00b7 = AArch64.
+    [ "$(od -An -tx1 -j18 -N2 "$b" | tr -d ' \n')" = "b700" ] || { echo "pipeline-checks: $b is not an arm64 executable" >&2; exit 1; }
 done
 echo "pipeline-checks: all passed"

@@ -496,6 +496,10 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
         for text in ours.iter().map(|c| c.to_string()).chain([artifacts]) {
             assert!(!text.contains(PASSWORD), "the password leaked: {text}");
         }
+        // …nor in the Lambda logs (`cargo lambda watch`, started by scripts/test).
+        let lambda_log = std::fs::read_to_string(repo().join(".moto/lambda.log")).expect("scripts/test's lambda log");
+        assert!(lambda_log.contains("bak2pg-prepare") || lambda_log.contains("job document written"), "the log is the handlers'");
+        assert!(!lambda_log.contains(PASSWORD), "the password leaked into the Lambda logs");
         for c in &ours {
             let out = c["StandardOutputContent"].as_str().unwrap();
             assert!(out.contains("succeeded in"), "one summary line per step: {out}");
@@ -595,5 +599,52 @@ fn load_is_retried_while_postgres_is_down_then_dead_lettered() {
         assert_eq!((dlq[0].failed_step.as_str(), dlq[0].error.as_str()), ("load", "Bak2pg.Transient"));
         assert!(dlq[0].cause.contains("cannot connect"), "{}", dlq[0].cause);
         assert_eq!(commands_of(&commands(&n).await, exec, "load").len(), 3, "the first try and two retries");
+    });
+}
+
+async fn set_config(n: &Names, a: &Aws, key: &str, value: &str) {
+    a.ssm
+        .put_parameter()
+        .name(format!("{}{key}", n.config_path))
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_step_waits_for_a_free_slot_and_says_so() {
+    scenario(|n, a| async move {
+        drop_databases("slotwait").await;
+        // One slot on the worker, and this test holds it (as a step of another upload would).
+        set_config(&n, &a, "worker/slots", "1").await;
+        let slots = repo().join(".moto/work/.slots");
+        std::fs::create_dir_all(&slots).unwrap();
+        let held = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(slots.join("slot-0.lock"))
+            .unwrap();
+        held.try_lock().expect("the slot is free before the test takes it");
+        let names = upload_and_trigger(&n, &a, "slotwait/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = names[0].clone();
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        drop(held);
+        let status = wait_execution(&n, &a, &exec, Duration::from_secs(600)).await;
+        set_config(&n, &a, "worker/slots", "2").await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
+        let fetch = commands_of(&commands(&n).await, &exec, "fetch");
+        assert_eq!(fetch.len(), 1, "waiting is not failing: no retry");
+        let out = fetch[0]["StandardOutputContent"].as_str().unwrap();
+        assert!(out.contains("waiting for a free slot: all 1 heavy-step slots of this worker are busy"), "{out}");
+        assert!(out.contains("got slot 0 of 1 after waiting"), "{out}");
+        let result: Value = serde_json::from_str(
+            &s3_text(&a, &n.artifacts, &format!("jobs/slotwait/{exec}/fetch.json")).await,
+        )
+        .unwrap();
+        assert!(result["waited_seconds"].as_f64().unwrap() >= 3.0, "{result}");
     });
 }
