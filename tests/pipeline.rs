@@ -498,7 +498,10 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
         }
         // …nor in the Lambda logs (`cargo lambda watch`, started by scripts/test).
         let lambda_log = std::fs::read_to_string(repo().join(".moto/lambda.log")).expect("scripts/test's lambda log");
-        assert!(lambda_log.contains("bak2pg-prepare") || lambda_log.contains("job document written"), "the log is the handlers'");
+        assert!(
+            lambda_log.contains("bak2pg-prepare") || lambda_log.contains("job document written"),
+            "the log is the handlers'"
+        );
         assert!(!lambda_log.contains(PASSWORD), "the password leaked into the Lambda logs");
         for c in &ours {
             let out = c["StandardOutputContent"].as_str().unwrap();
@@ -622,12 +625,8 @@ fn a_step_waits_for_a_free_slot_and_says_so() {
         set_config(&n, &a, "worker/slots", "1").await;
         let slots = repo().join(".moto/work/.slots");
         std::fs::create_dir_all(&slots).unwrap();
-        let held = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(slots.join("slot-0.lock"))
-            .unwrap();
+        let held =
+            std::fs::File::options().create(true).truncate(false).write(true).open(slots.join("slot-0.lock")).unwrap();
         held.try_lock().expect("the slot is free before the test takes it");
         let names = upload_and_trigger(&n, &a, "slotwait/pubs.bak", "bak/pubs-sql2012.bak").await;
         let exec = names[0].clone();
@@ -641,10 +640,9 @@ fn a_step_waits_for_a_free_slot_and_says_so() {
         let out = fetch[0]["StandardOutputContent"].as_str().unwrap();
         assert!(out.contains("waiting for a free slot: all 1 heavy-step slots of this worker are busy"), "{out}");
         assert!(out.contains("got slot 0 of 1 after waiting"), "{out}");
-        let result: Value = serde_json::from_str(
-            &s3_text(&a, &n.artifacts, &format!("jobs/slotwait/{exec}/fetch.json")).await,
-        )
-        .unwrap();
+        let result: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("jobs/slotwait/{exec}/fetch.json")).await)
+                .unwrap();
         assert!(result["waited_seconds"].as_f64().unwrap() >= 3.0, "{result}");
     });
 }
