@@ -304,12 +304,19 @@ fn sqs_event(queue_arn: &str, msgs: &[aws_sdk_sqs::types::Message]) -> Value {
     })).collect::<Vec<_>>()})
 }
 
+/// `tenant/file` → `tenant/r<pid>-file`: a new object per test run, so a rerun against the
+/// same moto starts new executions (names derive from the object).
+fn unique(key: &str) -> String {
+    let (tenant, rest) = key.split_once('/').unwrap();
+    format!("{tenant}/r{}-{rest}", std::process::id())
+}
+
 /// Uploads a fixture and plays the event source mapping: the queue's messages go to the
 /// real trigger (through `cargo lambda watch`); returns the execution names started.
 async fn upload_and_trigger(n: &Names, a: &Aws, key: &str, file: &str) -> Vec<String> {
     drain(a, &n.queue).await;
     let body = aws_sdk_s3::primitives::ByteStream::from_path(fixture(file)).await.unwrap();
-    a.s3.put_object().bucket(&n.uploads).key(key).body(body).send().await.unwrap();
+    a.s3.put_object().bucket(&n.uploads).key(unique(key)).body(body).send().await.unwrap();
     let msgs = drain(a, &n.queue).await;
     assert!(!msgs.is_empty(), "the upload sent no notification");
     let q_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", n.queue);
@@ -508,7 +515,7 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
             assert!(out.contains("succeeded in"), "one summary line per step: {out}");
         }
 
-        // A replay of a finished step is skipped (same input digest): run `load` again by hand.
+        // A replay of a finished step is skipped (same input digest): run `validate` again by hand.
         let job = format!("s3://{}/jobs/e2ehotel/{exec}/job.json", n.artifacts);
         let out = std::process::Command::new(agent())
             .args(["step", "validate", "--job", &job])
@@ -517,6 +524,21 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success() && stdout.contains("skipped, already succeeded"), "{stdout}");
+
+        // A swap whose result was lost (the agent died after the rename): running it again
+        // finds no loading database and proves, by reading the database back, that the
+        // validated rows are in place.
+        a.s3.delete_object().bucket(&n.artifacts).key(format!("jobs/e2ehotel/{exec}/swap.json")).send().await.unwrap();
+        let out = std::process::Command::new(agent())
+            .args(["step", "swap", "--job", &job])
+            .env("AWS_ENDPOINT_URL", &n.moto)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("was already in place (read back: every table matches)"),
+            "{stdout}"
+        );
     });
 }
 
@@ -559,7 +581,7 @@ fn an_archive_without_a_backup_goes_to_the_dead_letter_queue_without_retry() {
         assert_eq!(m.failed_step, "fetch");
         assert_eq!(m.error, "Bak2pg.Permanent");
         assert!(m.cause.contains("no_backup_in_archive"), "{}", m.cause);
-        assert_eq!(m.input.object.key, key);
+        assert_eq!(m.input.object.key, unique(key));
         assert_eq!(commands_of(&commands(&n).await, exec, "fetch").len(), 1, "a permanent failure is not retried");
         let report: Value =
             serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/csvtenant/{exec}.json")).await).unwrap();
