@@ -3,6 +3,7 @@
 mod inspect;
 mod migrate;
 mod sqlserver;
+mod step;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ enum Command {
     /// Migrate a backup (or an archive holding one) into a PostgreSQL database and
     /// validate it: row counts and checksums per table, on both sides.
     Migrate(Box<migrate::Args>),
+    /// Run one step of the AWS pipeline on this worker (what SSM Run Command starts):
+    /// `bak2pg step <fetch|read|load|validate|swap> --job s3://…/job.json`.
+    Step(step::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Migrate(args) => migrate::run(*args),
+        Command::Step(args) => step::run(args),
     };
     match result {
         Ok(code) => code,

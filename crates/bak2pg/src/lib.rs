@@ -10,21 +10,42 @@
 //! [`validate`] (canonical forms, read-back), [`target`] (server, loading database,
 //! swap), [`report`], and [`mod@migrate`] (the entry point [`migrate()`] and its separable steps).
 
+//!
+//! [`job`] (the AWS pipeline's job document, step results and names) is always built;
+//! everything else needs the default `engine` feature, so the Lambda functions can use
+//! `job` without linking the backup reader, the archive libraries or PostgreSQL.
+
 /// The source-neutral schema model, shared by both restore engines.
+#[cfg(feature = "engine")]
 pub use mssql_backup::schema;
 
+#[cfg(feature = "engine")]
 pub mod archive;
+#[cfg(feature = "engine")]
 pub mod checksum;
+#[cfg(feature = "engine")]
 pub mod copy;
+#[cfg(feature = "engine")]
 pub mod ddl;
+pub mod job;
+#[cfg(feature = "engine")]
 pub mod load;
+#[cfg(feature = "engine")]
 pub mod migrate;
+#[cfg(feature = "engine")]
 pub mod report;
+#[cfg(feature = "engine")]
 pub mod source;
+#[cfg(feature = "engine")]
 pub mod target;
+#[cfg(feature = "engine")]
 pub mod typemap;
+#[cfg(feature = "engine")]
 pub mod validate;
 
+#[cfg(feature = "engine")]
 pub use migrate::{MigrateOptions, NoProgress, Progress, migrate};
+#[cfg(feature = "engine")]
 pub use report::{Report, Step};
+#[cfg(feature = "engine")]
 pub use target::{ErrorKind, MigrateError};

@@ -302,6 +302,83 @@ pub async fn step_swap(target: &Target, names: &Names, replace: bool) -> Result<
     target::swap(&c, names, replace).await
 }
 
+/// Report: the views, procedures and other objects of `db` that are not migrated.
+pub fn report_objects(report: &mut Report, db: &Database) {
+    for m in &db.modules {
+        report.not_migrated.push(NotMigrated {
+            schema: m.schema.clone(),
+            name: m.name.clone(),
+            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        });
+    }
+    for o in &db.other_objects {
+        report.not_migrated.push(NotMigrated { schema: o.schema.clone(), name: o.name.clone(), kind: o.kind.clone() });
+    }
+}
+
+/// Report: renames, untranslated objects, one pending row per table and the specially
+/// mapped columns of `plan`.
+pub fn report_plan(report: &mut Report, plan: &Plan) {
+    report.renamed = plan.renames.clone();
+    report.untranslated = plan.untranslated.clone();
+    for tp in &plan.tables {
+        report.tables.push(TableReport {
+            source: tp.source_display(),
+            target: format!("{}.{}", tp.schema, tp.name),
+            rows: 0,
+            bytes: 0,
+            load_seconds: 0.0,
+            source_checksum: None,
+            target_checksum: None,
+            status: TableStatus::Pending,
+        });
+        for c in &tp.columns {
+            if let Some(note) = c.note {
+                report.special_columns.push(SpecialColumn {
+                    table: tp.source_display(),
+                    column: c.source_name.clone(),
+                    sql_type: c.sql_type.sql_name(),
+                    note,
+                });
+            }
+        }
+    }
+}
+
+/// Report: rows, bytes, source checksums and lossy conversions of the loaded tables
+/// (the report's tables must come from [`report_plan`] of the same plan).
+pub fn report_loaded(report: &mut Report, plan: &Plan, loaded: &[LoadedTable]) {
+    for l in loaded {
+        let t = &mut report.tables[l.table];
+        t.rows = l.rows;
+        t.bytes = l.bytes;
+        t.load_seconds = l.seconds;
+        t.source_checksum = Some(l.checksum);
+        t.status = TableStatus::Loaded;
+        report.target.rejected_values += l.rejected;
+        for (cp, counts) in plan.tables[l.table].columns.iter().zip(&l.conversions) {
+            if !counts.is_empty() {
+                report.conversions.push(ConversionReport {
+                    table: plan.tables[l.table].source_display(),
+                    column: cp.source_name.clone(),
+                    counts: *counts,
+                });
+            }
+        }
+    }
+    report.compute_totals();
+}
+
+/// Report: the read-back checksums, and each table's match or mismatch.
+pub fn report_validated(report: &mut Report, back: &[ReadBack]) {
+    for b in back {
+        let t = &mut report.tables[b.table];
+        t.target_checksum = Some(b.checksum);
+        t.status = if Some(b.checksum) == t.source_checksum { TableStatus::Match } else { TableStatus::Mismatch };
+    }
+    report.compute_totals();
+}
+
 async fn timed<T>(
     report: &mut Report,
     progress: &dyn Progress,
@@ -365,16 +442,7 @@ async fn run(
     report: &mut Report,
 ) -> Result<(), MigrateError> {
     let db = source.database();
-    for m in &db.modules {
-        report.not_migrated.push(NotMigrated {
-            schema: m.schema.clone(),
-            name: m.name.clone(),
-            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-        });
-    }
-    for o in &db.other_objects {
-        report.not_migrated.push(NotMigrated { schema: o.schema.clone(), name: o.name.clone(), kind: o.kind.clone() });
-    }
+    report_objects(report, db);
     let names = opts.names(db)?;
     report.target.database = names.name.clone();
     report.target.loading_database = names.loading.clone();
@@ -382,30 +450,7 @@ async fn run(
     let (names, facts, plan) = timed(report, progress, Step::Preflight, step_preflight(db, opts)).await?;
     let _lock = RunLock::acquire(&opts.target, &names).await?;
     report.target.server_version = Some(facts.version.clone());
-    report.renamed = plan.renames.clone();
-    report.untranslated = plan.untranslated.clone();
-    for tp in &plan.tables {
-        report.tables.push(TableReport {
-            source: tp.source_display(),
-            target: format!("{}.{}", tp.schema, tp.name),
-            rows: 0,
-            bytes: 0,
-            load_seconds: 0.0,
-            source_checksum: None,
-            target_checksum: None,
-            status: TableStatus::Pending,
-        });
-        for c in &tp.columns {
-            if let Some(note) = c.note {
-                report.special_columns.push(SpecialColumn {
-                    table: tp.source_display(),
-                    column: c.source_name.clone(),
-                    sql_type: c.sql_type.sql_name(),
-                    note,
-                });
-            }
-        }
-    }
+    report_plan(report, &plan);
 
     let built = build(source.clone(), db, opts, progress, report, &names, &facts, &plan).await;
     if let Err(e) = built {
@@ -445,25 +490,7 @@ async fn build(
     let loaded =
         timed(report, progress, Step::LoadData, step_load(source, plan, &opts.target, names, opts.tuning, progress))
             .await?;
-    for l in &loaded {
-        let t = &mut report.tables[l.table];
-        t.rows = l.rows;
-        t.bytes = l.bytes;
-        t.load_seconds = l.seconds;
-        t.source_checksum = Some(l.checksum);
-        t.status = TableStatus::Loaded;
-        report.target.rejected_values += l.rejected;
-        for (cp, counts) in plan.tables[l.table].columns.iter().zip(&l.conversions) {
-            if !counts.is_empty() {
-                report.conversions.push(ConversionReport {
-                    table: plan.tables[l.table].source_display(),
-                    column: cp.source_name.clone(),
-                    counts: *counts,
-                });
-            }
-        }
-    }
-    report.compute_totals();
+    report_loaded(report, plan, &loaded);
     let more = timed(
         report,
         progress,
@@ -476,12 +503,7 @@ async fn build(
     let (back, mismatched) =
         timed(report, progress, Step::Validate, step_validate(plan, &opts.target, names, opts.tuning.jobs, &sent))
             .await?;
-    for b in &back {
-        let t = &mut report.tables[b.table];
-        t.target_checksum = Some(b.checksum);
-        t.status = if Some(b.checksum) == t.source_checksum { TableStatus::Match } else { TableStatus::Mismatch };
-    }
-    report.compute_totals();
+    report_validated(report, &back);
     if !mismatched.is_empty() {
         return Err(MigrateError::new(
             Step::Validate,

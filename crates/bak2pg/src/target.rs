@@ -17,6 +17,8 @@ use tokio_postgres::{Client, Config, NoTls};
 use crate::ddl::quote_ident;
 use crate::report::{Step, utc_compact};
 
+pub mod tls;
+
 /// Suffix of the database being built.
 pub const LOADING_SUFFIX: &str = "__loading";
 /// Infix of the name a previous database is kept under: `<name>__prev_<UTC>`.
@@ -154,6 +156,8 @@ pub fn pg_message(e: &tokio_postgres::Error) -> (String, Option<String>) {
 pub struct Target {
     config: Config,
     maintenance_db: String,
+    /// TLS per the string's `sslmode`/`sslrootcert` ([`tls`]); `None` for `disable`.
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl fmt::Debug for Target {
@@ -187,7 +191,16 @@ impl Target {
     /// # Errors
     /// [`ErrorKind::Config`] for an unparsable string (the message shows it redacted).
     pub fn parse(url: &str) -> Result<Self, MigrateError> {
-        let mut config = Config::from_str(url).map_err(|e| {
+        let config_err = |e: String| {
+            MigrateError::new(
+                Step::Preflight,
+                ErrorKind::Config,
+                format!("invalid PostgreSQL connection string {}: {e}", redact_url(url)),
+            )
+        };
+        let (pg_url, tls_opts) = tls::split(url).map_err(config_err)?;
+        let tls = tls::client_config(&tls_opts).map_err(config_err)?.map(std::sync::Arc::new);
+        let mut config = Config::from_str(&pg_url).map_err(|e| {
             MigrateError::new(
                 Step::Preflight,
                 ErrorKind::Config,
@@ -211,7 +224,7 @@ impl Target {
             config.connect_timeout(Duration::from_secs(15));
         }
         config.application_name("bak2pg");
-        Ok(Target { config, maintenance_db })
+        Ok(Target { config, maintenance_db, tls })
     }
 
     /// Uses `password` when the connection string has none (the CLI passes `PGPASSWORD`,
@@ -254,17 +267,32 @@ impl Target {
     pub async fn connect(&self, step: Step, dbname: &str) -> Result<Client, MigrateError> {
         let mut c = self.config.clone();
         c.dbname(dbname);
-        let (client, conn) = c.connect(NoTls).await.map_err(|e| {
+        let failed = |e: tokio_postgres::Error| {
             let (m, sqlstate) = pg_message(&e);
             let kind = if sqlstate.as_deref() == Some("42501") { ErrorKind::Permission } else { ErrorKind::Connect };
             MigrateError {
                 sqlstate,
                 ..MigrateError::new(step, kind, format!("cannot connect to {} database {dbname:?}: {m}", self.server()))
             }
-        })?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        };
+        // The two connectors give connections of different types: spawn each its own way.
+        let client = match &self.tls {
+            None => {
+                let (client, conn) = c.connect(NoTls).await.map_err(failed)?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                client
+            }
+            Some(tls) => {
+                let mk = tokio_postgres_rustls::MakeRustlsConnect::new(tls.as_ref().clone());
+                let (client, conn) = c.connect(mk).await.map_err(failed)?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                client
+            }
+        };
         Ok(client)
     }
 }

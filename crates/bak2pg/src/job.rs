@@ -1,0 +1,632 @@
+//! The AWS pipeline's shared vocabulary: the execution input, the job document the agent
+//! reads, the result each agent step writes, the dead-letter message, and the naming rules
+//! (tenant, database, execution name) — used by the Lambda functions and by the agent's
+//! `bak2pg step`, so both sides agree by construction.
+//!
+//! Built without the `engine` feature (no backup reader, no PostgreSQL): only serde, sha2
+//! and hex.
+//!
+//! ## Where things live (one execution)
+//!
+//! | what                 | where                                                            |
+//! |----------------------|------------------------------------------------------------------|
+//! | job document         | `s3://<bucket>/jobs/<tenant>/<execution>/job.json`               |
+//! | step result          | `s3://<bucket>/jobs/<tenant>/<execution>/<step>.json`            |
+//! | SSM command output   | `s3://<bucket>/ssm-output/<tenant>/<execution>/…` (by SSM)       |
+//! | final report         | `s3://<bucket>/reports/<tenant>/<execution>.json`                |
+//! | work files           | `<work_root>/<execution>/` on the worker, removed after `load`   |
+//!
+//! Nothing here holds a secret: passwords are named by their SSM parameter, and the
+//! agent reads them itself with the instance role.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the job document and step result layout; a reader refuses other versions.
+pub const JOB_VERSION: u32 = 1;
+
+/// Error name (Lambda `errorType`) for a failure that retrying cannot fix; the state
+/// machine sends it to the dead-letter queue without a retry.
+pub const ERROR_PERMANENT: &str = "Bak2pg.Permanent";
+/// Error name for a failure a later retry may fix; the state machine retries with backoff.
+pub const ERROR_TRANSIENT: &str = "Bak2pg.Transient";
+
+/// File name extensions (lowercase, with the dot) of uploads the pipeline accepts.
+pub const BACKUP_EXTENSIONS: [&str; 4] = [".rar", ".zip", ".7z", ".bak"];
+
+/// Longest database name derived from a tenant, in bytes: PostgreSQL's 63 less room for
+/// `__prev_<UTC time>_NN` (see `bak2pg::target::Names`).
+pub const MAX_DATABASE_BYTES: usize = 63 - 7 - 19;
+
+/// Whether retrying the same input later can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The input itself is unusable (bad archive, no backup, incomplete backup, a schema
+    /// PostgreSQL refuses): retrying cannot help; the customer or an operator must act.
+    Permanent,
+    /// The machine or a service failed (S3, PostgreSQL unreachable, disk, a busy
+    /// database): a retry can succeed.
+    Transient,
+}
+
+impl ErrorClass {
+    /// The error name the state machine matches ([`ERROR_PERMANENT`], [`ERROR_TRANSIENT`]).
+    pub fn error_name(self) -> &'static str {
+        match self {
+            ErrorClass::Permanent => ERROR_PERMANENT,
+            ErrorClass::Transient => ERROR_TRANSIENT,
+        }
+    }
+}
+
+/// A classified failure: `class` decides retry or dead-letter, `code` is a stable
+/// snake_case identifier (e.g. `no_backup_in_archive`, `s3_download`, `postgres_connect`),
+/// `message` is for people and never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code} ({class:?}): {message}")]
+pub struct StepError {
+    /// Permanent or transient.
+    pub class: ErrorClass,
+    /// Stable code.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl StepError {
+    /// A permanent error.
+    pub fn permanent(code: impl Into<String>, message: impl Into<String>) -> Self {
+        StepError { class: ErrorClass::Permanent, code: code.into(), message: message.into() }
+    }
+    /// A transient error.
+    pub fn transient(code: impl Into<String>, message: impl Into<String>) -> Self {
+        StepError { class: ErrorClass::Transient, code: code.into(), message: message.into() }
+    }
+}
+
+/// The agent's steps, in pipeline order. Each is one SSM command
+/// (`bak2pg step <name> --job <s3 uri>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepName {
+    /// Download the object from S3 (ranged parts, size and checksum checked) into the work
+    /// folder and find/extract the backup in it.
+    Fetch,
+    /// Open the backup: completeness, catalog, the PostgreSQL plan. No PostgreSQL access.
+    Read,
+    /// Preflight the server, create `<db>__loading` (dropping a leftover one of ours),
+    /// COPY every table, create keys and constraints.
+    Load,
+    /// Read every table back and compare row counts and checksums with what was sent.
+    Validate,
+    /// Rename the validated database into place.
+    Swap,
+}
+
+impl StepName {
+    /// All steps in order.
+    pub const ALL: [StepName; 5] =
+        [StepName::Fetch, StepName::Read, StepName::Load, StepName::Validate, StepName::Swap];
+
+    /// The name used on the command line, in file names and in the state machine.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepName::Fetch => "fetch",
+            StepName::Read => "read",
+            StepName::Load => "load",
+            StepName::Validate => "validate",
+            StepName::Swap => "swap",
+        }
+    }
+
+    /// Parses [`StepName::as_str`].
+    pub fn parse(s: &str) -> Option<StepName> {
+        StepName::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+
+    /// Heavy steps take one of the worker's slots (disk, CPU, PostgreSQL load).
+    pub fn is_heavy(self) -> bool {
+        !matches!(self, StepName::Swap)
+    }
+}
+
+impl fmt::Display for StepName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The uploaded object, as the S3 event named it (key already URL-decoded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key, decoded (`hotel123/Hotel Backup.rar`).
+    pub key: String,
+    /// Version id when the bucket is versioned.
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// The event's sequencer (orders events of one key; unique per PUT).
+    #[serde(default)]
+    pub sequencer: Option<String>,
+    /// Size in bytes from the event.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// ETag from the event (quotes removed).
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+/// The state machine's input (what the trigger starts an execution with).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineInput {
+    /// The uploaded object.
+    pub object: ObjectRef,
+    /// First key segment, as uploaded.
+    pub tenant: String,
+    /// The PostgreSQL database to create (see [`database_name`]).
+    pub database: String,
+    /// 0 for the upload itself, n for the n-th replay from the dead-letter queue.
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+/// How the agent reaches PostgreSQL. Non-secret: the password is read by the agent from
+/// the SSM SecureString `password_parameter`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Role to log in as (needs CREATEDB).
+    pub user: String,
+    /// Database to connect to for CREATE/ALTER/DROP DATABASE (`postgres`).
+    pub maintenance_db: String,
+    /// `disable`, `prefer` or `require` (RDS: `require`).
+    pub sslmode: String,
+    /// PEM file of CA certificates on the worker (the RDS bundle); webpki roots when absent.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// SSM parameter (SecureString) holding the password; empty for none.
+    pub password_parameter: String,
+    /// The database to create.
+    pub database: String,
+    /// Drop the previous database after the swap instead of keeping `<db>__prev_<UTC>`.
+    #[serde(default)]
+    pub replace: bool,
+}
+
+impl TargetConfig {
+    /// The connection URL without password (`postgres://user@host:port/db?sslmode=…`).
+    pub fn url(&self) -> String {
+        let mut url = format!(
+            "postgres://{}@{}:{}/{}?sslmode={}",
+            url_escape(&self.user),
+            self.host,
+            self.port,
+            url_escape(&self.maintenance_db),
+            self.sslmode
+        );
+        if let Some(ca) = &self.ca_file {
+            url.push_str(&format!("&sslrootcert={}", url_escape(ca)));
+        }
+        url
+    }
+}
+
+/// What the worker may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerConfig {
+    /// Folder holding one work folder per execution.
+    pub work_root: String,
+    /// Heavy steps that may run at once on the worker (slots of the worker's lock).
+    pub slots: u32,
+    /// Tables loaded (and read back) at once by one step.
+    pub jobs: usize,
+    /// Largest backup member an archive may hold, in bytes.
+    pub max_member_bytes: u64,
+    /// Free bytes that must remain after download and extraction.
+    pub min_free_bytes: u64,
+    /// Part size of ranged downloads, in bytes.
+    pub part_bytes: u64,
+}
+
+/// The job document: everything a step needs, written once by `prepare`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDocument {
+    /// [`JOB_VERSION`].
+    pub version: u32,
+    /// Execution name (also the work folder's name).
+    pub execution: String,
+    /// Tenant (first key segment).
+    pub tenant: String,
+    /// The upload.
+    pub object: ObjectRef,
+    /// PostgreSQL.
+    pub target: TargetConfig,
+    /// SQL Server password parameter, for the `sqlserver` engine (read by the agent).
+    #[serde(default)]
+    pub sqlserver_password_parameter: Option<String>,
+    /// Worker limits.
+    pub worker: WorkerConfig,
+    /// `s3://bucket/jobs/<tenant>/<execution>/`: the job and step results.
+    pub results: String,
+}
+
+impl JobDocument {
+    /// `s3://…/<step>.json`.
+    pub fn result_uri(&self, step: StepName) -> String {
+        format!("{}{}.json", ensure_slash(&self.results), step.as_str())
+    }
+
+    /// The digest of what a step's work depends on in this document: the object, the
+    /// target and the worker limits (not the execution name, so a new execution of the same
+    /// input computes the same digests).
+    pub fn digest(&self) -> String {
+        digest_of(&(&self.version, &self.object, &self.target, &self.worker, &self.sqlserver_password_parameter))
+    }
+}
+
+fn ensure_slash(s: &str) -> String {
+    if s.ends_with('/') { s.to_string() } else { format!("{s}/") }
+}
+
+/// Whether a step succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Done; `outputs` holds what later steps need.
+    Succeeded,
+    /// Stopped; `error` says why and whether to retry.
+    Failed,
+}
+
+/// What a step writes next to the job document (`<step>.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// [`JOB_VERSION`].
+    pub version: u32,
+    /// Which step.
+    pub step: StepName,
+    /// Outcome.
+    pub status: StepStatus,
+    /// Digest of the step's inputs (job document and the results it read): a finished step
+    /// with the same digest is not run again.
+    pub input_digest: String,
+    /// Execution that wrote it.
+    pub execution: String,
+    /// UTC start, RFC 3339.
+    pub started_at: String,
+    /// Wall-clock seconds, waiting for a slot included.
+    pub seconds: f64,
+    /// Seconds spent waiting for a free slot.
+    #[serde(default)]
+    pub waited_seconds: f64,
+    /// One line for people (also printed on stdout).
+    pub summary: String,
+    /// Step-specific outputs (the engine's plan summary, loaded tables, checksums…).
+    #[serde(default)]
+    pub outputs: serde_json::Value,
+    /// Set when `status` is failed.
+    #[serde(default)]
+    pub error: Option<StepError>,
+}
+
+/// The message the state machine sends to the dead-letter queue when an execution fails.
+/// The trigger accepts it back (a DLQ redrive) and starts a new attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureMessage {
+    /// Always `bak2pg.failure`.
+    pub kind: String,
+    /// Execution ARN.
+    pub execution: String,
+    /// The state machine step that failed (`fetch`, `load`, …, `prepare`, `report`).
+    pub failed_step: String,
+    /// Error name (`Bak2pg.Permanent`, `States.Timeout`, …).
+    pub error: String,
+    /// Error cause (the classified error as JSON for agent steps).
+    pub cause: String,
+    /// The execution's input: the original object, tenant, database, attempt.
+    pub input: PipelineInput,
+}
+
+/// [`FailureMessage::kind`].
+pub const FAILURE_KIND: &str = "bak2pg.failure";
+
+/// Why a key, tenant or name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The key is not URL-encoded correctly or not UTF-8.
+    #[error("object key {0:?} is not valid URL-encoded UTF-8")]
+    BadEncoding(String),
+    /// The key has no tenant folder (`tenant/file.rar`).
+    #[error("object key {0:?} has no tenant folder (expected <tenant>/<file>)")]
+    NoTenant(String),
+    /// The tenant cannot be made a safe database name.
+    #[error("tenant {tenant:?} cannot be used as a database name: {reason}")]
+    UnsafeTenant {
+        /// The tenant as uploaded (escaped when shown).
+        tenant: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// Decodes an S3 event key: `+` is a space, `%XX` a byte; the result must be UTF-8.
+///
+/// # Errors
+/// [`NameError::BadEncoding`] for a truncated `%` escape or bytes that are not UTF-8.
+pub fn decode_key(raw: &str) -> Result<String, NameError> {
+    let bad = || NameError::BadEncoding(raw.to_string());
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = b.get(i + 1..i + 3).ok_or_else(bad)?;
+                let s = std::str::from_utf8(hex).map_err(|_| bad())?;
+                out.push(u8::from_str_radix(s, 16).map_err(|_| bad())?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+/// Whether the key names an upload the pipeline takes (`.rar`, `.zip`, `.7z`, `.bak`, any
+/// case). Folder markers (`tenant/`) are not.
+pub fn is_backup_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    !lower.ends_with('/') && BACKUP_EXTENSIONS.iter().any(|e| lower.ends_with(e) && lower.len() > e.len())
+}
+
+/// The tenant: the key's first segment (`hotel123/2026/x.rar` → `hotel123`).
+///
+/// # Errors
+/// [`NameError::NoTenant`] when the key has no folder or the first segment is empty.
+pub fn tenant_of(key: &str) -> Result<String, NameError> {
+    match key.split_once('/') {
+        Some((t, rest)) if !t.is_empty() && !rest.is_empty() => Ok(t.to_string()),
+        _ => Err(NameError::NoTenant(key.to_string())),
+    }
+}
+
+/// The PostgreSQL database for a tenant: lowercase ASCII letters, digits and `_`, starting
+/// with a letter, at most [`MAX_DATABASE_BYTES`] bytes. `-` and `.` become `_`; a leading
+/// digit gets a `t_` prefix. Anything else (spaces, quotes, non-ASCII, names of PostgreSQL's
+/// own databases, our `__loading`/`__prev_` suffixes) is refused rather than guessed at, so
+/// two tenants never map to one database by accident of sanitising.
+///
+/// # Errors
+/// [`NameError::UnsafeTenant`] saying why.
+pub fn database_name(tenant: &str) -> Result<String, NameError> {
+    let unsafe_ = |reason| NameError::UnsafeTenant { tenant: tenant.to_string(), reason };
+    if tenant.is_empty() {
+        return Err(unsafe_("empty"));
+    }
+    let mut s = String::with_capacity(tenant.len() + 2);
+    for c in tenant.chars() {
+        match c {
+            'a'..='z' | '0'..='9' | '_' => s.push(c),
+            'A'..='Z' => s.push(c.to_ascii_lowercase()),
+            '-' | '.' => s.push('_'),
+            _ => return Err(unsafe_("only ASCII letters, digits, '-', '.' and '_' are allowed")),
+        }
+    }
+    if !s.bytes().any(|b| b.is_ascii_alphanumeric()) {
+        return Err(unsafe_("no letter or digit"));
+    }
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert_str(0, "t_");
+    }
+    if s.contains("__") {
+        // `__loading` and `__prev_` are the engine's suffixes.
+        return Err(unsafe_("'__' is reserved for bak2pg's working names"));
+    }
+    if s.len() > MAX_DATABASE_BYTES {
+        return Err(unsafe_("longer than 37 bytes"));
+    }
+    if ["postgres", "template0", "template1", "rdsadmin"].contains(&s.as_str()) {
+        return Err(unsafe_("names a PostgreSQL system database"));
+    }
+    Ok(s)
+}
+
+/// The execution name for one object and attempt: `<database>-<hash>[-r<attempt>]`, where
+/// hash is the first 32 hex digits of SHA-256 over bucket, key, and version id (or the
+/// event's sequencer, or failing both the ETag: emulators send neither). The same object event always gives the same name, so a redelivered
+/// message cannot start a second run; a new upload of the same key (new version or
+/// sequencer) gets a new name. At most 80 characters of `[a-z0-9_-]`, as Step Functions
+/// requires.
+pub fn execution_name(database: &str, object: &ObjectRef, attempt: u32) -> String {
+    let identity =
+        object.version_id.as_deref().or(object.sequencer.as_deref()).or(object.etag.as_deref()).unwrap_or("");
+    let mut h = Sha256::new();
+    for part in [object.bucket.as_str(), object.key.as_str(), identity] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let hash = hex::encode(h.finalize());
+    let db: String = database.chars().take(40).collect();
+    if attempt == 0 { format!("{db}-{}", &hash[..32]) } else { format!("{db}-{}-r{attempt}", &hash[..32]) }
+}
+
+/// `reports/<tenant-as-database>/<execution>.json`: the final report's key.
+pub fn report_key(database: &str, execution: &str) -> String {
+    format!("reports/{database}/{execution}.json")
+}
+
+/// `jobs/<database>/<execution>/`: the prefix of the job document and step results.
+pub fn jobs_prefix(database: &str, execution: &str) -> String {
+    format!("jobs/{database}/{execution}/")
+}
+
+/// An `s3://bucket/key` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Uri {
+    /// Bucket.
+    pub bucket: String,
+    /// Key (may be empty for the bucket itself).
+    pub key: String,
+}
+
+impl S3Uri {
+    /// Parses `s3://bucket/key`.
+    ///
+    /// # Errors
+    /// A message naming the string when it is not such a URI.
+    pub fn parse(s: &str) -> Result<S3Uri, String> {
+        let rest = s.strip_prefix("s3://").ok_or_else(|| format!("{s:?} is not an s3:// URI"))?;
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("{s:?} names no bucket"));
+        }
+        Ok(S3Uri { bucket: bucket.to_string(), key: key.to_string() })
+    }
+}
+
+impl fmt::Display for S3Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// Lowercase hex SHA-256 of a value's JSON (object keys sorted, as serde_json's map is),
+/// so equal values give equal digests whatever the field order of their source.
+pub fn digest_of<T: Serialize + ?Sized>(value: &T) -> String {
+    let v = serde_json::to_value(value).expect("serializable");
+    hex::encode(Sha256::digest(serde_json::to_vec(&v).expect("serializable")))
+}
+
+/// Percent-escapes what a URL's user, path or query value may not hold.
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_decode_plus_and_percent() {
+        assert_eq!(decode_key("hotel123/Hotel+Backup%282%29.rar").unwrap(), "hotel123/Hotel Backup(2).rar");
+        assert_eq!(decode_key("h/caf%C3%A9+%E2%82%AC.bak").unwrap(), "h/café €.bak");
+        assert_eq!(decode_key("h/a%2Bb.bak").unwrap(), "h/a+b.bak");
+        assert!(decode_key("h/bad%2").is_err());
+        assert!(decode_key("h/bad%zz.bak").is_err());
+        assert!(decode_key("h/%FF.bak").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn only_backup_extensions_any_case() {
+        for k in ["t/a.rar", "t/a.ZIP", "t/b.7z", "t/c.Bak", "t/x y/z.RAR"] {
+            assert!(is_backup_key(k), "{k}");
+        }
+        for k in ["t/a.txt", "t/a.rar.txt", "t/", "t/.bak2", "t/a.tar.gz", "t/bak"] {
+            assert!(!is_backup_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn tenants_and_database_names() {
+        assert_eq!(tenant_of("hotel123/x.rar").unwrap(), "hotel123");
+        assert!(tenant_of("x.rar").is_err());
+        assert!(tenant_of("/x.rar").is_err());
+        assert_eq!(database_name("hotel123").unwrap(), "hotel123");
+        assert_eq!(database_name("Hotel-Paris.FR").unwrap(), "hotel_paris_fr");
+        assert_eq!(database_name("42hotels").unwrap(), "t_42hotels");
+        for hostile in [
+            "",
+            "a\"; DROP DATABASE x; --",
+            "hôtel",
+            "a b",
+            "..",
+            "___",
+            "postgres",
+            "Template1",
+            "x__loading",
+            "a/b",
+            "a'b",
+            "a\0b",
+            &"x".repeat(38),
+        ] {
+            assert!(database_name(hostile).is_err(), "{hostile:?}");
+        }
+        assert!(database_name(&"x".repeat(37)).is_ok());
+    }
+
+    #[test]
+    fn execution_names_are_stable_distinct_and_valid() {
+        let o = ObjectRef {
+            bucket: "b".into(),
+            key: "hotel123/a.rar".into(),
+            version_id: None,
+            sequencer: Some("0055AED6DCD90281E5".into()),
+            size: Some(1),
+            etag: None,
+        };
+        let a = execution_name("hotel123", &o, 0);
+        assert_eq!(a, execution_name("hotel123", &o, 0));
+        assert_ne!(
+            a,
+            execution_name("hotel123", &ObjectRef { sequencer: Some("0055AED6DCD90281E6".into()), ..o.clone() }, 0)
+        );
+        assert_ne!(a, execution_name("hotel123", &o, 1));
+        assert!(execution_name("hotel123", &o, 1).ends_with("-r1"));
+        let long = execution_name(&"x".repeat(37), &o, 999);
+        assert!(long.len() <= 80, "{long}");
+        assert!(long.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    #[test]
+    fn digests_ignore_field_order_and_execution() {
+        let a: serde_json::Value = serde_json::json!({"a": 1, "b": [1, 2]});
+        let b: serde_json::Value = serde_json::from_str(r#"{"b":[1,2],"a":1}"#).unwrap();
+        assert_eq!(digest_of(&a), digest_of(&b));
+        assert_ne!(digest_of(&a), digest_of(&serde_json::json!({"a": 2, "b": [1, 2]})));
+    }
+
+    #[test]
+    fn urls_hold_no_password_and_escape() {
+        let t = TargetConfig {
+            host: "db.example".into(),
+            port: 5432,
+            user: "mig rator".into(),
+            maintenance_db: "postgres".into(),
+            sslmode: "require".into(),
+            ca_file: Some("/etc/bak2pg/rds.pem".into()),
+            password_parameter: "/bak2pg/pg-password".into(),
+            database: "hotel123".into(),
+            replace: false,
+        };
+        assert_eq!(
+            t.url(),
+            "postgres://mig%20rator@db.example:5432/postgres?sslmode=require&sslrootcert=/etc/bak2pg/rds.pem"
+        );
+    }
+
+    #[test]
+    fn s3_uris() {
+        let u = S3Uri::parse("s3://bucket/jobs/a/job.json").unwrap();
+        assert_eq!((u.bucket.as_str(), u.key.as_str()), ("bucket", "jobs/a/job.json"));
+        assert_eq!(u.to_string(), "s3://bucket/jobs/a/job.json");
+        assert!(S3Uri::parse("https://x").is_err());
+        assert!(S3Uri::parse("s3:///k").is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! The `prepare` Lambda: checks the execution input, reads the pipeline's configuration
+//! from SSM Parameter Store, checks the object is there, and writes the job document the
+//! agent's steps read. Returns what the state machine needs to run the steps.
+//!
+//! Configuration: parameters under `CONFIG_PATH` (e.g. `/bak2pg/prod/config/`), all plain
+//! `String`s; the passwords are *not* here, only the names of their SecureStrings:
+//!
+//! | parameter                     | meaning                                          | default          |
+//! |-------------------------------|--------------------------------------------------|------------------|
+//! | `pg/host`, `pg/port`          | PostgreSQL endpoint                              | —, `5432`        |
+//! | `pg/user`                     | role with CREATEDB                               | `bak2pg`         |
+//! | `pg/maintenance-db`           | database to connect through                      | `postgres`       |
+//! | `pg/sslmode`, `pg/ca-file`    | TLS (`verify-full` + RDS bundle on the worker)   | `verify-full`, — |
+//! | `pg/password-parameter`       | name of the SecureString with the password       | — (required)     |
+//! | `pg/replace`                  | drop the previous database after the swap        | `false`          |
+//! | `sqlserver/password-parameter`| SecureString for the `sqlserver` engine          | —                |
+//! | `worker/instance-id`          | the EC2 worker SSM runs the steps on             | — (required)     |
+//! | `worker/work-root`            | work folders                                     | `/var/lib/bak2pg/work` |
+//! | `worker/slots`                | heavy steps at once on the worker                | `2`              |
+//! | `worker/jobs`                 | tables loaded at once per step                   | `4`              |
+//! | `worker/part-bytes`           | ranged download part size                        | `67108864`       |
+//! | `limits/max-member-bytes`     | largest backup in an archive                     | `1099511627776`  |
+//! | `limits/min-free-bytes`       | disk kept free on the worker                     | `1073741824`     |
+//! | `limits/step-timeout-seconds` | one step's time limit, slot wait included        | `21600`          |
+//! | `limits/poll-seconds`         | the state machine's polling interval             | `30`             |
+
+use std::collections::BTreeMap;
+
+use bak2pg::job::{
+    JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, TargetConfig, WorkerConfig, database_name,
+    is_backup_key, jobs_prefix, tenant_of,
+};
+use bak2pg_aws::{AwsError, FunctionError};
+use serde::{Deserialize, Serialize};
+
+/// The Lambda's input: the execution input and the execution's name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrepareInput {
+    /// The execution input.
+    pub input: PipelineInput,
+    /// `$$.Execution.Name`.
+    pub execution: String,
+}
+
+/// What the state machine uses to run the steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrepareOutput {
+    /// `s3://artifacts/jobs/<db>/<execution>/job.json`.
+    pub job_uri: String,
+    /// The worker.
+    pub instance_id: String,
+    /// The SSM document that runs `bak2pg step`.
+    pub document: String,
+    /// Bucket and prefix for the SSM command output.
+    pub output_bucket: String,
+    /// Prefix for the SSM command output.
+    pub output_prefix: String,
+    /// Seconds between two status polls.
+    pub poll_seconds: u64,
+    /// Polls before the state machine gives up on a step (step timeout / poll + slack).
+    pub max_polls: u64,
+    /// The SSM command's execution timeout, as the document's string parameter.
+    pub step_timeout: String,
+    /// The report's key (`reports/<db>/<execution>.json`).
+    pub report_uri: String,
+}
+
+/// Deployment settings from the environment.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `CONFIG_PATH`.
+    pub config_path: String,
+    /// `ARTIFACTS_BUCKET`: jobs, results, reports, SSM output.
+    pub artifacts_bucket: String,
+    /// `SSM_DOCUMENT`.
+    pub document: String,
+}
+
+impl Env {
+    /// Reads `CONFIG_PATH`, `ARTIFACTS_BUCKET`, `SSM_DOCUMENT`.
+    ///
+    /// # Errors
+    /// The name of a missing variable.
+    pub fn from_env() -> Result<Env, String> {
+        let var = |n: &str| std::env::var(n).map_err(|_| format!("{n} is not set"));
+        Ok(Env {
+            config_path: var("CONFIG_PATH")?,
+            artifacts_bucket: var("ARTIFACTS_BUCKET")?,
+            document: var("SSM_DOCUMENT")?,
+        })
+    }
+}
+
+fn config_error(msg: String) -> StepError {
+    StepError::permanent("config", msg)
+}
+
+fn get<'a>(c: &'a BTreeMap<String, String>, k: &str) -> Option<&'a str> {
+    c.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+fn required(c: &BTreeMap<String, String>, path: &str, k: &str) -> Result<String, StepError> {
+    get(c, k).map(str::to_string).ok_or_else(|| config_error(format!("SSM parameter {path}{k} is missing")))
+}
+
+fn number<T: std::str::FromStr>(c: &BTreeMap<String, String>, path: &str, k: &str, default: T) -> Result<T, StepError> {
+    match get(c, k) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| config_error(format!("SSM parameter {path}{k} is not a number: {v:?}"))),
+    }
+}
+
+/// Builds the job document and the output from the input and the configuration
+/// parameters (relative names, see the module table).
+///
+/// # Errors
+/// Permanent errors for an input that does not hold together (names not derived as the
+/// trigger derives them) or a configuration that is missing or invalid.
+pub fn build(
+    env: &Env,
+    req: &PrepareInput,
+    config: &BTreeMap<String, String>,
+) -> Result<(JobDocument, PrepareOutput), StepError> {
+    let i = &req.input;
+    let bad = |m: String| StepError::permanent("bad_input", m);
+    let tenant = tenant_of(&i.object.key).map_err(|e| bad(e.to_string()))?;
+    if tenant != i.tenant {
+        return Err(bad(format!("tenant {:?} is not the key's first segment {tenant:?}", i.tenant)));
+    }
+    let db = database_name(&i.tenant).map_err(|e| bad(e.to_string()))?;
+    if db != i.database {
+        return Err(bad(format!("database {:?} is not the one derived from the tenant ({db:?})", i.database)));
+    }
+    if !is_backup_key(&i.object.key) {
+        return Err(bad(format!("key {:?} is not a backup upload", i.object.key)));
+    }
+    let execution = &req.execution;
+    if execution.is_empty() || !execution.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(bad(format!("execution name {execution:?} is not a safe folder name")));
+    }
+    let path = &env.config_path;
+    let sslmode = get(config, "pg/sslmode").unwrap_or("verify-full").to_string();
+    if !["disable", "prefer", "require", "verify-ca", "verify-full"].contains(&sslmode.as_str()) {
+        return Err(config_error(format!("SSM parameter {path}pg/sslmode: unknown mode {sslmode:?}")));
+    }
+    let target = TargetConfig {
+        host: required(config, path, "pg/host")?,
+        port: number(config, path, "pg/port", 5432u16)?,
+        user: get(config, "pg/user").unwrap_or("bak2pg").to_string(),
+        maintenance_db: get(config, "pg/maintenance-db").unwrap_or("postgres").to_string(),
+        sslmode,
+        ca_file: get(config, "pg/ca-file").map(str::to_string),
+        password_parameter: required(config, path, "pg/password-parameter")?,
+        database: db.clone(),
+        replace: get(config, "pg/replace") == Some("true"),
+    };
+    let worker = WorkerConfig {
+        work_root: get(config, "worker/work-root").unwrap_or("/var/lib/bak2pg/work").to_string(),
+        slots: number(config, path, "worker/slots", 2u32)?.max(1),
+        jobs: number(config, path, "worker/jobs", 4usize)?.max(1),
+        max_member_bytes: number(config, path, "limits/max-member-bytes", 1u64 << 40)?,
+        min_free_bytes: number(config, path, "limits/min-free-bytes", 1u64 << 30)?,
+        part_bytes: number(config, path, "worker/part-bytes", 64u64 << 20)?,
+    };
+    let prefix = jobs_prefix(&db, execution);
+    let results = format!("s3://{}/{prefix}", env.artifacts_bucket);
+    let job = JobDocument {
+        version: JOB_VERSION,
+        execution: execution.clone(),
+        tenant: i.tenant.clone(),
+        object: i.object.clone(),
+        target,
+        sqlserver_password_parameter: get(config, "sqlserver/password-parameter").map(str::to_string),
+        worker,
+        results: results.clone(),
+    };
+    let timeout: u64 = number(config, path, "limits/step-timeout-seconds", 6 * 3600)?;
+    let poll: u64 = number(config, path, "limits/poll-seconds", 30u64)?.max(1);
+    let out = PrepareOutput {
+        job_uri: format!("{results}job.json"),
+        instance_id: required(config, path, "worker/instance-id")?,
+        document: env.document.clone(),
+        output_bucket: env.artifacts_bucket.clone(),
+        output_prefix: format!("ssm-output/{db}/{execution}"),
+        poll_seconds: poll,
+        // The SSM timeout ends the command first; the slack covers SSM's own reporting.
+        max_polls: timeout / poll + 10,
+        step_timeout: timeout.to_string(),
+        report_uri: format!("s3://{}/{}", env.artifacts_bucket, bak2pg::job::report_key(&db, execution)),
+    };
+    Ok((job, out))
+}
+
+/// The handler: configuration, object check, job document.
+///
+/// # Errors
+/// [`FunctionError`]: permanent for bad input, configuration or a missing object;
+/// transient for S3/SSM outages.
+pub async fn handle(
+    s3: &aws_sdk_s3::Client,
+    ssm: &aws_sdk_ssm::Client,
+    env: &Env,
+    mut req: PrepareInput,
+) -> Result<PrepareOutput, FunctionError> {
+    let config = bak2pg_aws::get_parameters_by_path(ssm, &env.config_path, false).await?;
+    // The object must still be there; its size and ETag are taken from S3 itself.
+    let o = &req.input.object;
+    let head =
+        s3.head_object().bucket(&o.bucket).key(&o.key).set_version_id(o.version_id.clone()).send().await.map_err(
+            |e| {
+                let mut err =
+                    AwsError::from_sdk("object_missing", format!("HeadObject s3://{}/{}", o.bucket, o.key), &e);
+                if err.class == bak2pg::job::ErrorClass::Transient {
+                    err.code = "s3_head".into();
+                }
+                err
+            },
+        )?;
+    req.input.object.size = head.content_length().map(|n| n.max(0) as u64);
+    req.input.object.etag = head.e_tag().map(|e| e.trim_matches('"').to_string());
+    let (job, out) = build(env, &req, &config)?;
+    let uri = S3Uri::parse(&out.job_uri).map_err(|e| StepError::permanent("config", e))?;
+    bak2pg_aws::put_json(s3, &uri, &job).await?;
+    tracing::info!(execution = %req.execution, job = %out.job_uri, "job document written");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bak2pg::job::ObjectRef;
+
+    fn req() -> PrepareInput {
+        PrepareInput {
+            input: PipelineInput {
+                object: ObjectRef {
+                    bucket: "up".into(),
+                    key: "hotel123/Hotel Backup.rar".into(),
+                    version_id: None,
+                    sequencer: Some("01".into()),
+                    size: Some(5),
+                    etag: None,
+                },
+                tenant: "hotel123".into(),
+                database: "hotel123".into(),
+                attempt: 0,
+            },
+            execution: "hotel123-0123".into(),
+        }
+    }
+
+    fn config() -> BTreeMap<String, String> {
+        [
+            ("pg/host", "db.internal"),
+            ("pg/password-parameter", "/bak2pg/test/secrets/pg-password"),
+            ("worker/instance-id", "i-0123456789abcdef0"),
+            ("limits/poll-seconds", "10"),
+            ("limits/step-timeout-seconds", "600"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn env() -> Env {
+        Env { config_path: "/bak2pg/test/config/".into(), artifacts_bucket: "art".into(), document: "doc".into() }
+    }
+
+    #[test]
+    fn builds_the_job_and_the_plan_of_polls() {
+        let (job, out) = build(&env(), &req(), &config()).unwrap();
+        assert_eq!(out.job_uri, "s3://art/jobs/hotel123/hotel123-0123/job.json");
+        assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123.json");
+        assert_eq!((out.poll_seconds, out.max_polls, out.step_timeout.as_str()), (10, 70, "600"));
+        assert_eq!(job.target.sslmode, "verify-full");
+        assert_eq!(job.target.url(), "postgres://bak2pg@db.internal:5432/postgres?sslmode=verify-full");
+        assert_eq!(job.worker.slots, 2);
+    }
+
+    #[test]
+    fn refuses_inconsistent_input_and_missing_config() {
+        let mut r = req();
+        r.input.database = "other".into();
+        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        let mut r = req();
+        r.execution = "../x".into();
+        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        let mut c = config();
+        c.remove("pg/host");
+        let e = build(&env(), &req(), &c).unwrap_err();
+        assert_eq!((e.class, e.code.as_str()), (bak2pg::job::ErrorClass::Permanent, "config"));
+        assert!(e.message.contains("/bak2pg/test/config/pg/host"), "{e}");
+        let mut c = config();
+        c.insert("worker/slots".into(), "many".into());
+        assert!(build(&env(), &req(), &c).is_err());
+    }
+}

@@ -1,0 +1,670 @@
+//! The AWS pipeline against moto (real AWS SDK for Rust over HTTP), the real state machine
+//! (`statemachine/migration.asl.json`, executed by moto's Step Functions), the real Lambda
+//! handlers (served by `cargo lambda watch`), the real agent (`bak2pg step`, run on this
+//! machine by the test shim in place of the worker's SSM agent), the real fixtures and the
+//! test PostgreSQL.
+//!
+//! What is emulated (see tests/pipeline/shim.py): S3, SQS, SSM Parameter Store and Step
+//! Functions are moto; Lambda is `cargo lambda watch` (handler errors mapped to Lambda's
+//! `X-Amz-Function-Error` by the shim); the SQS → Lambda event source mapping is this
+//! harness (it receives the messages and invokes the trigger with them, deleting those not
+//! reported as failures); SSM Run Command is the shim (runs the agent binary, reports its
+//! exit status). Everything else is the code that runs in AWS.
+//!
+//! Needs `scripts/test` (moto, the shim, `cargo lambda watch`, PostgreSQL); fails without.
+//! The scenarios share the deployment and run one at a time.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use bak2pg::job::{FailureMessage, PipelineInput};
+use serde_json::{Value, json};
+
+/// The scenarios run one at a time: they share moto's resources and the SSM configuration.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const PASSWORD: &str = "pw-never-logged-7f3c1e";
+const ACCOUNT: &str = "123456789012";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with scripts/test"))
+}
+
+/// The deployment's names, as scripts/test gave them to `cargo lambda watch`.
+struct Names {
+    moto: String,
+    shim: String,
+    lambda: String,
+    config_path: String,
+    artifacts: String,
+    document: String,
+    state_machine_arn: String,
+    uploads: String,
+    queue: String,
+    dlq: String,
+}
+
+fn names() -> Names {
+    Names {
+        moto: env("BAK2PG_TEST_MOTO"),
+        shim: env("BAK2PG_TEST_MOTO_SHIM"),
+        lambda: env("BAK2PG_TEST_LAMBDA"),
+        config_path: env("BAK2PG_TEST_CONFIG_PATH"),
+        artifacts: env("BAK2PG_TEST_ARTIFACTS_BUCKET"),
+        document: env("BAK2PG_TEST_SSM_DOCUMENT"),
+        state_machine_arn: env("BAK2PG_TEST_STATE_MACHINE_ARN"),
+        uploads: "bak2pg-test-uploads".into(),
+        queue: "bak2pg-test-uploads".into(),
+        dlq: "bak2pg-test-dlq".into(),
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    bak2pg_tests::fixture(rel)
+}
+
+/// The agent binary built next to this test (`target/debug/bak2pg`).
+fn agent() -> PathBuf {
+    let exe = std::env::current_exe().expect("test path");
+    let p = exe.parent().and_then(|d| d.parent()).expect("target dir").join("bak2pg");
+    assert!(p.exists(), "{} is missing: scripts/test builds it (cargo build -p bak2pg-agent)", p.display());
+    p
+}
+
+struct Aws {
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    sfn: aws_sdk_sfn::Client,
+    ssm: aws_sdk_ssm::Client,
+}
+
+async fn aws(endpoint: &str) -> Aws {
+    // SAFETY: set before any thread reads the environment for the SDK; tests are serialized.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ENDPOINT_URL", endpoint);
+    }
+    let cfg = bak2pg_aws::sdk_config().await;
+    Aws {
+        s3: bak2pg_aws::s3_client(&cfg),
+        sqs: aws_sdk_sqs::Client::new(&cfg),
+        sfn: aws_sdk_sfn::Client::new(&cfg),
+        ssm: aws_sdk_ssm::Client::new(&cfg),
+    }
+}
+
+async fn http_post(url: &str, body: &Value) -> (u16, Value) {
+    // A minimal HTTP/1.1 client: the shim and cargo lambda watch speak plain HTTP on loopback.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut s = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let data = serde_json::to_vec(body).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        data.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&data).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
+    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+async fn http_get(url: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap();
+    let mut s = tokio::net::TcpStream::connect(host).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    serde_json::from_str(text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("")).expect("JSON")
+}
+
+/// The deployment in moto, created or brought back to its defaults (idempotent).
+async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
+    for b in [&n.uploads, &n.artifacts] {
+        let _ = a.s3.create_bucket().bucket(b.as_str()).send().await;
+    }
+    let dlq_url = a.sqs.create_queue().queue_name(&n.dlq).send().await.unwrap().queue_url.unwrap();
+    let q_url = a.sqs.create_queue().queue_name(&n.queue).send().await.unwrap().queue_url.unwrap();
+    let q_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", n.queue);
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    a.s3.put_bucket_notification_configuration()
+        .bucket(&n.uploads)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder().queue_arn(&q_arn).events(Event::S3ObjectCreated).build().unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The real ASL, with the substitutions SAM makes.
+    let asl = std::fs::read_to_string(repo().join("statemachine/migration.asl.json")).unwrap();
+    let fun = |f: &str| format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:bak2pg-{f}");
+    let asl = asl
+        .replace("${PrepareFunctionArn}", &fun("prepare"))
+        .replace("${CollectFunctionArn}", &fun("collect"))
+        .replace("${ReportFunctionArn}", &fun("report"))
+        .replace("${DeadLetterQueueUrl}", &dlq_url);
+    let name = n.state_machine_arn.rsplit(':').next().unwrap();
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/bak2pg-test");
+    if a.sfn.describe_state_machine().state_machine_arn(&n.state_machine_arn).send().await.is_ok() {
+        a.sfn.update_state_machine().state_machine_arn(&n.state_machine_arn).definition(&asl).send().await.unwrap();
+    } else {
+        let made = a.sfn.create_state_machine().name(name).definition(&asl).role_arn(&role).send().await.unwrap();
+        assert_eq!(made.state_machine_arn, n.state_machine_arn);
+    }
+    // Configuration (plain) and the secret (SecureString, elsewhere).
+    let work = repo().join(".moto/work");
+    let config = [
+        ("pg/host", "127.0.0.1".to_string()),
+        ("pg/port", pg_port.to_string()),
+        ("pg/user", pg_user()),
+        ("pg/sslmode", "disable".into()),
+        ("pg/password-parameter", "/bak2pg/test/secrets/pg-password".into()),
+        ("pg/replace", "true".into()),
+        ("worker/instance-id", "i-0123456789abcdef0".into()),
+        ("worker/work-root", work.display().to_string()),
+        ("worker/slots", "2".into()),
+        ("worker/jobs", "2".into()),
+        ("worker/part-bytes", "1048576".into()),
+        ("limits/min-free-bytes", "1048576".into()),
+        ("limits/poll-seconds", "1".into()),
+        ("limits/step-timeout-seconds", "900".into()),
+    ];
+    for (k, v) in config {
+        a.ssm
+            .put_parameter()
+            .name(format!("{}{k}", n.config_path))
+            .value(v)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    a.ssm
+        .put_parameter()
+        .name("/bak2pg/test/secrets/pg-password")
+        .value(PASSWORD)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    // The shim: the real handlers and the real agent.
+    let (status, _) = http_post(
+        &format!("{}/_shim/config", n.shim),
+        &json!({
+            "lambda_url": n.lambda,
+            "agent": agent(),
+            "agent_env": {
+                "AWS_ENDPOINT_URL": n.shim, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "us-east-1", "BAK2PG_LOG": "info"
+            },
+            "s3_faults": {"flaky-s3": 3}
+        }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let _ = q_url;
+}
+
+fn pg_url() -> String {
+    env("BAK2PG_TEST_PG")
+}
+
+fn pg_port() -> String {
+    let u = pg_url();
+    let after = u.rsplit_once(':').unwrap().1;
+    after.split('/').next().unwrap().to_string()
+}
+
+fn pg_user() -> String {
+    let u = pg_url();
+    u.split("://").nth(1).and_then(|r| r.split('@').next()).unwrap_or("postgres").to_string()
+}
+
+async fn pg(db: &str) -> tokio_postgres::Client {
+    let base = pg_url().rsplit_once('/').unwrap().0.to_string();
+    let (c, conn) = tokio_postgres::connect(&format!("{base}/{db}"), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    c
+}
+
+async fn drop_databases(prefix: &str) {
+    let c = pg("postgres").await;
+    for r in c.query("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)", &[&prefix]).await.unwrap()
+    {
+        let d: String = r.get(0);
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{d}\" WITH (FORCE)")).await.unwrap();
+    }
+}
+
+/// Empties a queue (messages of earlier scenarios).
+async fn drain(a: &Aws, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let url = a.sqs.get_queue_url().queue_name(queue).send().await.unwrap().queue_url.unwrap();
+    let mut all = Vec::new();
+    loop {
+        let got = a.sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+        let msgs = got.messages.unwrap_or_default();
+        if msgs.is_empty() {
+            return all;
+        }
+        for m in &msgs {
+            a.sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+        all.extend(msgs);
+    }
+}
+
+/// The SQS event Lambda's event source mapping would deliver for these messages.
+fn sqs_event(queue_arn: &str, msgs: &[aws_sdk_sqs::types::Message]) -> Value {
+    json!({"Records": msgs.iter().map(|m| json!({
+        "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000",
+                        "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1700000000000"},
+        "messageAttributes": {}, "md5OfBody": m.md5_of_body(), "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn, "awsRegion": "us-east-1"
+    })).collect::<Vec<_>>()})
+}
+
+/// `tenant/file` → `tenant/r<pid>-file`: a new object per test run, so a rerun against the
+/// same moto starts new executions (names derive from the object).
+fn unique(key: &str) -> String {
+    let (tenant, rest) = key.split_once('/').unwrap();
+    format!("{tenant}/r{}-{rest}", std::process::id())
+}
+
+/// Uploads a fixture and plays the event source mapping: the queue's messages go to the
+/// real trigger (through `cargo lambda watch`); returns the execution names started.
+async fn upload_and_trigger(n: &Names, a: &Aws, key: &str, file: &str) -> Vec<String> {
+    drain(a, &n.queue).await;
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(fixture(file)).await.unwrap();
+    a.s3.put_object().bucket(&n.uploads).key(unique(key)).body(body).send().await.unwrap();
+    let msgs = drain(a, &n.queue).await;
+    assert!(!msgs.is_empty(), "the upload sent no notification");
+    let q_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", n.queue);
+    let (status, resp) =
+        http_post(&format!("{}/2015-03-31/functions/bak2pg-trigger/invocations", n.lambda), &sqs_event(&q_arn, &msgs))
+            .await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+    let mut names = Vec::new();
+    for m in &msgs {
+        for d in bak2pg_trigger::decide(m.body().unwrap()).unwrap() {
+            if let bak2pg_trigger::Decision::Start { name, .. } = d {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+async fn wait_execution(n: &Names, a: &Aws, name: &str, limit: Duration) -> ExecutionStatus {
+    let arn = format!("{}:{name}", n.state_machine_arn.replace(":stateMachine:", ":execution:"));
+    let start = Instant::now();
+    loop {
+        let d = a.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+        if d.status != ExecutionStatus::Running {
+            return d.status;
+        }
+        assert!(start.elapsed() < limit, "execution {name} still running after {limit:?}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn commands(n: &Names) -> Vec<Value> {
+    http_get(&format!("{}/_shim/commands", n.shim)).await.as_array().cloned().unwrap_or_default()
+}
+
+fn commands_of(all: &[Value], execution: &str, step: &str) -> Vec<Value> {
+    all.iter()
+        .filter(|c| {
+            c["Parameters"]["JobUri"][0].as_str().is_some_and(|u| u.contains(execution))
+                && c["Parameters"]["Step"][0] == step
+        })
+        .cloned()
+        .collect()
+}
+
+async fn s3_text(a: &Aws, bucket: &str, key: &str) -> String {
+    let o =
+        a.s3.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+    String::from_utf8(o.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()
+}
+
+async fn all_artifacts(a: &Aws, bucket: &str, prefix: &str) -> String {
+    let mut text = String::new();
+    let list = a.s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    for o in list.contents() {
+        text.push_str(&s3_text(a, bucket, o.key().unwrap()).await);
+    }
+    text
+}
+
+/// One scenario: its own runtime, the shared deployment, one at a time.
+fn scenario<F: std::future::Future<Output = ()>>(f: impl FnOnce(Names, Aws) -> F) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let n = names();
+        let a = aws(&n.moto).await;
+        deploy(&n, &a, &pg_port()).await;
+        f(n, a).await;
+    });
+}
+
+async fn dlq_messages(n: &Names, a: &Aws) -> Vec<FailureMessage> {
+    drain(a, &n.dlq).await.iter().map(|m| serde_json::from_str(m.body().unwrap()).expect("a failure message")).collect()
+}
+
+#[test]
+fn s3_notification_reaches_the_trigger_which_starts_one_execution_per_upload() {
+    scenario(|n, a| async move {
+        drain(&a, &n.queue).await;
+        // Keys with a space, non-ASCII, any-case extension; a non-backup key; a hostile tenant.
+        let keys = ["trig1/Sauvegarde Hôtel (1).BAK", "trig1/readme.txt", "trig1\"; drop/x.bak"];
+        for k in keys {
+            a.s3.put_object().bucket(&n.uploads).key(k).body(b"x".to_vec().into()).send().await.unwrap();
+        }
+        let msgs = drain(&a, &n.queue).await;
+        assert_eq!(msgs.len(), 3, "one notification per upload");
+        for m in &msgs {
+            assert!(m.body().unwrap().contains("ObjectCreated"), "{:?}", m.body());
+        }
+        // The trigger in-process, against moto's Step Functions, with a state machine that
+        // does nothing (this test is about the trigger, not the pipeline).
+        let sm = a
+            .sfn
+            .create_state_machine()
+            .name(format!("bak2pg-trigger-test-{}", std::process::id()))
+            .definition(r#"{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}"#)
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/x"))
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn;
+        let q_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", n.queue);
+        let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(sqs_event(&q_arn, &msgs)).unwrap();
+        let resp = bak2pg_trigger::handle(&a.sfn, &sm, event.clone()).await;
+        // Only the hostile tenant's message fails; the others are not redelivered.
+        let failed: Vec<_> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+        let hostile = msgs.iter().find(|m| m.body().unwrap().contains("drop")).unwrap();
+        assert_eq!(failed, vec![hostile.message_id().unwrap().to_string()]);
+        // Redelivery of the whole batch: still one execution.
+        let again = bak2pg_trigger::handle(&a.sfn, &sm, event).await;
+        assert_eq!(again.batch_item_failures.len(), 1);
+        let execs = a.sfn.list_executions().state_machine_arn(&sm).send().await.unwrap().executions;
+        assert_eq!(execs.len(), 1, "{execs:?}");
+        let input: PipelineInput = serde_json::from_str(
+            &a.sfn.describe_execution().execution_arn(&execs[0].execution_arn).send().await.unwrap().input.unwrap(),
+        )
+        .unwrap();
+        assert_eq!(input.object.key, "trig1/Sauvegarde Hôtel (1).BAK");
+        assert_eq!((input.tenant.as_str(), input.database.as_str()), ("trig1", "trig1"));
+    });
+}
+
+#[test]
+fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
+    scenario(|n, a| async move {
+        drop_databases("e2ehotel").await;
+        let names =
+            upload_and_trigger(&n, &a, "e2ehotel/Northwind Backup (RAR5).rar", "rar/northwind-sql2005-rar5.rar").await;
+        assert_eq!(names.len(), 1);
+        let exec = &names[0];
+        let status = wait_execution(&n, &a, exec, Duration::from_secs(900)).await;
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "dead-letter messages: {dlq:?}");
+        assert!(dlq.is_empty());
+
+        // The report: every table matched, with the oracle's row counts.
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/e2ehotel/{exec}.json")).await).unwrap();
+        let tables = report["migration"]["tables"].as_array().expect("tables").clone();
+        let rows_of = |name: &str| {
+            tables
+                .iter()
+                .find(|t| t["source"] == name)
+                .map(|t| t["rows"].as_u64().unwrap())
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        for (table, rows) in
+            [("dbo.Orders", 830), ("dbo.Order Details", 2155), ("dbo.Customers", 91), ("dbo.Territories", 53)]
+        {
+            assert_eq!(rows_of(table), rows, "{table}");
+        }
+        // …and PostgreSQL holds exactly those rows, in the database named after the tenant.
+        let c = pg("e2ehotel").await;
+        let total: i64 = c
+            .query_one(
+                "SELECT sum((xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint)::bigint \
+                 FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(total as u64, report["migration"]["totals"]["rows"].as_u64().unwrap());
+        assert_eq!(total, 8 + 91 + 9 + 49 + 2155 + 830 + 77 + 4 + 3 + 29 + 53, "every oracle row");
+
+        assert_eq!(report["status"], "succeeded");
+        assert_eq!(report["migration"]["status"], "passed");
+        assert_eq!(report["migration"]["totals"]["matched"], report["migration"]["totals"]["tables"]);
+        assert_eq!(report["migration"]["totals"]["mismatched"], 0);
+        assert_eq!(report["migration"]["input"]["archive"], "RAR5");
+        let steps: Vec<&str> =
+            report["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+        assert_eq!(steps, ["fetch", "read", "load", "validate", "swap"]);
+
+        // The password is nowhere: not in command parameters, outputs, results or report.
+        let cmds = commands(&n).await;
+        let ours: Vec<_> = cmds.iter().filter(|c| c.to_string().contains(exec.as_str())).collect();
+        assert_eq!(ours.len(), 5, "one command per step");
+        assert!(ours.iter().all(|c| c["DocumentName"] == n.document.as_str()), "the configured SSM document");
+        let artifacts = all_artifacts(&a, &n.artifacts, "jobs/e2ehotel/").await
+            + &all_artifacts(&a, &n.artifacts, "reports/e2ehotel/").await;
+        for text in ours.iter().map(|c| c.to_string()).chain([artifacts]) {
+            assert!(!text.contains(PASSWORD), "the password leaked: {text}");
+        }
+        // …nor in the Lambda logs (`cargo lambda watch`, started by scripts/test).
+        let lambda_log = std::fs::read_to_string(repo().join(".moto/lambda.log")).expect("scripts/test's lambda log");
+        assert!(
+            lambda_log.contains("bak2pg-prepare") || lambda_log.contains("job document written"),
+            "the log is the handlers'"
+        );
+        assert!(!lambda_log.contains(PASSWORD), "the password leaked into the Lambda logs");
+        for c in &ours {
+            let out = c["StandardOutputContent"].as_str().unwrap();
+            assert!(out.contains("succeeded in"), "one summary line per step: {out}");
+        }
+
+        // A replay of a finished step is skipped (same input digest): run `validate` again by hand.
+        let job = format!("s3://{}/jobs/e2ehotel/{exec}/job.json", n.artifacts);
+        let out = std::process::Command::new(agent())
+            .args(["step", "validate", "--job", &job])
+            .env("AWS_ENDPOINT_URL", &n.moto)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && stdout.contains("skipped, already succeeded"), "{stdout}");
+
+        // A swap whose result was lost (the agent died after the rename): running it again
+        // finds no loading database and proves, by reading the database back, that the
+        // validated rows are in place.
+        a.s3.delete_object().bucket(&n.artifacts).key(format!("jobs/e2ehotel/{exec}/swap.json")).send().await.unwrap();
+        let out = std::process::Command::new(agent())
+            .args(["step", "swap", "--job", &job])
+            .env("AWS_ENDPOINT_URL", &n.moto)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("was already in place (read back: every table matches)"),
+            "{stdout}"
+        );
+    });
+}
+
+#[test]
+fn a_flaky_download_is_retried_and_the_run_succeeds() {
+    scenario(|n, a| async move {
+        drop_databases("flakypubs").await;
+        let names = upload_and_trigger(&n, &a, "flakypubs/flaky-s3 pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = &names[0];
+        let status = wait_execution(&n, &a, exec, Duration::from_secs(600)).await;
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{dlq:?}");
+        let cmds = commands(&n).await;
+        let fetches = commands_of(&cmds, exec, "fetch");
+        assert_eq!(fetches.len(), 2, "the first fetch fails on injected 503s, the retry succeeds");
+        assert_eq!(fetches[0]["Status"], "Failed");
+        assert!(
+            fetches[0]["StandardOutputContent"].as_str().unwrap().contains("Transient s3_download"),
+            "{}",
+            fetches[0]
+        );
+        let c = pg("flakypubs").await;
+        let authors: i64 = c.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
+        assert_eq!(authors, 23);
+    });
+}
+
+#[test]
+fn an_archive_without_a_backup_goes_to_the_dead_letter_queue_without_retry() {
+    scenario(|n, a| async move {
+        let key = "csvtenant/Northwind Dataset.rar";
+        let names = upload_and_trigger(&n, &a, key, "rar/northwind-csv-no-bak-rar5.rar").await;
+        let exec = &names[0];
+        assert_eq!(wait_execution(&n, &a, exec, Duration::from_secs(300)).await, ExecutionStatus::Failed);
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        let m = &dlq[0];
+        assert_eq!(m.kind, "bak2pg.failure");
+        assert!(m.execution.ends_with(exec.as_str()), "{}", m.execution);
+        assert_eq!(m.failed_step, "fetch");
+        assert_eq!(m.error, "Bak2pg.Permanent");
+        assert!(m.cause.contains("no_backup_in_archive"), "{}", m.cause);
+        assert_eq!(m.input.object.key, unique(key));
+        assert_eq!(commands_of(&commands(&n).await, exec, "fetch").len(), 1, "a permanent failure is not retried");
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/csvtenant/{exec}.json")).await).unwrap();
+        assert_eq!((report["status"].as_str(), report["failed_step"].as_str()), (Some("failed"), Some("fetch")));
+        // The message replays: the trigger accepts it back as attempt 1.
+        let body = serde_json::to_string(m).unwrap();
+        let d = bak2pg_trigger::decide(&body).unwrap();
+        assert!(matches!(&d[0], bak2pg_trigger::Decision::Start { name, .. } if name == &format!("{exec}-r1")));
+    });
+}
+
+#[test]
+fn an_incomplete_backup_fails_permanently_at_read() {
+    scenario(|n, a| async move {
+        let names =
+            upload_and_trigger(&n, &a, "stripe/northwind-stripe.bak", "bak/northwind-sql2014-stripe-partial.bak").await;
+        let exec = &names[0];
+        assert_eq!(wait_execution(&n, &a, exec, Duration::from_secs(300)).await, ExecutionStatus::Failed);
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        assert_eq!((dlq[0].failed_step.as_str(), dlq[0].error.as_str()), ("read", "Bak2pg.Permanent"));
+        assert!(dlq[0].cause.contains("incomplete"), "{}", dlq[0].cause);
+        assert_eq!(commands_of(&commands(&n).await, exec, "read").len(), 1);
+    });
+}
+
+#[test]
+fn load_is_retried_while_postgres_is_down_then_dead_lettered() {
+    scenario(|n, a| async move {
+        // A port nothing listens on: PostgreSQL is "down" for this run.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        deploy(&n, &a, &closed).await;
+        let names = upload_and_trigger(&n, &a, "pgdown/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = &names[0];
+        let status = wait_execution(&n, &a, exec, Duration::from_secs(600)).await;
+        deploy(&n, &a, &pg_port()).await;
+        assert_eq!(status, ExecutionStatus::Failed);
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        assert_eq!((dlq[0].failed_step.as_str(), dlq[0].error.as_str()), ("load", "Bak2pg.Transient"));
+        assert!(dlq[0].cause.contains("cannot connect"), "{}", dlq[0].cause);
+        assert_eq!(commands_of(&commands(&n).await, exec, "load").len(), 3, "the first try and two retries");
+    });
+}
+
+async fn set_config(n: &Names, a: &Aws, key: &str, value: &str) {
+    a.ssm
+        .put_parameter()
+        .name(format!("{}{key}", n.config_path))
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_step_waits_for_a_free_slot_and_says_so() {
+    scenario(|n, a| async move {
+        drop_databases("slotwait").await;
+        // One slot on the worker, and this test holds it (as a step of another upload would).
+        set_config(&n, &a, "worker/slots", "1").await;
+        let slots = repo().join(".moto/work/.slots");
+        std::fs::create_dir_all(&slots).unwrap();
+        let held =
+            std::fs::File::options().create(true).truncate(false).write(true).open(slots.join("slot-0.lock")).unwrap();
+        held.try_lock().expect("the slot is free before the test takes it");
+        let names = upload_and_trigger(&n, &a, "slotwait/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = names[0].clone();
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        drop(held);
+        let status = wait_execution(&n, &a, &exec, Duration::from_secs(600)).await;
+        set_config(&n, &a, "worker/slots", "2").await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
+        let fetch = commands_of(&commands(&n).await, &exec, "fetch");
+        assert_eq!(fetch.len(), 1, "waiting is not failing: no retry");
+        let out = fetch[0]["StandardOutputContent"].as_str().unwrap();
+        assert!(out.contains("waiting for a free slot: all 1 heavy-step slots of this worker are busy"), "{out}");
+        assert!(out.contains("got slot 0 of 1 after waiting"), "{out}");
+        let result: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("jobs/slotwait/{exec}/fetch.json")).await)
+                .unwrap();
+        assert!(result["waited_seconds"].as_f64().unwrap() >= 3.0, "{result}");
+    });
+}

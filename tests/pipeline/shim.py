@@ -1,0 +1,219 @@
+"""Routing shim of the pipeline tests (Python standard library only).
+
+moto's Step Functions calls every AWS service at localhost:$MOTO_PORT; scripts/moto.sh
+starts moto with MOTO_PORT pointing here. This shim forwards every request to moto
+unchanged, except:
+
+* Lambda Invoke (`POST /2015-03-31/functions/<arn or name>/invocations`): sent to the real
+  handlers served by `cargo lambda watch` (function name = last ARN segment). `cargo lambda
+  watch` answers a handler error with HTTP 500 and no `X-Amz-Function-Error`; the shim
+  turns that into what Lambda answers (200 + `X-Amz-Function-Error: Unhandled`, the
+  `{"errorType","errorMessage"}` body unchanged), so Retry/Catch see the handler's type.
+* SSM `SendCommand` / `GetCommandInvocation` (`X-Amz-Target: AmazonSSM.*`): emulates the
+  SSM agent of the worker: runs `<agent> step <Step> --job <JobUri>` on this machine, in the
+  background, and reports `InProgress` until it exits, then `Success` (exit 0) or `Failed`
+  with the exit status and stdout/stderr. The document name and instance id are recorded,
+  not checked; the command's S3 output upload is not emulated (stdout is returned by
+  GetCommandInvocation instead).
+* Fault injection, for the transient-failure tests: S3 GETs of keys containing a configured
+  marker answer `503 SlowDown` the first N times.
+
+Configuration comes from the test: `POST /_shim/config` with
+`{"lambda_url", "agent", "agent_env", "s3_faults": {"marker": n}}`.
+`GET /_shim/commands` lists the commands run (parameters, exit status, output), so tests
+can check that no secret was passed on a command line.
+"""
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+UPSTREAM = urllib.parse.urlparse(os.environ["MOTO_UPSTREAM"])
+LOCK = threading.Lock()
+CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "s3_faults": {}}
+FAULTS_LEFT = {}
+COMMANDS = {}
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S"), msg, file=sys.stderr, flush=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, status, body, headers=()):
+        self.send_response(status)
+        length = str(len(body))
+        for k, v in headers:
+            if k.lower() == "content-length" and self.command == "HEAD":
+                length = v  # a HEAD answer's length is the object's, not its empty body's
+                continue
+            if k.lower() in HOP or k.lower() == "content-length":
+                continue
+            self.send_header(k, v)
+        self.send_header("Content-Length", length)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status, obj, extra=()):
+        self._send(status, json.dumps(obj).encode(), [("Content-Type", "application/x-amz-json-1.1")] + list(extra))
+
+    def _forward(self, body, base=None, path=None):
+        base = base or UPSTREAM
+        conn = http.client.HTTPConnection(base.hostname, base.port, timeout=3600)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "content-length"}
+        headers["Content-Length"] = str(len(body))
+        conn.request(self.command, path or self.path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r.status, data, r.getheaders()
+
+    def do_GET(self):
+        self._route()
+
+    def do_POST(self):
+        self._route()
+
+    def do_PUT(self):
+        self._route()
+
+    def do_DELETE(self):
+        self._route()
+
+    def do_HEAD(self):
+        self._route()
+
+    def _route(self):
+        body = self._body()
+        try:
+            if self.path.startswith("/_shim/"):
+                return self._control(body)
+            m = re.match(r"^/2015-03-31/functions/([^/]+)/invocations", self.path)
+            if m and self.command == "POST":
+                return self._invoke(urllib.parse.unquote(m.group(1)), body)
+            target = self.headers.get("X-Amz-Target", "")
+            if target == "AmazonSSM.SendCommand":
+                return self._send_command(json.loads(body or b"{}"))
+            if target == "AmazonSSM.GetCommandInvocation":
+                return self._get_invocation(json.loads(body or b"{}"))
+            if self.command == "GET" and self._s3_fault():
+                return self._send(503, b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>injected by the test shim</Message></Error>",
+                                  [("Content-Type", "application/xml")])
+            status, data, headers = self._forward(body)
+            self._send(status, data, headers)
+        except Exception as e:  # a broken test harness must say so, not hang
+            log(f"error on {self.command} {self.path}: {e!r}")
+            self._json(500, {"__type": "ShimError", "message": repr(e)})
+
+    def _s3_fault(self):
+        path = urllib.parse.unquote(self.path.split("?")[0])
+        with LOCK:
+            for marker, n in CONFIG["s3_faults"].items():
+                if marker in path and "partNumber" not in self.path:
+                    left = FAULTS_LEFT.setdefault(marker, n)
+                    if left > 0:
+                        FAULTS_LEFT[marker] = left - 1
+                        log(f"injected 503 for GET {path} ({left - 1} left)")
+                        return True
+        return False
+
+    def _control(self, body):
+        if self.path == "/_shim/health":
+            return self._json(200, {"ok": True})
+        if self.path == "/_shim/config" and self.command == "POST":
+            with LOCK:
+                CONFIG.update(json.loads(body))
+                FAULTS_LEFT.clear()
+            return self._json(200, {"ok": True})
+        if self.path == "/_shim/commands":
+            with LOCK:
+                return self._json(200, [dict(c, proc=None) for c in COMMANDS.values()])
+        return self._json(404, {"error": "unknown control path"})
+
+    def _invoke(self, function, body):
+        name = function.split(":function:")[-1].split(":")[0]
+        url = CONFIG["lambda_url"]
+        if not url:
+            return self._json(500, {"__type": "ShimError", "message": "no lambda_url configured"})
+        base = urllib.parse.urlparse(url)
+        status, data, headers = self._forward(body, base, f"/2015-03-31/functions/{name}/invocations")
+        log(f"invoke {name}: HTTP {status}")
+        if status == 200:
+            return self._send(200, data, [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")])
+        return self._send(200, data, [("Content-Type", "application/json"), ("X-Amz-Function-Error", "Unhandled")])
+
+    def _send_command(self, req):
+        params = req.get("Parameters", {})
+        step = (params.get("Step") or [""])[0]
+        job = (params.get("JobUri") or [""])[0]
+        cid = str(uuid.uuid4())
+        instance = (req.get("InstanceIds") or ["i-local"])[0]
+        cmd = [CONFIG["agent"], "step", step, "--job", job]
+        env = dict(os.environ)
+        env.update(CONFIG["agent_env"])
+        entry = {"CommandId": cid, "InstanceId": instance, "DocumentName": req.get("DocumentName"), "Parameters": params,
+                 "Status": "InProgress", "ResponseCode": -1, "StandardOutputContent": "", "StandardErrorContent": "",
+                 "proc": None}
+        with LOCK:
+            COMMANDS[cid] = entry
+        log(f"SendCommand {cid}: bak2pg step {step} --job {job}")
+
+        def run():
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            with LOCK:
+                entry.update(Status="Success" if p.returncode == 0 else "Failed", ResponseCode=p.returncode,
+                             StandardOutputContent=p.stdout, StandardErrorContent=p.stderr)
+            log(f"command {cid} ({step}) exited {p.returncode}: {p.stdout.strip()[-300:]}")
+
+        threading.Thread(target=run, daemon=True).start()
+        return self._json(200, {"Command": {"CommandId": cid, "DocumentName": req.get("DocumentName"), "Status": "Pending",
+                                            "Parameters": params, "InstanceIds": [instance]}})
+
+    def _get_invocation(self, req):
+        with LOCK:
+            c = COMMANDS.get(req.get("CommandId"))
+            if c is None:
+                return self._json(400, {"__type": "InvocationDoesNotExist", "message": "no such command"})
+            out = {k: v for k, v in c.items() if k != "proc" and k != "Parameters"}
+        return self._json(200, out)
+
+
+def main():
+    port = int(sys.argv[1])
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    log(f"shim on 127.0.0.1:{port} -> {UPSTREAM.geturl()}")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
