@@ -205,6 +205,10 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
         ("limits/poll-seconds", "1".into()),
         ("limits/step-timeout-seconds", "900".into()),
     ];
+    // Settings a scenario may have changed go back to their absence (the defaults).
+    for k in ["engine", "sqlserver/url", "sqlserver/password-parameter"] {
+        let _ = a.ssm.delete_parameter().name(format!("{}{k}", n.config_path)).send().await;
+    }
     for (k, v) in config {
         a.ssm
             .put_parameter()
@@ -489,6 +493,10 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
         assert_eq!(report["migration"]["totals"]["matched"], report["migration"]["totals"]["tables"]);
         assert_eq!(report["migration"]["totals"]["mismatched"], 0);
         assert_eq!(report["migration"]["input"]["archive"], "RAR5");
+        // `auto` (the default) chose the native reader and says why.
+        assert_eq!(report["migration"]["source"]["engine"], "native");
+        let reason = report["migration"]["source"]["engine_reason"].as_str().unwrap();
+        assert!(reason.starts_with("pipeline: ") && reason.contains("native"), "{reason}");
         let steps: Vec<&str> =
             report["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
         assert_eq!(steps, ["fetch", "read", "load", "validate", "swap"]);
@@ -652,7 +660,14 @@ fn a_step_waits_for_a_free_slot_and_says_so() {
         held.try_lock().expect("the slot is free before the test takes it");
         let names = upload_and_trigger(&n, &a, "slotwait/pubs.bak", "bak/pubs-sql2012.bak").await;
         let exec = names[0].clone();
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        // Held until the fetch command has been sent and has had time to find the slot busy
+        // (the execution's start, Lambda cold starts and SSM polling vary from run to run).
+        let sent = Instant::now();
+        while commands_of(&commands(&n).await, &exec, "fetch").is_empty() {
+            assert!(sent.elapsed() < Duration::from_secs(300), "no fetch command was sent");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
         drop(held);
         let status = wait_execution(&n, &a, &exec, Duration::from_secs(600)).await;
         set_config(&n, &a, "worker/slots", "2").await;
@@ -666,5 +681,62 @@ fn a_step_waits_for_a_free_slot_and_says_so() {
             serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("jobs/slotwait/{exec}/fetch.json")).await)
                 .unwrap();
         assert!(result["waited_seconds"].as_f64().unwrap() >= 3.0, "{result}");
+    });
+}
+
+#[test]
+fn the_sqlserver_engine_reads_its_password_from_ssm_and_an_unreachable_server_is_retried_then_dead_lettered() {
+    scenario(|n, a| async move {
+        const MSSQL_SECRET: &str = "Mssql-Secret-7f3a91";
+        // The worker's SQL Server is "down": a port nothing listens on.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        set_config(&n, &a, "engine", "sqlserver").await;
+        set_config(&n, &a, "sqlserver/url", &format!("mssql://bak2pg@127.0.0.1:{closed}")).await;
+        set_config(&n, &a, "sqlserver/password-parameter", "/bak2pg/test/secrets/mssql-password").await;
+        a.ssm
+            .put_parameter()
+            .name("/bak2pg/test/secrets/mssql-password")
+            .value(MSSQL_SECRET)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+        let names = upload_and_trigger(&n, &a, "mssqldown/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = &names[0];
+        let status = wait_execution(&n, &a, exec, Duration::from_secs(600)).await;
+        assert_eq!(status, ExecutionStatus::Failed);
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        assert_eq!((dlq[0].failed_step.as_str(), dlq[0].error.as_str()), ("read", "Bak2pg.Transient"));
+        assert!(dlq[0].cause.contains(&format!("SQL Server 127.0.0.1:{closed}")), "{}", dlq[0].cause);
+        let reads = commands_of(&commands(&n).await, exec, "read");
+        assert_eq!(reads.len(), 3, "the first try and two retries");
+        // The job names the secret; its value is nowhere.
+        let job = s3_text(&a, &n.artifacts, &format!("jobs/mssqldown/{exec}/job.json")).await;
+        assert!(job.contains("/bak2pg/test/secrets/mssql-password") && job.contains("\"sqlserver\""), "{job}");
+        let artifacts = all_artifacts(&a, &n.artifacts, "jobs/mssqldown/").await
+            + &all_artifacts(&a, &n.artifacts, "reports/mssqldown/").await;
+        let dlq_text = serde_json::to_string(&dlq).unwrap();
+        for text in reads.iter().map(|c| c.to_string()).chain([artifacts, dlq_text]) {
+            assert!(!text.contains(MSSQL_SECRET), "the SQL Server password leaked: {text}");
+        }
+        let lambda_log = std::fs::read_to_string(repo().join(".moto/lambda.log")).expect("scripts/test's lambda log");
+        assert!(!lambda_log.contains(MSSQL_SECRET), "the SQL Server password leaked into the Lambda logs");
+    });
+}
+
+#[test]
+fn the_sqlserver_engine_without_a_configured_server_fails_permanently_at_read() {
+    scenario(|n, a| async move {
+        set_config(&n, &a, "engine", "sqlserver").await;
+        let names = upload_and_trigger(&n, &a, "nomssql/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = &names[0];
+        assert_eq!(wait_execution(&n, &a, exec, Duration::from_secs(300)).await, ExecutionStatus::Failed);
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        assert_eq!((dlq[0].failed_step.as_str(), dlq[0].error.as_str()), ("read", "Bak2pg.Permanent"));
+        assert!(dlq[0].cause.contains("--mssql"), "says how to configure it: {}", dlq[0].cause);
+        assert_eq!(commands_of(&commands(&n).await, exec, "read").len(), 1, "no retry");
     });
 }

@@ -94,7 +94,7 @@ pub struct Args {
 }
 
 /// One line for the report on what the sqlserver engine did.
-fn restore_note(f: &RestoreFacts) -> String {
+pub(crate) fn restore_note(f: &RestoreFacts) -> String {
     let mut s = format!(
         "restored on SQL Server {} ({}) as [{}] from backup set {} of {}{}; ",
         f.server,

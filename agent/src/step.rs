@@ -24,8 +24,15 @@
 //! released by the kernel when the process ends, so a killed step frees its slot); a step
 //! that has to wait prints so and keeps polling: the state machine's time limit covers it.
 //!
-//! Secrets: the PostgreSQL password is read from the SSM SecureString the job names, with
-//! the instance role, and handed to the connection only; it is never printed or written.
+//! Engine (`--engine`, else the job's `engine`, chosen by [`select::decide`] as for
+//! `migrate`): with `sqlserver`, `read` restores the backup on the worker's SQL Server and
+//! keeps the restored database for `load`, which reads its rows over TDS and drops it
+//! afterwards (`--keep-restored` keeps it). A `read` run again drops the database its
+//! earlier success restored; a `load` that finds it gone restores again.
+//!
+//! Secrets: the PostgreSQL and SQL Server passwords are read from the SSM SecureStrings the
+//! job names, with the instance role, and handed to the connections only; they are never
+//! printed or written.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -38,17 +45,22 @@ use anyhow::Context;
 use bak2pg::archive::{self, Limits, PreparedBackup};
 use bak2pg::ddl::{self, Plan, PlanOptions};
 use bak2pg::job::{
-    ErrorClass, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
+    EngineChoice, ErrorClass, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
 };
 use bak2pg::load::LoadedTable;
 use bak2pg::migrate::{self as engine, MigrateOptions};
 use bak2pg::report::{InputReport, Report, Status, StepTiming};
 use bak2pg::source::Source;
 use bak2pg::source::native::NativeSource;
+use bak2pg::source::select::{self, Decision};
+use bak2pg::source::sqlserver::{self as mssql, MssqlConfig, RestoreFacts, RestoreOptions, Secret, SqlServerSource};
 use bak2pg::target::{MigrateError, Names, RunLock, Target};
 use bak2pg::validate;
 use bak2pg_aws::Downloaded;
 use serde::{Deserialize, Serialize};
+
+use crate::migrate::{Engine, restore_note};
+use crate::sqlserver::SqlServerArgs;
 
 /// Arguments of `step`.
 #[derive(clap::Args)]
@@ -62,6 +74,13 @@ pub struct Args {
     /// Longest wait for a free slot, in seconds (the state machine's limit is the real one).
     #[arg(long, default_value_t = 6 * 3600)]
     slot_wait_seconds: u64,
+    /// The engine, instead of the job's `engine` (`auto` by default).
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
+    /// The worker's SQL Server (`--mssql`, else `BAK2PG_MSSQL`/`MSSQL_*`, else the job's
+    /// `sqlserver_url`); its password comes from the job's SecureString or `MSSQL_PASSWORD`.
+    #[command(flatten)]
+    sqlserver: SqlServerArgs,
 }
 
 fn parse_step(s: &str) -> Result<StepName, String> {
@@ -83,6 +102,9 @@ struct ReadOutputs {
     plan_digest: String,
     tables: usize,
     report: Report,
+    /// The sqlserver engine's restore, kept on the server for `load`.
+    #[serde(default)]
+    restore: Option<RestoreFacts>,
 }
 
 /// What `load` produced.
@@ -106,6 +128,8 @@ struct Ctx {
     s3: aws_sdk_s3::Client,
     ssm: aws_sdk_ssm::Client,
     work: PathBuf,
+    engine: EngineChoice,
+    sqlserver: SqlServerArgs,
 }
 
 impl Ctx {
@@ -156,6 +180,37 @@ impl Ctx {
         opts.plan = PlanOptions::default();
         Ok(opts)
     }
+
+    /// The worker's SQL Server, or `None` when none is configured. The password (from the
+    /// job's SecureString, else `MSSQL_PASSWORD`) is read only with `password`, i.e. when
+    /// the server is going to be used.
+    async fn mssql(&self, password: bool) -> Result<Option<(MssqlConfig, RestoreOptions)>, StepError> {
+        let mut args = self.sqlserver.clone();
+        if args.mssql.is_none() && std::env::var_os("MSSQL_HOST").is_none() {
+            args.mssql = self.job.sqlserver_url.clone();
+        }
+        let secret = match (&self.job.sqlserver_password_parameter, password) {
+            (Some(name), true) => Some(Secret::new(bak2pg_aws::get_parameter(&self.ssm, name, true).await?)),
+            _ => None,
+        };
+        let mut setup = args.setup(secret).map_err(|e| StepError::permanent("config", format!("{e:#}")))?;
+        if let Some((_, opts)) = &mut setup {
+            // Kept between `read` and `load`; `load` drops it unless --keep-restored.
+            opts.keep_restored = true;
+        }
+        Ok(setup)
+    }
+
+    /// [`Ctx::mssql`] with the password, for a step that needs the server.
+    async fn require_mssql(&self) -> Result<(MssqlConfig, RestoreOptions), StepError> {
+        self.mssql(true).await?.ok_or_else(|| {
+            StepError::permanent(
+                "config",
+                "step read restored on SQL Server, but no SQL Server is configured for this step \
+                 (--mssql, BAK2PG_MSSQL or the job's sqlserver_url)",
+            )
+        })
+    }
 }
 
 /// `dir/of/job.json` → `dir/of/<name>`.
@@ -202,7 +257,8 @@ async fn run_async(args: Args) -> ExitCode {
         }
     };
     let work = Path::new(&job.worker.work_root).join(&job.execution);
-    let ctx = Ctx { job, job_uri, s3, ssm, work };
+    let engine = args.engine.map_or(job.engine, Engine::choice);
+    let ctx = Ctx { job, job_uri, s3, ssm, work, engine, sqlserver: args.sqlserver };
 
     // The input digest: the job's own plus the results this step builds on.
     let digest = match input_digest(&ctx, step).await {
@@ -307,7 +363,7 @@ async fn input_digest(ctx: &Ctx, step: StepName) -> Result<String, StepError> {
             Some((r.input_digest, digest_of(&r.outputs)))
         }
     };
-    Ok(digest_of(&(step, ctx.job.digest(), prev)))
+    Ok(digest_of(&(step, ctx.job.digest(), ctx.engine, prev)))
 }
 
 /// A held slot: the lock is released when the file is closed (also when the process dies).
@@ -496,7 +552,8 @@ async fn ensure_backup(ctx: &Ctx) -> Result<FetchOutputs, StepError> {
     Ok(again)
 }
 
-fn open_source(fetched: &FetchOutputs) -> Result<NativeSource, StepError> {
+/// The native reader over the fetched backup, refusing a backup it cannot read whole.
+fn open_native(fetched: &FetchOutputs) -> Result<NativeSource, StepError> {
     let native = NativeSource::open(&[fetched.backup.path.as_path()], false).map_err(source_err)?;
     let features = native.unsupported_features();
     if !features.is_empty() {
@@ -505,47 +562,97 @@ fn open_source(fetched: &FetchOutputs) -> Result<NativeSource, StepError> {
             format!("the native reader cannot read {}; the sqlserver engine is needed", features.join("; ")),
         ));
     }
-    Ok(native.with_reason("pipeline: the native reader supports every table of this backup"))
+    Ok(native)
 }
 
-fn input_report(ctx: &Ctx, fetched: &FetchOutputs, native: &NativeSource) -> InputReport {
-    let header = &native.backup().description().header;
+/// Restores the fetched backup on the worker's SQL Server (kept for `load`).
+async fn restore(
+    fetched: &FetchOutputs,
+    (config, opts): (MssqlConfig, RestoreOptions),
+    reason: &str,
+) -> Result<SqlServerSource, StepError> {
+    let restored = SqlServerSource::restore(config, &[fetched.backup.path.as_path()], opts)
+        .await
+        .map_err(|e| StepError::transient("restore_failed", e.to_string()))?;
+    Ok(restored.with_reason(reason))
+}
+
+fn input_report(ctx: &Ctx, fetched: &FetchOutputs, native: Option<&NativeSource>) -> InputReport {
+    let header = native.map(|n| &n.backup().description().header);
     InputReport {
         files: vec![format!("s3://{}/{}", ctx.job.object.bucket, ctx.job.object.key)],
         archive: fetched.backup.archive.map(|a| a.to_string()),
         member: fetched.backup.member.clone(),
         backup_bytes: fetched.backup.size,
-        compressed: header.compressed,
-        backup_set: Some(header.backup_name.clone()).filter(|n| !n.is_empty()),
-        backup_started: Some(header.start.to_string()),
+        compressed: header.is_some_and(|h| h.compressed),
+        backup_set: header.map(|h| h.backup_name.clone()).filter(|n| !n.is_empty()),
+        backup_started: header.map(|h| h.start.to_string()),
         notes: fetched.backup.notes.clone(),
     }
 }
 
-fn plan_of(native: &NativeSource) -> Result<Plan, StepError> {
-    ddl::plan(native.database(), &PlanOptions::default())
+fn plan_of(source: &dyn Source) -> Result<Plan, StepError> {
+    ddl::plan(source.database(), &PlanOptions::default())
         .map_err(|e| StepError::permanent("preflight_conversion", e.to_string()))
 }
 
-/// `read`: the backup must be whole and every table mappable; writes `plan.json`.
+/// `read`: chooses the engine, checks the backup is whole and every table mappable (with
+/// `sqlserver`: restores it), writes `plan.json`.
 async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
     let fetched = ensure_backup(ctx).await?;
     let t = Instant::now();
-    let native = open_source(&fetched)?;
-    let plan = plan_of(&native)?;
-    let mut report = Report::new(native.info());
-    report.input = input_report(ctx, &fetched, &native);
+    // A restore kept by an earlier success of this step (other input, or a replay) is
+    // dropped first: the step restarts clean.
+    if let Ok(Some(prev)) = ctx.result(StepName::Read).await
+        && let Ok(prev) = serde_json::from_value::<ReadOutputs>(prev.outputs)
+        && let Some(r) = prev.restore
+        && let Some((config, _)) = ctx.mssql(true).await?
+    {
+        mssql::drop_restored(&config, &r.restored_as).await.map_err(source_err)?;
+    }
+    let native = NativeSource::open(&[fetched.backup.path.as_path()], false);
+    let mut input = input_report(ctx, &fetched, native.as_ref().ok());
+    let server = if ctx.engine == EngineChoice::Native { None } else { ctx.mssql(false).await? };
+    let features = native.as_ref().map(|n| n.unsupported_features());
+    let decision =
+        select::decide(ctx.engine, features.as_ref().map(|f| f.as_slice()).map_err(|e| *e), server.is_some());
+    let (source, restore): (Arc<dyn Source>, _) = match (decision, native) {
+        (Decision::Native(reason), Ok(n)) => (Arc::new(n.with_reason(format!("pipeline: {reason}"))), None),
+        (Decision::SqlServer(reason), native) => {
+            drop(native);
+            let restored = restore(&fetched, ctx.require_mssql().await?, &reason).await?;
+            let facts = restored.facts().clone();
+            input.notes.push(restore_note(&facts));
+            (Arc::new(restored), Some(facts))
+        }
+        (Decision::Native(_), Err(e)) => return Err(source_err(e)),
+        (Decision::Refuse(why), native) => {
+            return Err(match native {
+                Err(e) => source_err(e),
+                Ok(_) if ctx.engine == EngineChoice::Sqlserver => StepError::permanent(
+                    "config",
+                    format!("{why} (in the pipeline: the configuration parameter sqlserver/url)"),
+                ),
+                Ok(_) => StepError::permanent("unsupported_features", why),
+            });
+        }
+    };
+    let plan = plan_of(source.as_ref())?;
+    let mut report = Report::new(source.info());
+    report.input = input;
     report.target.database = ctx.job.target.database.clone();
-    engine::report_objects(&mut report, native.database());
+    engine::report_objects(&mut report, source.database());
     engine::report_plan(&mut report, &plan);
     report.steps.push(StepTiming { step: bak2pg::Step::ReadBackup, seconds: t.elapsed().as_secs_f64() });
     bak2pg_aws::put_json(&ctx.s3, &ctx.plan_uri(), &plan).await?;
-    let out = ReadOutputs { plan_digest: digest_of(&plan), tables: plan.tables.len(), report };
-    let info = native.info();
+    let info = source.info();
+    let out = ReadOutputs { plan_digest: digest_of(&plan), tables: plan.tables.len(), report, restore };
     let summary = format!(
-        "{} (SQL Server {}), {} tables planned, {} objects not migrated",
+        "{} (SQL Server {}), engine {} ({}), {} tables planned, {} objects not migrated",
         info.database,
         info.sql_version.as_deref().unwrap_or("?"),
+        info.engine,
+        info.engine_reason,
         out.tables,
         out.report.not_migrated.len()
     );
@@ -556,9 +663,29 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
 /// creating the loading database (constraints cannot be created twice).
 async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
     let (_, read): (_, ReadOutputs) = ctx.outputs(StepName::Read).await?;
-    let fetched = ensure_backup(ctx).await?;
-    let native = open_source(&fetched)?;
-    let source: Arc<dyn Source> = Arc::new(native);
+    let mut restored = None;
+    let source: Arc<dyn Source> = match &read.restore {
+        None => Arc::new(open_native(&ensure_backup(ctx).await?)?),
+        Some(facts) => {
+            let (config, opts) = ctx.require_mssql().await?;
+            let keep = ctx.sqlserver.keep_restored;
+            let info = read.report.source.clone();
+            let s = match SqlServerSource::attach(config.clone(), &facts.restored_as, info.clone(), keep)
+                .await
+                .map_err(|e| StepError::transient("restore_failed", e.to_string()))?
+            {
+                Some(s) => s,
+                None => {
+                    println!("the restored database {} is gone; restoring the backup again", facts.restored_as);
+                    let opts = RestoreOptions { keep_restored: keep, ..opts };
+                    restore(&ensure_backup(ctx).await?, (config, opts), &info.engine_reason).await?
+                }
+            };
+            let s = Arc::new(s);
+            restored = Some(s.clone());
+            s
+        }
+    };
     let opts = ctx.options().await?;
     let db = source.database();
     let mut report = read.report.clone();
@@ -606,8 +733,15 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
             return Err(migrate_err(e));
         }
     };
-    // The data is in PostgreSQL: the backup is no longer needed (a redrive fetches again).
+    // The data is in PostgreSQL: the backup and the restored database are no longer needed
+    // (a redrive fetches and restores again).
     let _ = std::fs::remove_dir_all(&ctx.work);
+    if let Some(s) = restored {
+        drop(source);
+        if let Err(e) = s.close().await {
+            report.warnings.push(format!("could not drop the restored SQL Server database: {e}"));
+        }
+    }
     let summary = format!(
         "loaded {} tables, {} rows, {} bytes into {}",
         loaded.len(),

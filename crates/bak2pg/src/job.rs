@@ -218,6 +218,32 @@ impl TargetConfig {
     }
 }
 
+/// The engine asked for (`--engine`, the job's `engine`): one rule for `migrate` and the
+/// pipeline, applied by `bak2pg::source::select::decide`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineChoice {
+    /// Native when it reads everything in the backup, else sqlserver.
+    #[default]
+    Auto,
+    /// The native reader only.
+    Native,
+    /// RESTORE on SQL Server.
+    Sqlserver,
+}
+
+impl EngineChoice {
+    /// Parses `auto`, `native` or `sqlserver` (any case).
+    pub fn parse(s: &str) -> Option<EngineChoice> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(EngineChoice::Auto),
+            "native" => Some(EngineChoice::Native),
+            "sqlserver" => Some(EngineChoice::Sqlserver),
+            _ => None,
+        }
+    }
+}
+
 /// What the worker may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerConfig {
@@ -248,7 +274,16 @@ pub struct JobDocument {
     pub object: ObjectRef,
     /// PostgreSQL.
     pub target: TargetConfig,
-    /// SQL Server password parameter, for the `sqlserver` engine (read by the agent).
+    /// The engine (configuration `engine`; `bak2pg step --engine` overrides it).
+    #[serde(default)]
+    pub engine: EngineChoice,
+    /// The worker's SQL Server for the `sqlserver` engine, `mssql://USER@HOST[:PORT][?…]`
+    /// without password (configuration `sqlserver/url`); `bak2pg step --mssql` or the
+    /// worker's `BAK2PG_MSSQL`/`MSSQL_*` variables take precedence.
+    #[serde(default)]
+    pub sqlserver_url: Option<String>,
+    /// SQL Server password parameter (SecureString), for the `sqlserver` engine (read by
+    /// the agent with the instance role).
     #[serde(default)]
     pub sqlserver_password_parameter: Option<String>,
     /// Worker limits.
@@ -267,7 +302,14 @@ impl JobDocument {
     /// target and the worker limits (not the execution name, so a new execution of the same
     /// input computes the same digests).
     pub fn digest(&self) -> String {
-        digest_of(&(&self.version, &self.object, &self.target, &self.worker, &self.sqlserver_password_parameter))
+        digest_of(&(
+            &self.version,
+            &self.object,
+            &self.target,
+            &self.worker,
+            &self.sqlserver_password_parameter,
+            (&self.engine, &self.sqlserver_url),
+        ))
     }
 }
 

@@ -20,6 +20,16 @@ pub enum EngineKind {
     SqlServer,
 }
 
+impl std::fmt::Display for EngineKind {
+    /// `native` or `sqlserver`, the names `--engine` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineKind::Native => "native",
+            EngineKind::SqlServer => "sqlserver",
+        })
+    }
+}
+
 /// What the report says about the source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {

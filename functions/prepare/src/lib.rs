@@ -13,6 +13,8 @@
 //! | `pg/sslmode`, `pg/ca-file`    | TLS (`verify-full` + RDS bundle on the worker)   | `verify-full`, — |
 //! | `pg/password-parameter`       | name of the SecureString with the password       | — (required)     |
 //! | `pg/replace`                  | drop the previous database after the swap        | `false`          |
+//! | `engine`                      | `auto`, `native` or `sqlserver`                  | `auto`           |
+//! | `sqlserver/url`               | the worker's SQL Server, `mssql://USER@HOST[:PORT]`, no password | — (the worker's `BAK2PG_MSSQL`) |
 //! | `sqlserver/password-parameter`| SecureString for the `sqlserver` engine          | —                |
 //! | `worker/instance-id`          | the EC2 worker SSM runs the steps on             | — (required)     |
 //! | `worker/work-root`            | work folders                                     | `/var/lib/bak2pg/work` |
@@ -27,7 +29,7 @@
 use std::collections::BTreeMap;
 
 use bak2pg::job::{
-    JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, TargetConfig, WorkerConfig, database_name,
+    EngineChoice, JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, TargetConfig, WorkerConfig, database_name,
     is_backup_key, jobs_prefix, tenant_of,
 };
 use bak2pg_aws::{AwsError, FunctionError};
@@ -89,6 +91,13 @@ impl Env {
             document: var("SSM_DOCUMENT")?,
         })
     }
+}
+
+/// `scheme://user:password@host…`: a URL that carries a password in its user info.
+fn url_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 fn config_error(msg: String) -> StepError {
@@ -162,6 +171,19 @@ pub fn build(
         min_free_bytes: number(config, path, "limits/min-free-bytes", 1u64 << 30)?,
         part_bytes: number(config, path, "worker/part-bytes", 64u64 << 20)?,
     };
+    let engine = match get(config, "engine") {
+        None => EngineChoice::Auto,
+        Some(e) => EngineChoice::parse(e).ok_or_else(|| {
+            config_error(format!("SSM parameter {path}engine: {e:?} is not auto, native or sqlserver"))
+        })?,
+    };
+    let sqlserver_url = get(config, "sqlserver/url").map(str::to_string);
+    if sqlserver_url.as_deref().is_some_and(url_has_password) {
+        return Err(config_error(format!(
+            "SSM parameter {path}sqlserver/url holds a password; keep it in the SecureString named by \
+             sqlserver/password-parameter"
+        )));
+    }
     let prefix = jobs_prefix(&db, execution);
     let results = format!("s3://{}/{prefix}", env.artifacts_bucket);
     let job = JobDocument {
@@ -170,6 +192,8 @@ pub fn build(
         tenant: i.tenant.clone(),
         object: i.object.clone(),
         target,
+        engine,
+        sqlserver_url,
         sqlserver_password_parameter: get(config, "sqlserver/password-parameter").map(str::to_string),
         worker,
         results: results.clone(),
@@ -293,5 +317,37 @@ mod tests {
         let mut c = config();
         c.insert("worker/slots".into(), "many".into());
         assert!(build(&env(), &req(), &c).is_err());
+    }
+
+    #[test]
+    fn engine_and_sqlserver_settings() {
+        let (job, _) = build(&env(), &req(), &config()).unwrap();
+        assert_eq!((job.engine, job.sqlserver_url.as_deref()), (EngineChoice::Auto, None));
+        let mut c = config();
+        c.insert("engine".into(), "SqlServer".into());
+        c.insert("sqlserver/url".into(), "mssql://sa@localhost:1433?encrypt=on&trust_server_certificate=true".into());
+        c.insert("sqlserver/password-parameter".into(), "/bak2pg/secrets/mssql".into());
+        let (job, _) = build(&env(), &req(), &c).unwrap();
+        assert_eq!(job.engine, EngineChoice::Sqlserver);
+        assert_eq!(
+            job.sqlserver_url.as_deref(),
+            Some("mssql://sa@localhost:1433?encrypt=on&trust_server_certificate=true")
+        );
+        assert_eq!(job.sqlserver_password_parameter.as_deref(), Some("/bak2pg/secrets/mssql"));
+        c.insert("engine".into(), "oracle".into());
+        let e = build(&env(), &req(), &c).unwrap_err();
+        assert!(e.code == "config" && e.message.contains("config/engine"), "{e}");
+        let mut c = config();
+        c.insert("sqlserver/url".into(), "mssql://sa:Secret1@localhost".into());
+        let e = build(&env(), &req(), &c).unwrap_err();
+        assert!(e.code == "config" && !e.message.contains("Secret1"), "{e}");
+    }
+
+    #[test]
+    fn passwords_in_urls_are_recognised() {
+        assert!(url_has_password("mssql://sa:pw@host"));
+        assert!(url_has_password("mssql://user:p%40w@host:1433?x=y"));
+        assert!(!url_has_password("mssql://sa@host:1433"));
+        assert!(!url_has_password("mssql://host:1433/?a=b:c@d"));
     }
 }

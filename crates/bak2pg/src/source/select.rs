@@ -9,22 +9,9 @@
 //! backup at all is refused whatever the choice: SQL Server could not restore it either,
 //! and a partial database must never look complete.
 
-use serde::{Deserialize, Serialize};
-
 use super::SourceError;
 
-/// The engine asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EngineChoice {
-    /// Native when it reads everything in the backup, else sqlserver.
-    #[default]
-    Auto,
-    /// The native reader only.
-    Native,
-    /// RESTORE on SQL Server.
-    Sqlserver,
-}
+pub use crate::job::EngineChoice;
 
 /// What to do, with the reason the report gives (`engine_reason`).
 #[derive(Debug, Clone, PartialEq, Eq)]

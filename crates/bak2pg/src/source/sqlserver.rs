@@ -579,6 +579,54 @@ async fn poll_progress(
     }
 }
 
+/// Reads the catalog of the restored database `name` into the schema model (named
+/// `original`, the database's name in the backup) and plans every table's SELECT.
+async fn open_catalog(
+    config: &MssqlConfig,
+    name: &str,
+    original: &str,
+) -> Result<(Database, HashMap<i32, TableRead>), SourceError> {
+    let server = config.server();
+    let mut c = connect(config, Some(name)).await?;
+    let (rows, collation_id) = read_catalog(&mut c, &server).await?;
+    let (database, column_sets) = catalog::build_database(original, collation_id, &rows).map_err(other)?;
+    let mut reads = HashMap::new();
+    for t in &database.tables {
+        let stored = |c: &mssql_backup::schema::Column| {
+            c.computed.as_ref().is_none_or(|k| k.persisted) && !column_sets.contains(&(t.object_id, c.column_id))
+        };
+        let r = read::plan_table(t, stored).map_err(|e| other(format!("table {}.{}: {e}", t.schema, t.name)))?;
+        reads.insert(t.object_id, r);
+    }
+    Ok((database, reads))
+}
+
+/// Whether database `name` exists on the server of `config`.
+///
+/// # Errors
+/// Connection or query failure.
+pub async fn restored_exists(config: &MssqlConfig, name: &str) -> Result<bool, SourceError> {
+    let server = config.server();
+    let sql = tsql::database_exists(name).map_err(|e| other(e.to_string()))?;
+    let mut c = connect(config, None).await?;
+    let r = query(&mut c, &server, "checking the restored database", &sql).await?;
+    let present = r.first().map(|row| Cells { row, what: "DB_ID" }.flag("present")).transpose().map_err(other)?;
+    Ok(present == Some(true))
+}
+
+/// Drops database `name` (a restore of ours) when it exists: the pipeline's clean restart
+/// of a step that restored before.
+///
+/// # Errors
+/// Connection or `DROP DATABASE` failure.
+pub async fn drop_restored(config: &MssqlConfig, name: &str) -> Result<(), SourceError> {
+    if restored_exists(config, name).await? {
+        drop_database(config, name).await?;
+        tracing::info!(database = %name, "leftover restored database dropped");
+    }
+    Ok(())
+}
+
 impl SqlServerSource {
     /// Restores the backup in `files` (one file, or every stripe) on the server of
     /// `config` and reads its catalog (see the module docs for the steps).
@@ -599,6 +647,8 @@ impl SqlServerSource {
         config.tiberius(None).map_err(|e| other(e.to_string()))?;
         let config = Arc::new(config);
         let server = config.server();
+        // Connected before anything is copied: an unreachable server costs no disk.
+        let mut master = connect(&config, None).await?;
         let owned: Vec<std::path::PathBuf> = files.iter().map(|p| p.to_path_buf()).collect();
         let dir = opts.backup_dir.clone();
         let placed = tokio::task::spawn_blocking(move || {
@@ -609,7 +659,6 @@ impl SqlServerSource {
         .map_err(|e| other(format!("copying the backup: {e}")))?
         .map_err(other)?;
 
-        let mut master = connect(&config, None).await?;
         let facts = query(
             &mut master,
             &server,
@@ -685,21 +734,7 @@ impl SqlServerSource {
                 cb(100.0);
             }
             tracing::info!(database = %name, "RESTORE DATABASE finished");
-            let mut c = connect(&config, Some(&name)).await?;
-            let (rows, collation_id) = read_catalog(&mut c, &server).await?;
-            let (database, column_sets) =
-                catalog::build_database(&header.database_name, collation_id, &rows).map_err(other)?;
-            let mut reads = HashMap::new();
-            for t in &database.tables {
-                let stored = |c: &mssql_backup::schema::Column| {
-                    c.computed.as_ref().is_none_or(|k| k.persisted)
-                        && !column_sets.contains(&(t.object_id, c.column_id))
-                };
-                let r =
-                    read::plan_table(t, stored).map_err(|e| other(format!("table {}.{}: {e}", t.schema, t.name)))?;
-                reads.insert(t.object_id, r);
-            }
-            Ok::<_, SourceError>((database, reads))
+            open_catalog(&config, &name, &header.database_name).await
         }
         .await;
         let (database, reads) = match result {
@@ -737,6 +772,48 @@ impl SqlServerSource {
             kept: opts.keep_restored,
         };
         Ok(SqlServerSource { config, handle, database, reads, info, facts, restored })
+    }
+
+    /// Opens a database an earlier [`SqlServerSource::restore`] left on the server (with
+    /// `keep_restored`): the pipeline restores in its `read` step and reads rows in `load`.
+    /// `info` is what the restore reported; the database is dropped by [`close`](Self::close)
+    /// unless `keep_restored`. `None` when the database no longer exists.
+    ///
+    /// Must be called within a tokio runtime, whose handle the row readers use later.
+    ///
+    /// # Errors
+    /// Connection failure, catalog reading.
+    pub async fn attach(
+        config: MssqlConfig,
+        restored_as: &str,
+        info: SourceInfo,
+        keep_restored: bool,
+    ) -> Result<Option<SqlServerSource>, SourceError> {
+        let handle = Handle::current();
+        config.tiberius(None).map_err(|e| other(e.to_string()))?;
+        if !restored_exists(&config, restored_as).await? {
+            return Ok(None);
+        }
+        let config = Arc::new(config);
+        let (database, reads) = open_catalog(&config, restored_as, &info.database).await?;
+        let restored = Arc::new(RestoredDb {
+            config: config.clone(),
+            name: restored_as.to_string(),
+            keep: keep_restored,
+            done: AtomicBool::new(false),
+        });
+        let facts = RestoreFacts {
+            server: config.server(),
+            server_version: String::new(),
+            restored_as: restored_as.to_string(),
+            position: 0,
+            backup_sets: 0,
+            checksum: false,
+            moves: Vec::new(),
+            notes: vec!["attached to the database restored by an earlier step".into()],
+            kept: keep_restored,
+        };
+        Ok(Some(SqlServerSource { config, handle, database, reads, info, facts, restored }))
     }
 
     /// Records why this engine was chosen (for `--engine auto`).
