@@ -63,12 +63,65 @@ pub(crate) fn civil_from_days_pub(days: i64) -> (i64, u32, u32) {
     civil_from_days(days)
 }
 
+/// Appends the decimal digits of `x` (no sign, no padding). Digit pairs from a table, no
+/// `core::fmt`: the checksum writes one of these per integer, date and time field.
+fn write_u64(out: &mut Vec<u8>, mut x: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while x >= 100 {
+        let r = (x % 100) as usize * 2;
+        x /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    }
+    if x >= 10 {
+        let r = x as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + x as u8;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `x` in decimal with a `-` for negatives.
+fn write_i64(out: &mut Vec<u8>, x: i64) {
+    if x < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, x.unsigned_abs());
+}
+
+/// Appends `x` (< 100) as two digits.
+fn write_2(out: &mut Vec<u8>, x: u32) {
+    let r = x as usize % 100 * 2;
+    out.extend_from_slice(&DIGIT_PAIRS[r..r + 2]);
+}
+
+/// Appends `x` zero-padded to at least `width` digits.
+fn write_padded(out: &mut Vec<u8>, x: u64, width: usize) {
+    let start = out.len();
+    write_u64(out, x);
+    let len = out.len() - start;
+    if len < width {
+        out.splice(start..start, std::iter::repeat_n(b'0', width - len));
+    }
+}
+
+const DIGIT_PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
 /// Writes `YYYY-MM-DD` for `days` since 2000-01-01; returns true for a BC date (the
 /// caller appends ` BC` after the whole value, as PostgreSQL does).
 fn write_date(out: &mut Vec<u8>, days: i64) -> bool {
     let (y, m, d) = civil_from_days(days + DAYS_1970_TO_2000);
     let (y, bc) = if y <= 0 { (1 - y, true) } else { (y, false) };
-    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+    write_padded(out, y as u64, 4);
+    out.push(b'-');
+    write_2(out, m);
+    out.push(b'-');
+    write_2(out, d);
     bc
 }
 
@@ -77,14 +130,20 @@ fn write_date(out: &mut Vec<u8>, days: i64) -> bool {
 fn write_time(out: &mut Vec<u8>, us: i64) {
     let secs = us / 1_000_000;
     let mut frac = us % 1_000_000;
-    let _ = write!(out, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    // Hours may reach 24 (`24:00:00`); never more than two digits.
+    write_padded(out, (secs / 3600) as u64, 2);
+    out.push(b':');
+    write_2(out, (secs / 60 % 60) as u32);
+    out.push(b':');
+    write_2(out, (secs % 60) as u32);
     if frac != 0 {
         let mut width = 6;
         while frac % 10 == 0 {
             frac /= 10;
             width -= 1;
         }
-        let _ = write!(out, ".{frac:0width$}");
+        out.push(b'.');
+        write_padded(out, frac as u64, width);
     }
 }
 
@@ -110,22 +169,23 @@ pub fn timestamp_text(us: i64, tz: bool) -> String {
     String::from_utf8(v).expect("ASCII")
 }
 
-fn float_text<T: std::fmt::LowerExp + Copy>(x: T, nan: bool, inf: Option<bool>) -> String {
+/// Appends a float's canonical text: written into `out` directly, no `String` per value.
+fn write_float<T: std::fmt::LowerExp + Copy>(out: &mut Vec<u8>, x: T, nan: bool, inf: Option<bool>) {
     if nan {
-        "NaN".into()
+        out.extend_from_slice(b"NaN");
     } else if let Some(neg) = inf {
-        if neg { "-Infinity".into() } else { "Infinity".into() }
+        out.extend_from_slice(if neg { b"-Infinity" } else { b"Infinity" });
     } else {
-        format!("{x:e}")
+        let _ = write!(out, "{x:e}");
     }
 }
 
-fn f64_text(x: f64) -> String {
-    float_text(x, x.is_nan(), x.is_infinite().then_some(x < 0.0))
+fn write_f64(out: &mut Vec<u8>, x: f64) {
+    write_float(out, x, x.is_nan(), x.is_infinite().then_some(x < 0.0));
 }
 
-fn f32_text(x: f32) -> String {
-    float_text(x, x.is_nan(), x.is_infinite().then_some(x < 0.0))
+fn write_f32(out: &mut Vec<u8>, x: f32) {
+    write_float(out, x, x.is_nan(), x.is_infinite().then_some(x < 0.0));
 }
 
 /// The canonical text of a `numeric` `mantissa / 10^scale`, with exactly `scale` decimals.
@@ -144,26 +204,33 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
     match v {
         PgValue::Null => {}
         PgValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        // `write!` into the Vec: no temporary String per value.
-        PgValue::Int2(x) => {
-            let _ = write!(out, "{x}");
-        }
-        PgValue::Int4(x) => {
-            let _ = write!(out, "{x}");
-        }
-        PgValue::Int8(x) => {
-            let _ = write!(out, "{x}");
-        }
-        PgValue::Float4(x) => out.extend_from_slice(f32_text(*x).as_bytes()),
-        PgValue::Float8(x) => out.extend_from_slice(f64_text(*x).as_bytes()),
+        PgValue::Int2(x) => write_i64(out, i64::from(*x)),
+        PgValue::Int4(x) => write_i64(out, i64::from(*x)),
+        PgValue::Int8(x) => write_i64(out, *x),
+        PgValue::Float4(x) => write_f32(out, *x),
+        PgValue::Float8(x) => write_f64(out, *x),
         PgValue::Numeric { mantissa, scale } => {
             let abs = mantissa.unsigned_abs();
-            let sign = if *mantissa < 0 { "-" } else { "" };
-            if *scale == 0 {
-                let _ = write!(out, "{sign}{abs}");
-            } else {
-                let p = 10u128.pow(*scale as u32);
-                let _ = write!(out, "{sign}{}.{:0width$}", abs / p, abs % p, width = *scale as usize);
+            if *mantissa < 0 {
+                out.push(b'-');
+            }
+            let p = 10u128.pow(*scale as u32);
+            let (int, frac) = (abs / p, abs % p);
+            // 64-bit digits when the parts fit (money, most decimals), u128 `fmt` otherwise.
+            match (u64::try_from(int), u64::try_from(frac)) {
+                (Ok(i), Ok(f)) => {
+                    write_u64(out, i);
+                    if *scale > 0 {
+                        out.push(b'.');
+                        write_padded(out, f, *scale as usize);
+                    }
+                }
+                _ if *scale == 0 => {
+                    let _ = write!(out, "{int}");
+                }
+                _ => {
+                    let _ = write!(out, "{int}.{frac:0width$}", width = *scale as usize);
+                }
             }
         }
         PgValue::Text(s) => out.extend_from_slice(s.as_bytes()),
@@ -229,11 +296,11 @@ pub fn canonical_from_pg_text(ty: &PgType, text: &[u8], out: &mut Vec<u8>) -> Re
     match ty {
         PgType::Real => {
             let x: f32 = std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or_else(err)?;
-            out.extend_from_slice(f32_text(x).as_bytes());
+            write_f32(out, x);
         }
         PgType::Double => {
             let x: f64 = std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or_else(err)?;
-            out.extend_from_slice(f64_text(x).as_bytes());
+            write_f64(out, x);
         }
         _ => out.extend_from_slice(text),
     }
@@ -365,6 +432,10 @@ mod tests {
         );
         assert_eq!(text(PgValue::Date(-730_119), PgType::Date), "0001-01-01");
         assert_eq!(text(PgValue::Time(USECS_PER_DAY), PgType::Time { precision: 6 }), "24:00:00");
+        assert_eq!(text(PgValue::Time(123_000), PgType::Time { precision: 6 }), "00:00:00.123");
+        assert_eq!(text(PgValue::Time(45_296_000_007), PgType::Time { precision: 6 }), "12:34:56.000007");
+        assert_eq!(text(PgValue::Date(-730_120), PgType::Date), "0001-12-31 BC");
+        assert_eq!(text(PgValue::Date(2_921_939), PgType::Date), "9999-12-31");
         assert_eq!(text(PgValue::Text(Cow::Borrowed("ab  ")), PgType::Char { len: 4 }), "ab");
         assert_eq!(text(PgValue::Text(Cow::Borrowed("ab  ")), PgType::Text), "ab  ");
         assert_eq!(text(PgValue::Bytea(Cow::Borrowed(&[0, 255])), PgType::Bytea), "\\x00ff");
@@ -387,6 +458,40 @@ mod tests {
         let c = h.finish();
         assert_ne!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn digit_writers_match_core_fmt() {
+        let mut ints: Vec<i64> = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, i64::MIN, i64::MAX, -1, -10, -100];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            // xorshift: values of every length and sign.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ints.push((x >> (x % 64)) as i64 * if x & 1 == 0 { 1 } else { -1 });
+        }
+        for &v in &ints {
+            let mut out = Vec::new();
+            write_i64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+            for width in [2usize, 4, 6] {
+                let mut out = Vec::new();
+                write_padded(&mut out, v.unsigned_abs(), width);
+                assert_eq!(out, format!("{:0width$}", v.unsigned_abs()).as_bytes());
+            }
+        }
+        for (mantissa, scale) in [(0i128, 2u8), (-5, 4), (123_456, 2), (i128::MAX, 10), (i128::MIN + 1, 0), (-7, 38)] {
+            let abs = mantissa.unsigned_abs();
+            let p = 10u128.pow(u32::from(scale));
+            let sign = if mantissa < 0 { "-" } else { "" };
+            let want = if scale == 0 {
+                format!("{sign}{abs}")
+            } else {
+                format!("{sign}{}.{:0w$}", abs / p, abs % p, w = scale as usize)
+            };
+            assert_eq!(numeric_text(mantissa, scale), want);
+        }
     }
 
     #[test]
