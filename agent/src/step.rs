@@ -566,7 +566,7 @@ fn open_native(fetched: &FetchOutputs) -> Result<NativeSource, StepError> {
 }
 
 /// Restores the fetched backup on the worker's SQL Server (kept for `load`).
-async fn restore(
+async fn restore_on_server(
     fetched: &FetchOutputs,
     (config, opts): (MssqlConfig, RestoreOptions),
     reason: &str,
@@ -620,7 +620,7 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
         (Decision::Native(reason), Ok(n)) => (Arc::new(n.with_reason(format!("pipeline: {reason}"))), None),
         (Decision::SqlServer(reason), native) => {
             drop(native);
-            let restored = restore(&fetched, ctx.require_mssql().await?, &reason).await?;
+            let restored = restore_on_server(&fetched, ctx.require_mssql().await?, &reason).await?;
             let facts = restored.facts().clone();
             input.notes.push(restore_note(&facts));
             (Arc::new(restored), Some(facts))
@@ -678,7 +678,7 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
                 None => {
                     println!("the restored database {} is gone; restoring the backup again", facts.restored_as);
                     let opts = RestoreOptions { keep_restored: keep, ..opts };
-                    restore(&ensure_backup(ctx).await?, (config, opts), &info.engine_reason).await?
+                    restore_on_server(&ensure_backup(ctx).await?, (config, opts), &info.engine_reason).await?
                 }
             };
             let s = Arc::new(s);

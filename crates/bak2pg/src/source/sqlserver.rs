@@ -606,10 +606,14 @@ async fn open_catalog(
 /// # Errors
 /// Connection or query failure.
 pub async fn restored_exists(config: &MssqlConfig, name: &str) -> Result<bool, SourceError> {
-    let server = config.server();
-    let sql = tsql::database_exists(name).map_err(|e| other(e.to_string()))?;
     let mut c = connect(config, None).await?;
-    let r = query(&mut c, &server, "checking the restored database", &sql).await?;
+    db_exists(&mut c, &config.server(), name).await
+}
+
+/// Whether database `name` exists, on an open connection.
+async fn db_exists(client: &mut Client, server: &str, name: &str) -> Result<bool, SourceError> {
+    let sql = tsql::database_exists(name).map_err(|e| other(e.to_string()))?;
+    let r = query(client, server, "checking for a database", &sql).await?;
     let present = r.first().map(|row| Cells { row, what: "DB_ID" }.flag("present")).transpose().map_err(other)?;
     Ok(present == Some(true))
 }
@@ -694,10 +698,7 @@ impl SqlServerSource {
         let mut name = None;
         for _ in 0..5 {
             let candidate = format!("bak2pg_{}", place::fresh_hex());
-            let sql = tsql::database_exists(&candidate).map_err(|e| other(e.to_string()))?;
-            let r = query(&mut master, &server, "checking the restore name", &sql).await?;
-            let taken = r.first().map(|row| Cells { row, what: "DB_ID" }.flag("present")).transpose().map_err(other)?;
-            if taken != Some(true) {
+            if !db_exists(&mut master, &server, &candidate).await? {
                 name = Some(candidate);
                 break;
             }
