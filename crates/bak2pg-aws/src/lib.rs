@@ -378,6 +378,20 @@ impl FunctionError {
     }
 }
 
+/// What the Lambda runtime reports for a failed invocation.
+#[cfg(feature = "lambda")]
+impl From<FunctionError> for lambda_runtime::Diagnostic {
+    fn from(e: FunctionError) -> Self {
+        lambda_runtime::Diagnostic { error_type: e.error_type().into(), error_message: e.error_message() }
+    }
+}
+
+/// JSON log lines to CloudWatch, filtered by `RUST_LOG`: every function's first call.
+#[cfg(feature = "lambda")]
+pub fn init_lambda_logging() {
+    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+}
+
 impl From<StepError> for FunctionError {
     fn from(e: StepError) -> Self {
         FunctionError(e)

@@ -5,7 +5,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    bak2pg_aws::init_lambda_logging();
     let arn = std::env::var("STATE_MACHINE_ARN").map_err(|_| "STATE_MACHINE_ARN is not set")?;
     let cfg = bak2pg_aws::sdk_config().await;
     let sfn = aws_sdk_sfn::Client::new(&cfg);
