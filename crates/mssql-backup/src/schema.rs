@@ -259,6 +259,21 @@ pub enum FkAction {
     SetDefault,
 }
 
+impl FkAction {
+    /// From the action code of `sys.foreign_keys.delete_referential_action` /
+    /// `update_referential_action` (0 no action, 1 cascade, 2 set null, 3 set default), the
+    /// same 2-bit code `sysschobjs.status` holds for a foreign key (bits 12–13 update,
+    /// 14–15 delete). Higher bits are ignored.
+    pub fn from_code(code: i32) -> FkAction {
+        match code & 3 {
+            1 => FkAction::Cascade,
+            2 => FkAction::SetNull,
+            3 => FkAction::SetDefault,
+            _ => FkAction::NoAction,
+        }
+    }
+}
+
 /// A CHECK constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckConstraint {
@@ -313,6 +328,25 @@ pub enum ModuleKind {
     Default,
     /// CLR procedures and functions, extended procedures and others.
     Other,
+}
+
+impl ModuleKind {
+    /// From a `sys.objects.type` / `sysschobjs.type` code (`V`, `P`, `FN`, …, trimmed);
+    /// `None` for objects that are not modules (tables, constraints, …). `D` is decided by
+    /// the caller (a default is a module only when bound to no column).
+    pub fn from_object_type(t: &str) -> Option<ModuleKind> {
+        Some(match t {
+            "V" => ModuleKind::View,
+            "P" | "RF" => ModuleKind::Procedure,
+            "FN" => ModuleKind::ScalarFunction,
+            "IF" => ModuleKind::InlineTableFunction,
+            "TF" => ModuleKind::TableFunction,
+            "TR" => ModuleKind::Trigger,
+            "R" => ModuleKind::Rule,
+            "PC" | "FS" | "FT" | "TA" | "X" | "AF" => ModuleKind::Other,
+            _ => return None,
+        })
+    }
 }
 
 /// An object listed by name only (synonyms, sequences, user-defined types…).

@@ -171,29 +171,6 @@ fn identity(bytes: &[u8], ty: &SqlType) -> Option<Identity> {
     Some(Identity { seed, increment, last_value: if unused { None } else { Some(last) } })
 }
 
-fn fk_action(v: i32) -> FkAction {
-    match v & 3 {
-        1 => FkAction::Cascade,
-        2 => FkAction::SetNull,
-        3 => FkAction::SetDefault,
-        _ => FkAction::NoAction,
-    }
-}
-
-fn module_kind(t: &str) -> Option<ModuleKind> {
-    Some(match t {
-        "V" => ModuleKind::View,
-        "P" | "RF" => ModuleKind::Procedure,
-        "FN" => ModuleKind::ScalarFunction,
-        "IF" => ModuleKind::InlineTableFunction,
-        "TF" => ModuleKind::TableFunction,
-        "TR" => ModuleKind::Trigger,
-        "R" => ModuleKind::Rule,
-        "PC" | "FS" | "FT" | "TA" | "X" | "AF" => ModuleKind::Other,
-        _ => return None,
-    })
-}
-
 /// The text of a definition stored in `sysobjvalues`.
 fn definition_text(bytes: &[u8], marker: Option<&[u8]>) -> Result<String> {
     // `value` is sql_variant int (base type 0x38, version 1) 2 for SCSU text in every
@@ -471,8 +448,8 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
                             referenced_schema: schema_name(ref_table.schema_id),
                             referenced_table: ref_table.name.clone(),
                             referenced_columns,
-                            on_update: fk_action(o.status >> 12),
-                            on_delete: fk_action(o.status >> 14),
+                            on_update: FkAction::from_code(o.status >> 12),
+                            on_delete: FkAction::from_code(o.status >> 14),
                             disabled: o.status & 0x100 != 0,
                             not_trusted: o.status & 0x400 != 0,
                         });
@@ -525,7 +502,7 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
             // is_ms_shipped objects (system queues, internal procedures) are not user objects.
             continue;
         }
-        if let Some(kind) = module_kind(&o.kind) {
+        if let Some(kind) = ModuleKind::from_object_type(&o.kind) {
             let parent = objects
                 .get(&o.parent)
                 .filter(|_| o.parent != 0)

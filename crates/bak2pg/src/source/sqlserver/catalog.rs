@@ -264,30 +264,6 @@ pub struct CatalogRows {
 /// (Non-persisted computed columns are visible in the model itself.)
 pub type ColumnSets = HashSet<(i32, i32)>;
 
-fn fk_action(v: u8) -> FkAction {
-    match v {
-        1 => FkAction::Cascade,
-        2 => FkAction::SetNull,
-        3 => FkAction::SetDefault,
-        _ => FkAction::NoAction,
-    }
-}
-
-/// `sys.objects.type` to module kind, as the native reader maps `sysschobjs.type`.
-fn module_kind(t: &str) -> Option<ModuleKind> {
-    Some(match t {
-        "V" => ModuleKind::View,
-        "P" | "RF" => ModuleKind::Procedure,
-        "FN" => ModuleKind::ScalarFunction,
-        "IF" => ModuleKind::InlineTableFunction,
-        "TF" => ModuleKind::TableFunction,
-        "TR" => ModuleKind::Trigger,
-        "R" => ModuleKind::Rule,
-        "PC" | "FS" | "FT" | "TA" | "X" | "AF" => ModuleKind::Other,
-        _ => return None,
-    })
-}
-
 /// Object types listed by name only, as the native reader lists them.
 pub const LISTED_KINDS: &[&str] = &["SO", "SN", "SQ", "TT"];
 
@@ -470,8 +446,8 @@ pub fn build_database(
                 referenced_schema: fk.referenced_schema.clone(),
                 referenced_table: fk.referenced_table.clone(),
                 referenced_columns,
-                on_delete: fk_action(fk.delete_action),
-                on_update: fk_action(fk.update_action),
+                on_delete: FkAction::from_code(i32::from(fk.delete_action)),
+                on_update: FkAction::from_code(i32::from(fk.update_action)),
                 disabled: fk.is_disabled,
                 not_trusted: fk.is_not_trusted,
             });
@@ -512,7 +488,7 @@ pub fn build_database(
     let mut modules = Vec::new();
     let mut other_objects = Vec::new();
     for o in objects {
-        if let Some(kind) = module_kind(&o.kind) {
+        if let Some(kind) = ModuleKind::from_object_type(&o.kind) {
             modules.push(Module {
                 object_id: o.object_id,
                 schema: o.schema.clone(),
