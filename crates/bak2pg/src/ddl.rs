@@ -1383,24 +1383,7 @@ mod tests {
             sparse: false,
         };
         let long = "t".repeat(70);
-        let table = |schema: &str, name: &str, cols: Vec<Column>| Table {
-            object_id: 1,
-            schema: schema.into(),
-            name: name.into(),
-            columns: cols,
-            primary_key: None,
-            unique_constraints: vec![],
-            indexes: vec![],
-            foreign_keys: vec![],
-            check_constraints: vec![],
-            storage: Storage {
-                kind: StorageKind::Heap,
-                compression: Compression::None,
-                partitions: 1,
-                memory_optimized: false,
-            },
-            row_count_hint: None,
-        };
+        let table = |schema: &str, name: &str, cols: Vec<Column>| Table::heap(1, schema, name, cols);
         let db = Database {
             name: "d".into(),
             collation: None,

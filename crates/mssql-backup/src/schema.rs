@@ -61,6 +61,30 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table with `columns` and nothing else: no keys, indexes or constraints, stored as
+    /// one uncompressed heap partition, no row estimate. What tests and generated sources
+    /// start from.
+    pub fn heap(object_id: i32, schema: &str, name: &str, columns: Vec<Column>) -> Table {
+        Table {
+            object_id,
+            schema: schema.into(),
+            name: name.into(),
+            columns,
+            primary_key: None,
+            unique_constraints: vec![],
+            indexes: vec![],
+            foreign_keys: vec![],
+            check_constraints: vec![],
+            storage: Storage {
+                kind: StorageKind::Heap,
+                compression: Compression::None,
+                partitions: 1,
+                memory_optimized: false,
+            },
+            row_count_hint: None,
+        }
+    }
+
     /// `schema.name` with both parts bracket-quoted as T-SQL would: `[dbo].[Order Details]`.
     pub fn qualified_name(&self) -> String {
         format!("[{}].[{}]", self.schema.replace(']', "]]"), self.name.replace(']', "]]"))

@@ -108,24 +108,7 @@ pub fn table(schema: &str, name: &str, mut columns: Vec<Column>) -> Table {
     for (i, c) in columns.iter_mut().enumerate() {
         c.column_id = i as i32 + 1;
     }
-    Table {
-        object_id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        schema: schema.into(),
-        name: name.into(),
-        columns,
-        primary_key: None,
-        unique_constraints: vec![],
-        indexes: vec![],
-        foreign_keys: vec![],
-        check_constraints: vec![],
-        storage: Storage {
-            kind: StorageKind::Heap,
-            compression: Compression::None,
-            partitions: 1,
-            memory_optimized: false,
-        },
-        row_count_hint: None,
-    }
+    Table::heap(NEXT_ID.fetch_add(1, Ordering::Relaxed), schema, name, columns)
 }
 
 pub fn database(name: &str, tables: Vec<Table>) -> Database {

@@ -710,7 +710,6 @@ fn xml_collation() -> mssql_backup::Collation {
 mod tests {
     use std::borrow::Cow;
 
-    use mssql_backup::schema::{Compression, Storage, StorageKind};
     use mssql_backup::value::{DAYS_0001_TO_1900, guid_string, ymd_to_days};
     use tiberius::numeric::Numeric;
     use tiberius::time::{Date, DateTime, DateTime2, DateTimeOffset, SmallDateTime, Time};
@@ -861,24 +860,7 @@ mod tests {
     }
 
     fn table(columns: Vec<Column>) -> Table {
-        Table {
-            object_id: 1,
-            schema: "dbo".into(),
-            name: "Order Details".into(),
-            columns,
-            primary_key: None,
-            unique_constraints: vec![],
-            indexes: vec![],
-            foreign_keys: vec![],
-            check_constraints: vec![],
-            storage: Storage {
-                kind: StorageKind::Heap,
-                compression: Compression::None,
-                partitions: 1,
-                memory_optimized: false,
-            },
-            row_count_hint: None,
-        }
+        Table::heap(1, "dbo", "Order Details", columns)
     }
 
     #[test]
