@@ -344,6 +344,20 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut renames = Vec::new();
     let mut untranslated = Vec::new();
     let mut unmappable = Vec::new();
+    // Table-level definitions the reader could not decode: the objects are not in the
+    // model, so they are listed here (computed columns below, where their column is).
+    for u in
+        db.unreadable_definitions.iter().filter(|u| matches!(u.kind.as_str(), "check" | "default" | "index_filter"))
+    {
+        untranslated.push(Untranslated {
+            kind: if u.kind == "index_filter" { "index".into() } else { u.kind.clone() },
+            table: u.table.clone().unwrap_or_default(),
+            object: u.object.clone(),
+            definition: None,
+            action: "not created".into(),
+            reason: format!("its definition in the backup cannot be decoded: {}", u.reason),
+        });
+    }
 
     // Schemas: mapped names first (they are what the user asked for), then the others.
     let mut schema_ns = Namespace::default();
@@ -466,7 +480,15 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
         // Computed columns, once every column has its PostgreSQL name.
         for (i, c) in t.columns.iter().enumerate() {
             let Some(comp) = &c.computed else { continue };
-            match translate_expr(&comp.definition, tp, ExprContext::Computed) {
+            let unreadable = db
+                .unreadable_definitions
+                .iter()
+                .find(|u| u.kind == "computed" && u.object == c.name && u.table.as_deref() == Some(scope.as_str()));
+            let translated = match unreadable {
+                Some(u) => Err(format!("its definition in the backup cannot be decoded: {}", u.reason)),
+                None => translate_expr(&comp.definition, tp, ExprContext::Computed),
+            };
+            match translated {
                 Ok(expr) => tp.columns[i].generated = Some(expr),
                 Err(reason) => untranslated.push(Untranslated {
                     kind: "computed".into(),
@@ -1394,6 +1416,7 @@ mod tests {
             ],
             modules: vec![],
             other_objects: vec![],
+            unreadable_definitions: vec![],
         };
         let mut opts = PlanOptions::default();
         opts.schema_map.insert("app".into(), "public".into());

@@ -305,14 +305,22 @@ pub async fn step_swap(target: &Target, names: &Names, replace: bool) -> Result<
 /// Report: the views, procedures and other objects of `db` that are not migrated.
 pub fn report_objects(report: &mut Report, db: &Database) {
     for m in &db.modules {
+        let qualified = format!("{}.{}", m.schema, m.name);
+        let unreadable = db.unreadable_definitions.iter().find(|u| u.kind == m.kind.as_str() && u.object == qualified);
         report.not_migrated.push(NotMigrated {
             schema: m.schema.clone(),
             name: m.name.clone(),
-            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            kind: m.kind.as_str().to_string(),
+            reason: unreadable.map(|u| format!("its definition in the backup cannot be decoded: {}", u.reason)),
         });
     }
     for o in &db.other_objects {
-        report.not_migrated.push(NotMigrated { schema: o.schema.clone(), name: o.name.clone(), kind: o.kind.clone() });
+        report.not_migrated.push(NotMigrated {
+            schema: o.schema.clone(),
+            name: o.name.clone(),
+            kind: o.kind.clone(),
+            reason: None,
+        });
     }
 }
 

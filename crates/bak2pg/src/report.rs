@@ -138,6 +138,10 @@ pub struct NotMigrated {
     pub name: String,
     /// `view`, `procedure`, `scalar_function`, `trigger`, … or the catalog type code.
     pub kind: String,
+    /// Why it is listed beyond "not translated": its definition in the backup could not
+    /// be decoded (and why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Time spent in one step.

@@ -18,7 +18,21 @@
 //! ```
 //!
 //! A forwarding stub is 9 bytes: status byte A (type 2), then the 8-byte RID (`u32` page,
-//! `u16` file, `u16` slot) of the forwarded record.
+//! `u16` file, `u16` slot) of the forwarded record; it has no FixedVar layout, so its type
+//! is looked at before anything else (`northwind-sql2008-forwarded.bak`: 573 stubs, e.g.
+//! page 1:354 slot 12 = `04 6b 01 00 00 01 00 00 00` → 1:363 slot 0).
+//!
+//! A forwarded record (type 1) is an ordinary FixedVar record whose last variable-length
+//! column is a 10-byte complex column, the back-pointer to its stub: `00 04` (complex
+//! column id 0x0400) then the stub's RID (same fixture: 1:363 slot 0 ends with
+//! `00 04 62 01 00 00 01 00 0c 00` → 1:354 slot 12).
+//!
+//! Variable-length columns at the end of a record whose values have zero length are left
+//! out of the offset array: a column past the recorded variable-column count holds `''`
+//! (or `0x`) unless its null bit says NULL (`hotel-zeynab-ef-sql2017.bak`, reservation
+//! Id 24: 12 variable columns, 10 offsets, null bitmap clear). A column whose null bit lies
+//! past the record's column count was added to the table after the row was written: the
+//! row does not hold it at all ([`Record::lacks_column`]).
 
 use crate::types::PageId;
 use crate::{Error, Result};
@@ -90,6 +104,7 @@ pub struct Record<'a> {
     var_count: usize,
     var_table: usize,
     len: usize,
+    back_pointer: Option<Rid>,
 }
 
 impl<'a> Record<'a> {
@@ -97,13 +112,18 @@ impl<'a> Record<'a> {
     /// of the page, so every offset is bounds-checked against it.
     ///
     /// # Errors
-    /// [`crate::ErrorKind::Corrupt`] when an offset or count points outside `area`.
+    /// [`crate::ErrorKind::Corrupt`] when an offset or count points outside `area`, for a
+    /// forwarding stub (it has no FixedVar layout: see [`forwarding_stub_target`]), and for
+    /// a forwarded record without its back-pointer.
     pub fn parse(area: &'a [u8]) -> Result<Record<'a>> {
         let bad = |what: String| Error::corrupt(format!("malformed record: {what}"));
         if area.len() < 4 {
             return Err(bad(format!("only {} bytes", area.len())));
         }
         let status_a = area[0];
+        if RecordType::of(status_a) == RecordType::ForwardingStub {
+            return Err(bad("a forwarding stub has no FixedVar layout".into()));
+        }
         let status_b = area[1];
         let fixed_end = usize::from(u16::from_le_bytes([area[2], area[3]]));
         if fixed_end < 4 || fixed_end > area.len() {
@@ -146,7 +166,28 @@ impl<'a> Record<'a> {
         if len > area.len() {
             return Err(bad("versioning tag overruns".into()));
         }
-        Ok(Record { bytes: area, status_a, status_b, fixed_end, column_count, null_bitmap, var_count, var_table, len })
+        let mut rec = Record {
+            bytes: area,
+            status_a,
+            status_b,
+            fixed_end,
+            column_count,
+            null_bitmap,
+            var_count,
+            var_table,
+            len,
+            back_pointer: None,
+        };
+        if rec.record_type() == RecordType::Forwarded {
+            let last = var_count.checked_sub(1).and_then(|i| rec.var(i));
+            match last {
+                Some((b, true)) if b.len() == 10 && b[..2] == [0x00, 0x04] => {
+                    rec.back_pointer = Rid::from_bytes(&b[2..]);
+                }
+                _ => return Err(bad("a forwarded record without its back-pointer to the forwarding stub".into())),
+            }
+        }
+        Ok(rec)
     }
 
     /// The record type.
@@ -198,20 +239,46 @@ impl<'a> Record<'a> {
         Some(&self.bytes[offset..offset + len])
     }
 
-    /// Whether the null bitmap marks column `bit` (1-based null bit, as
-    /// `sysrscols.nullbit`) as NULL. A column beyond the recorded column count is NULL.
-    pub fn is_null(&self, bit: usize) -> bool {
-        if bit == 0 {
+    /// Whether the row lacks column `bit` (1-based null bit, as `sysrscols.nullbit`)
+    /// altogether: its null bitmap records fewer columns, so the column was added to the
+    /// table after the row was written. What such a column holds is the catalog's
+    /// business (NULL, or the default SQL Server 2012+ keeps for a column added with
+    /// one), not the row's. False without a null bitmap (nothing can be told).
+    pub fn lacks_column(&self, bit: usize) -> bool {
+        bit > 0 && self.column_count != usize::MAX && bit > self.column_count
+    }
+
+    /// Whether the null bitmap has column `bit`'s bit set. False for a column the row
+    /// lacks ([`Record::lacks_column`]) and for bit 0 (no null bit).
+    pub fn null_bit_set(&self, bit: usize) -> bool {
+        if bit == 0 || self.lacks_column(bit) || self.column_count == usize::MAX {
             return false;
-        }
-        if self.column_count == usize::MAX {
-            return false;
-        }
-        if bit > self.column_count {
-            return true;
         }
         let i = bit - 1;
         self.null_bitmap.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+    }
+
+    /// Whether the row has a null bitmap (status bit A 0x10).
+    pub fn has_null_bitmap(&self) -> bool {
+        self.column_count != usize::MAX
+    }
+
+    /// Whether column `bit` is NULL or lacking: for the system tables, whose columns
+    /// added by later versions are NULL in rows written before.
+    pub fn is_null(&self, bit: usize) -> bool {
+        self.lacks_column(bit) || self.null_bit_set(bit)
+    }
+
+    /// Number of variable-length entries that hold column values: [`Record::var_count`]
+    /// less a forwarded record's back-pointer. Value columns at or past this index have
+    /// zero length (see the module documentation).
+    pub fn value_var_count(&self) -> usize {
+        self.var_count - usize::from(self.back_pointer.is_some())
+    }
+
+    /// A forwarded record's back-pointer: the RID of its forwarding stub.
+    pub fn back_pointer(&self) -> Option<Rid> {
+        self.back_pointer
     }
 
     /// Variable-length column `index` (0-based among the variable columns): its bytes and
@@ -235,11 +302,6 @@ impl<'a> Record<'a> {
             return Some((&self.bytes[..0], false));
         }
         Some((bytes, raw_end & 0x8000 != 0))
-    }
-
-    /// The RID a forwarding stub points at.
-    pub fn forwarding_target(&self) -> Option<Rid> {
-        Rid::from_bytes(self.bytes.get(1..9)?)
     }
 }
 
@@ -275,10 +337,46 @@ mod tests {
         assert!(r.fixed(6, 4).is_none());
         assert!(!r.is_null(1));
         assert!(r.is_null(2));
-        assert!(r.is_null(4), "columns beyond the recorded count are NULL");
+        assert!(r.null_bit_set(2) && !r.lacks_column(2));
+        assert!(r.lacks_column(4) && !r.null_bit_set(4), "a column past the recorded count is lacking, not NULL");
+        assert!(r.is_null(4));
+        assert_eq!(r.value_var_count(), 1);
         assert_eq!(r.var(0), Some((&b"ab"[..], false)));
         assert_eq!(r.var(1), None);
         assert_eq!(r.len(), bytes.len() - 5);
+    }
+
+    #[test]
+    fn forwarding_stub_is_not_a_fixedvar_record() {
+        // 1:354 slot 12 of northwind-sql2008-forwarded.bak.
+        let stub = [0x04, 0x6b, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00];
+        assert!(Record::parse(&stub).unwrap_err().message.contains("forwarding stub"));
+        let rid = forwarding_stub_target(&stub).unwrap();
+        assert_eq!((rid.page, rid.slot), (PageId::new(1, 363), 0));
+        assert!(forwarding_stub_target(&stub[..8]).is_none());
+    }
+
+    #[test]
+    fn forwarded_record_back_pointer_is_not_a_value_column() {
+        // Type 1, 2 columns, 1 value column "ab" then the back-pointer to 1:354 slot 12.
+        let mut r = vec![0x32, 0, 4, 0];
+        r.extend(2u16.to_le_bytes());
+        r.push(0);
+        r.extend(2u16.to_le_bytes());
+        let data = r.len() + 4;
+        r.extend(((data + 2) as u16).to_le_bytes());
+        r.extend(((data + 12) as u16 | 0x8000).to_le_bytes());
+        r.extend(b"ab");
+        r.extend([0x00, 0x04, 0x62, 0x01, 0x00, 0x00, 0x01, 0x00, 0x0c, 0x00]);
+        let rec = Record::parse(&r).unwrap();
+        assert_eq!(rec.record_type(), RecordType::Forwarded);
+        assert_eq!((rec.var_count(), rec.value_var_count()), (2, 1));
+        let back = rec.back_pointer().unwrap();
+        assert_eq!((back.page, back.slot), (PageId::new(1, 354), 12));
+        // Without its back-pointer a forwarded record is refused.
+        r[12] &= 0x7f; // the complex bit of the second offset
+
+        assert!(Record::parse(&r).unwrap_err().message.contains("back-pointer"));
     }
 
     #[test]

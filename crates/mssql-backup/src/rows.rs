@@ -10,7 +10,7 @@ use crate::alloc::PfsCache;
 use crate::catalog::build::{ColumnLayout, ColumnPlace, TableLayout};
 use crate::lob::{self, ComplexKind};
 use crate::page::Page;
-use crate::record::{Record, RecordType};
+use crate::record::{Record, RecordType, forwarding_stub_target};
 use crate::scan::{DataPages, PageCache};
 use crate::schema::Table;
 use crate::store::PageStore;
@@ -29,6 +29,8 @@ pub struct ReadStats {
     pub ghosts: u64,
     /// Forwarding stubs skipped (their rows are read at their new place).
     pub forwarding_stubs: u64,
+    /// Forwarded records read (rows moved off their original heap page).
+    pub forwarded: u64,
     /// Bytes of off-row (LOB and row-overflow) values reassembled.
     pub lob_bytes: u64,
     /// Lossy decodings, all columns together.
@@ -175,18 +177,25 @@ impl<'a> TableRows<'a> {
             let slot = self.slot;
             self.slot += 1;
             let Some(area) = page.record_area(slot)? else { continue };
+            // The type first: a forwarding stub has no FixedVar layout to parse.
+            if RecordType::of(area[0]) == RecordType::ForwardingStub {
+                if forwarding_stub_target(area).is_none() {
+                    return Err(Error::corrupt("a forwarding stub shorter than its 9 bytes")
+                        .on_page(page.id())
+                        .context(format!("slot {slot}")));
+                }
+                self.stats.forwarding_stubs += 1;
+                continue;
+            }
             let rec = Record::parse(area).map_err(|e| e.on_page(page.id()).context(format!("slot {slot}")))?;
             match rec.record_type() {
-                RecordType::Primary | RecordType::Forwarded if !rec.is_ghost_forwarded() => {}
-                RecordType::ForwardingStub => {
-                    self.stats.forwarding_stubs += 1;
-                    continue;
-                }
-                RecordType::GhostData | RecordType::GhostIndex | RecordType::GhostVersion => {
+                _ if rec.is_ghost_forwarded() => {
                     self.stats.ghosts += 1;
                     continue;
                 }
-                _ if rec.is_ghost_forwarded() => {
+                RecordType::Primary => {}
+                RecordType::Forwarded => self.stats.forwarded += 1,
+                RecordType::GhostData | RecordType::GhostIndex | RecordType::GhostVersion => {
                     self.stats.ghosts += 1;
                     continue;
                 }
@@ -203,16 +212,25 @@ impl<'a> TableRows<'a> {
             let rs = &self.layout.rowsets[self.rowset];
             let page_id = page.id();
             self.values.clear();
-            for (i, (col, place)) in self.table.columns.iter().zip(rs.columns.iter()).enumerate() {
-                let v = decode_column(&rec, col, place, &mut self.lobs, &mut self.lob_buf, &mut self.stats, i)
-                    .map_err(|e| {
-                        e.on_page(page_id).context(format!(
-                            "table {}, slot {slot}, column {} ({})",
-                            self.table.qualified_name(),
-                            col.name,
-                            self.table.columns[i].ty
-                        ))
-                    })?;
+            for (i, (col, layout)) in self.table.columns.iter().zip(rs.columns.iter()).enumerate() {
+                let c = ColumnRead { col, layout, added_default: rs.added_defaults.get(i).and_then(Option::as_ref) };
+                let context = |e: Error| {
+                    e.on_page(page_id).context(format!(
+                        "table {}, slot {slot}, column {} ({})",
+                        self.table.qualified_name(),
+                        col.name,
+                        col.ty
+                    ))
+                };
+                let v =
+                    decode_column(&rec, &c, &mut self.lobs, &mut self.lob_buf, &mut self.stats, i).map_err(context)?;
+                // SQL Server never stores NULL in a NOT NULL column: a NULL here is a reading
+                // error, caught now rather than as a load error in PostgreSQL.
+                if v.is_null() && !col.nullable && layout.place != ColumnPlace::NotStored {
+                    return Err(context(Error::corrupt(
+                        "decoded NULL for a NOT NULL column: the record does not match the catalog's layout",
+                    )));
+                }
                 self.values.push(v);
             }
             return Ok(Some(()));
@@ -220,17 +238,24 @@ impl<'a> TableRows<'a> {
     }
 }
 
+/// One column to decode: the table's column, where the rowset keeps it, and the value of
+/// rows written before it was added when the catalog keeps one.
+struct ColumnRead<'a> {
+    col: &'a crate::schema::Column,
+    layout: &'a ColumnLayout,
+    added_default: Option<&'a Value>,
+}
+
 fn decode_column(
     rec: &Record<'_>,
-    col: &crate::schema::Column,
-    layout: &ColumnLayout,
+    c: &ColumnRead<'_>,
     lobs: &mut PageCache<'_>,
     lob_buf: &mut Vec<u8>,
     stats: &mut ReadStats,
     column: usize,
 ) -> Result<Value> {
     let mut local = DecodeStats::default();
-    let v = decode_column_inner(rec, col, layout, lobs, lob_buf, &mut stats.lob_bytes, &mut local);
+    let v = decode_column_inner(rec, c, lobs, lob_buf, &mut stats.lob_bytes, &mut local);
     if local != DecodeStats::default() {
         stats.decode.replaced_utf16 += local.replaced_utf16;
         stats.decode.replaced_codepage += local.replaced_codepage;
@@ -244,21 +269,28 @@ fn decode_column(
 
 fn decode_column_inner(
     rec: &Record<'_>,
-    col: &crate::schema::Column,
-    layout: &ColumnLayout,
+    c: &ColumnRead<'_>,
     lobs: &mut PageCache<'_>,
     lob_buf: &mut Vec<u8>,
     lob_bytes: &mut u64,
     decode: &mut DecodeStats,
 ) -> Result<Value> {
-    if layout.null_bit > 0 && rec.is_null(usize::from(layout.null_bit)) {
-        if usize::from(layout.null_bit) > rec.column_count() && !col.nullable {
-            // A NOT NULL column added after this row was written (SQL Server 2012+ keeps its
-            // default in metadata instead of the row): its value is not in the row.
-            return Err(Error::unsupported(
-                "the row predates a NOT NULL column added with a default (metadata-only ADD COLUMN)",
-            ));
-        }
+    let (col, layout) = (c.col, c.layout);
+    let bit = usize::from(layout.null_bit);
+    if rec.lacks_column(bit) {
+        // The column was added after this row was written (its null bit lies past the
+        // row's column count): the row does not hold it; the catalog says what it is.
+        return match c.added_default {
+            Some(v) => Ok(v.clone()),
+            None if col.nullable => Ok(Value::Null),
+            None => Err(Error::corrupt(format!(
+                "the row holds {} columns and lacks this NOT NULL column (null bit {bit}), and the catalog \
+                 keeps no default value for rows written before it was added",
+                rec.column_count()
+            ))),
+        };
+    }
+    if rec.null_bit_set(bit) {
         return Ok(Value::Null);
     }
     match layout.place {
@@ -279,9 +311,24 @@ fn decode_column_inner(
             value::decode(&col.ty, b, decode)
         }
         ColumnPlace::Var { index } => {
-            let Some((bytes, complex)) = rec.var(usize::from(index)) else {
-                // Rows written before a variable column was added end early: NULL.
-                return Ok(Value::Null);
+            let index = usize::from(index);
+            if index >= rec.value_var_count() {
+                // Past the offset array: SQL Server leaves zero-length values at the end of
+                // a record out of it. The null bit (checked above) said not NULL, so the
+                // value is the zero-length one of its type. Without a null bitmap a
+                // lacking column could not be told from an empty one.
+                if !rec.has_null_bitmap() {
+                    return Err(Error::unsupported(format!(
+                        "the record has no null bitmap and only {} variable-length columns: whether variable \
+                         column {} is empty or was added later cannot be told",
+                        rec.value_var_count(),
+                        index + 1
+                    )));
+                }
+                return value::decode(&col.ty, &[], decode);
+            }
+            let Some((bytes, complex)) = rec.var(index) else {
+                return Err(Error::corrupt(format!("variable column {} is outside the record", index + 1)));
             };
             if matches!(col.ty, SqlType::Text { .. } | SqlType::NText { .. } | SqlType::Image) && bytes.len() == 16 {
                 // A 16-byte text pointer (stored with or without the complex-column bit).

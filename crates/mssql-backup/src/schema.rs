@@ -23,6 +23,25 @@ pub struct Database {
     pub modules: Vec<Module>,
     /// User-defined types and other objects listed but not described further.
     pub other_objects: Vec<ObjectRef>,
+    /// Definitions the catalog holds in a form the reader cannot decode. The objects are
+    /// left out of the model (a check or default) or kept without their text (a module,
+    /// a computed column) so that they never keep the data from being read.
+    #[serde(default)]
+    pub unreadable_definitions: Vec<UnreadableDefinition>,
+}
+
+/// A definition (module text, check, default, computed column, index filter) that could
+/// not be decoded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableDefinition {
+    /// `view`, `procedure`, `check`, `default`, `computed`, `index_filter`, …
+    pub kind: String,
+    /// The table it belongs to (`schema.table`), for table-level objects.
+    pub table: Option<String>,
+    /// The object: `schema.name` of a module, or the constraint, column or index name.
+    pub object: String,
+    /// What was found instead of a readable definition.
+    pub reason: String,
 }
 
 impl Database {
@@ -370,6 +389,21 @@ impl ModuleKind {
             "PC" | "FS" | "FT" | "TA" | "X" | "AF" => ModuleKind::Other,
             _ => return None,
         })
+    }
+
+    /// The kind's name as it is serialized (`view`, `scalar_function`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleKind::View => "view",
+            ModuleKind::Procedure => "procedure",
+            ModuleKind::ScalarFunction => "scalar_function",
+            ModuleKind::InlineTableFunction => "inline_table_function",
+            ModuleKind::TableFunction => "table_function",
+            ModuleKind::Trigger => "trigger",
+            ModuleKind::Rule => "rule",
+            ModuleKind::Default => "default",
+            ModuleKind::Other => "other",
+        }
     }
 }
 

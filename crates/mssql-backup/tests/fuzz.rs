@@ -78,8 +78,9 @@ proptest! {
                 let _ = r.is_null(bit);
             }
             let _ = r.fixed(4, 8);
-            let _ = r.forwarding_target();
+            let _ = (r.value_var_count(), r.back_pointer());
         }
+        let _ = mssql_backup::record::forwarding_stub_target(&bytes);
     }
 
     #[test]

@@ -112,7 +112,14 @@ pub fn table(schema: &str, name: &str, mut columns: Vec<Column>) -> Table {
 }
 
 pub fn database(name: &str, tables: Vec<Table>) -> Database {
-    Database { name: name.into(), collation: Some(coll()), tables, modules: vec![], other_objects: vec![] }
+    Database {
+        name: name.into(),
+        collation: Some(coll()),
+        tables,
+        modules: vec![],
+        other_objects: vec![],
+        unreadable_definitions: vec![],
+    }
 }
 
 /// An in-memory source: a database and the rows of each table (same order as

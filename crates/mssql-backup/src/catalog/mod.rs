@@ -22,8 +22,8 @@ use crate::{Error, ErrorKind, Result};
 
 pub use build::{ColumnLayout, ColumnPlace, TableLayout};
 use raw::{
-    AllocUnit, ClsObj, ColPar, IdxStat, IsCol, ObjValue, Row, RowsetColumn, RsCol, ScalarType, SchObj, SingleObjRef,
-    object,
+    AllocUnit, ClsObj, ColPar, IdxStat, IsCol, ObjValue, Row, RowsetColumn, RsCol, ScalarType, SchObj, SeObjValue,
+    SingleObjRef, object,
 };
 
 /// Allocation unit id of `sysallocunits` itself (`7 << 16`).
@@ -34,6 +34,9 @@ pub const SYSROWSETS_ROWSET: i64 = 5 << 16;
 /// First internal version of SQL Server 2008: from it on, `sysrscols` replaces
 /// `syshobtcolumns`/`sysrowsetcolumns` (MANIFEST finding 7).
 pub const VERSION_2008: u16 = 655;
+
+/// First internal version of SQL Server 2012, which added `sysseobjvalues` (object 9).
+pub const VERSION_2012: u16 = 706;
 
 /// Every base table row this reader uses.
 #[derive(Debug, Default, Clone)]
@@ -62,6 +65,8 @@ pub struct RawCatalog {
     pub clsobjs: Vec<ClsObj>,
     /// `sysscalartypes`.
     pub scalartypes: Vec<ScalarType>,
+    /// `sysseobjvalues` (2012+; empty before).
+    pub seobjvalues: Vec<SeObjValue>,
     /// Salvage reads only: catalog pages that were missing and skipped.
     pub skipped: Vec<String>,
 }
@@ -149,6 +154,9 @@ pub fn scan_page_rows(
 ) -> Result<()> {
     for slot in 0..page.slot_count() {
         let Some(area) = page.record_area(slot)? else { continue };
+        if RecordType::of(area[0]) == RecordType::ForwardingStub {
+            continue;
+        }
         let rec = Record::parse(area).map_err(|e| e.on_page(page.id()).context(format!("{table} slot {slot}")))?;
         match rec.record_type() {
             RecordType::Primary | RecordType::Forwarded if !rec.is_ghost_forwarded() => {}
@@ -277,6 +285,13 @@ pub fn load(
     let singlerefs = loader.collect(object::SYSSINGLEOBJREFS, "syssingleobjrefs", SingleObjRef::decode)?;
     let clsobjs = loader.collect(object::SYSCLSOBJS, "sysclsobjs", ClsObj::decode)?;
     let scalartypes = loader.collect(object::SYSSCALARTYPES, "sysscalartypes", ScalarType::decode)?;
+    let mut seobjvalues = Vec::new();
+    if version >= VERSION_2012 {
+        loader.scan_object(object::SYSSEOBJVALUES, "sysseobjvalues", &mut |row, lobs| {
+            seobjvalues.push(SeObjValue::decode(row, lobs)?);
+            Ok(())
+        })?;
+    }
 
     if objects.is_empty() || colpars.is_empty() {
         return Err(Error::new(ErrorKind::Catalog, "the system catalog holds no objects or columns"));
@@ -294,6 +309,7 @@ pub fn load(
         singlerefs,
         clsobjs,
         scalartypes,
+        seobjvalues,
         skipped: loader.skipped.into_inner(),
     })
 }

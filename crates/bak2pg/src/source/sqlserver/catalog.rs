@@ -508,7 +508,17 @@ pub fn build_database(
         other_objects.push(ObjectRef { schema: t.schema.clone(), name: t.name.clone(), kind: "type".into() });
     }
     let collation = lookup_collation(collation_id, "database collation")?;
-    Ok((Database { name: name.to_string(), collation, tables, modules, other_objects }, column_sets))
+    Ok((
+        Database {
+            name: name.to_string(),
+            collation,
+            tables,
+            modules,
+            other_objects,
+            unreadable_definitions: Vec::new(),
+        },
+        column_sets,
+    ))
 }
 
 /// The catalog queries, run in the restored database, each returning the columns its
