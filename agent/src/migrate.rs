@@ -15,6 +15,7 @@ use bak2pg::source::sqlserver::{RestoreFacts, SqlServerSource};
 use bak2pg::source::{Source, SourceError};
 use bak2pg::{MigrateOptions, Progress, Report, Step};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use mssql_backup::backup::OpenOptions;
 
 /// Which restore engine reads the backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,6 +73,10 @@ pub struct Args {
     /// Restore engine.
     #[arg(long, value_enum, default_value_t = Engine::Auto)]
     engine: Engine,
+    /// The backup set to read when the file holds several (`RESTORE … FILE = n`, as
+    /// `bak2pg inspect` lists them); default: the last full database backup.
+    #[arg(long, value_name = "N")]
+    backup_set: Option<u16>,
     /// Write the JSON report to this file (also on failure).
     #[arg(long)]
     report: Option<PathBuf>,
@@ -235,7 +240,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     progress.step_started(Step::ReadBackup);
     let t = Instant::now();
     let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    let native = NativeSource::open(&paths, false);
+    let native = NativeSource::open(&paths, OpenOptions { backup_set: args.backup_set, ..OpenOptions::default() });
     // A SQL Server configuration is only read (and only its mistakes reported) when the
     // engine might use it.
     let mssql = if args.engine == Engine::Native { None } else { args.sqlserver.setup(None)? };
@@ -245,10 +250,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let native_failed = native.is_err();
     let incomplete = matches!(&native, Err(SourceError::Backup(b)) if b.kind == mssql_backup::ErrorKind::Incomplete);
     if let Ok(n) = &native {
-        let header = &n.backup().description().header;
-        input.compressed = header.compressed;
-        input.backup_set = Some(header.backup_name.clone()).filter(|n| !n.is_empty());
-        input.backup_started = Some(header.start.to_string());
+        n.describe_input(&mut input);
     }
     let mut restored: Option<Arc<SqlServerSource>> = None;
     let source: Arc<dyn Source> = match (decision, native) {
@@ -256,6 +258,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Decision::SqlServer(reason), native) => {
             drop(native);
             let (config, mut opts) = mssql.context("the sqlserver engine was chosen without a SQL Server")?;
+            opts.backup_set = args.backup_set;
             if let Some(b) = &bars {
                 let bar = b.step.clone();
                 opts.progress = Some(Arc::new(move |p| bar.set_message(format!("RESTORE on SQL Server: {p:.0}%"))));

@@ -57,6 +57,7 @@ use bak2pg::source::sqlserver::{self as mssql, MssqlConfig, RestoreFacts, Restor
 use bak2pg::target::{MigrateError, Names, RunLock, Target};
 use bak2pg::validate;
 use bak2pg_aws::Downloaded;
+use mssql_backup::backup::OpenOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::migrate::{Engine, restore_note};
@@ -553,8 +554,12 @@ async fn ensure_backup(ctx: &Ctx) -> Result<FetchOutputs, StepError> {
 }
 
 /// The native reader over the fetched backup, refusing a backup it cannot read whole.
-fn open_native(fetched: &FetchOutputs) -> Result<NativeSource, StepError> {
-    let native = NativeSource::open(&[fetched.backup.path.as_path()], false).map_err(source_err)?;
+fn open_native(ctx: &Ctx, fetched: &FetchOutputs) -> Result<NativeSource, StepError> {
+    let native = NativeSource::open(
+        &[fetched.backup.path.as_path()],
+        OpenOptions { backup_set: ctx.job.backup_set, ..OpenOptions::default() },
+    )
+    .map_err(source_err)?;
     let features = native.unsupported_features();
     if !features.is_empty() {
         return Err(StepError::permanent(
@@ -567,10 +572,12 @@ fn open_native(fetched: &FetchOutputs) -> Result<NativeSource, StepError> {
 
 /// Restores the fetched backup on the worker's SQL Server (kept for `load`).
 async fn restore_on_server(
+    ctx: &Ctx,
     fetched: &FetchOutputs,
-    (config, opts): (MssqlConfig, RestoreOptions),
+    (config, mut opts): (MssqlConfig, RestoreOptions),
     reason: &str,
 ) -> Result<SqlServerSource, StepError> {
+    opts.backup_set = ctx.job.backup_set;
     let restored = SqlServerSource::restore(config, &[fetched.backup.path.as_path()], opts)
         .await
         .map_err(|e| StepError::transient("restore_failed", e.to_string()))?;
@@ -578,17 +585,18 @@ async fn restore_on_server(
 }
 
 fn input_report(ctx: &Ctx, fetched: &FetchOutputs, native: Option<&NativeSource>) -> InputReport {
-    let header = native.map(|n| &n.backup().description().header);
-    InputReport {
+    let mut input = InputReport {
         files: vec![format!("s3://{}/{}", ctx.job.object.bucket, ctx.job.object.key)],
         archive: fetched.backup.archive.map(|a| a.to_string()),
         member: fetched.backup.member.clone(),
         backup_bytes: fetched.backup.size,
-        compressed: header.is_some_and(|h| h.compressed),
-        backup_set: header.map(|h| h.backup_name.clone()).filter(|n| !n.is_empty()),
-        backup_started: header.map(|h| h.start.to_string()),
         notes: fetched.backup.notes.clone(),
+        ..InputReport::default()
+    };
+    if let Some(n) = native {
+        n.describe_input(&mut input);
     }
+    input
 }
 
 fn plan_of(source: &dyn Source) -> Result<Plan, StepError> {
@@ -610,7 +618,10 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
     {
         mssql::drop_restored(&config, &r.restored_as).await.map_err(source_err)?;
     }
-    let native = NativeSource::open(&[fetched.backup.path.as_path()], false);
+    let native = NativeSource::open(
+        &[fetched.backup.path.as_path()],
+        OpenOptions { backup_set: ctx.job.backup_set, ..OpenOptions::default() },
+    );
     let mut input = input_report(ctx, &fetched, native.as_ref().ok());
     let server = if ctx.engine == EngineChoice::Native { None } else { ctx.mssql(false).await? };
     let features = native.as_ref().map(|n| n.unsupported_features());
@@ -620,7 +631,7 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
         (Decision::Native(reason), Ok(n)) => (Arc::new(n.with_reason(format!("pipeline: {reason}"))), None),
         (Decision::SqlServer(reason), native) => {
             drop(native);
-            let restored = restore_on_server(&fetched, ctx.require_mssql().await?, &reason).await?;
+            let restored = restore_on_server(ctx, &fetched, ctx.require_mssql().await?, &reason).await?;
             let facts = restored.facts().clone();
             input.notes.push(restore_note(&facts));
             (Arc::new(restored), Some(facts))
@@ -665,7 +676,7 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
     let (_, read): (_, ReadOutputs) = ctx.outputs(StepName::Read).await?;
     let mut restored = None;
     let source: Arc<dyn Source> = match &read.restore {
-        None => Arc::new(open_native(&ensure_backup(ctx).await?)?),
+        None => Arc::new(open_native(ctx, &ensure_backup(ctx).await?)?),
         Some(facts) => {
             let (config, opts) = ctx.require_mssql().await?;
             let keep = ctx.sqlserver.keep_restored;
@@ -678,7 +689,7 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
                 None => {
                     println!("the restored database {} is gone; restoring the backup again", facts.restored_as);
                     let opts = RestoreOptions { keep_restored: keep, ..opts };
-                    restore_on_server(&ensure_backup(ctx).await?, (config, opts), &info.engine_reason).await?
+                    restore_on_server(ctx, &ensure_backup(ctx).await?, (config, opts), &info.engine_reason).await?
                 }
             };
             let s = Arc::new(s);

@@ -172,6 +172,10 @@ pub struct PipelineInput {
     /// 0 for the upload itself, n for the n-th replay from the dead-letter queue.
     #[serde(default)]
     pub attempt: u32,
+    /// The backup set to read when the file holds several (`RESTORE … FILE = n`); absent:
+    /// the last full one. An operator sets it in a console replay's input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_set: Option<u16>,
 }
 
 /// How the agent reaches PostgreSQL. Non-secret: the password is read by the agent from
@@ -290,6 +294,10 @@ pub struct JobDocument {
     pub worker: WorkerConfig,
     /// `s3://bucket/jobs/<tenant>/<execution>/`: the job and step results.
     pub results: String,
+    /// The backup set to read when the file holds several (from the execution input);
+    /// `None`: the last full one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_set: Option<u16>,
 }
 
 impl JobDocument {
@@ -302,14 +310,19 @@ impl JobDocument {
     /// target and the worker limits (not the execution name, so a new execution of the same
     /// input computes the same digests).
     pub fn digest(&self) -> String {
-        digest_of(&(
+        let base = (
             &self.version,
             &self.object,
             &self.target,
             &self.worker,
             &self.sqlserver_password_parameter,
             (&self.engine, &self.sqlserver_url),
-        ))
+        );
+        // The set joins the digest only when chosen, so that jobs without it keep theirs.
+        match self.backup_set {
+            None => digest_of(&base),
+            Some(n) => digest_of(&(base, n)),
+        }
     }
 }
 

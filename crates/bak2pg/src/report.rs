@@ -166,8 +166,17 @@ pub struct InputReport {
     pub backup_bytes: u64,
     /// Compressed (`MSSQLBAK`) backup.
     pub compressed: bool,
-    /// Backup-set name and start time from the backup header.
+    /// Backup-set name from the backup header.
     pub backup_set: Option<String>,
+    /// Position of the backup set read (`RESTORE … FILE = n`), when the engine says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_set_position: Option<u16>,
+    /// Number of backup sets in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_sets_in_file: Option<u32>,
+    /// The media or set was written with a password (`WITH MEDIAPASSWORD`/`PASSWORD`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub password_protected: bool,
     /// When the backup started (server local time with its UTC offset).
     pub backup_started: Option<String>,
     /// Notes on the choice of backup and its extraction.
@@ -318,7 +327,11 @@ impl Report {
             }
             let started = self.input.backup_started.as_deref().map(|t| format!(", taken {t}")).unwrap_or_default();
             let compressed = if self.input.compressed { ", compressed" } else { "" };
-            let _ = writeln!(s, "  input: {from}, {} bytes{compressed}{started}", self.input.backup_bytes);
+            let set = match (self.input.backup_set_position, self.input.backup_sets_in_file) {
+                (Some(p), Some(n)) if n > 1 => format!(", backup set {p} of {n}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(s, "  input: {from}, {} bytes{compressed}{set}{started}", self.input.backup_bytes);
             for n in &self.input.notes {
                 let _ = writeln!(s, "    {n}");
             }

@@ -28,6 +28,7 @@ use bak2pg::source::native::NativeSource;
 use bak2pg::source::sqlserver::{self, BackupDir, MssqlConfig, RestoreOptions, Secret, SqlServerSource};
 use bak2pg::source::{Source, SourceError};
 use bak2pg::typemap::{self, ColumnConversions};
+use mssql_backup::backup::OpenOptions;
 use mssql_backup::value::DecodeStats;
 
 struct Live {
@@ -202,7 +203,7 @@ fn fixtures_read_the_same_through_both_engines() {
     let mut refused = Vec::new();
     for path in fixtures() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let Ok(native) = NativeSource::open(&[path.as_path()], false) else { continue };
+        let Ok(native) = NativeSource::open(&[path.as_path()], OpenOptions::default()) else { continue };
         if !native.unsupported_features().is_empty() {
             continue;
         }
@@ -321,7 +322,7 @@ fn every_type_reads_the_same_through_both_engines() {
         &format!("BACKUP DATABASE [{db}] TO DISK = N'{server_bak}' WITH INIT, FORMAT, CHECKSUM, NO_COMPRESSION"),
     ));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let native = NativeSource::open(&[local_bak.as_path()], false).unwrap();
+        let native = NativeSource::open(&[local_bak.as_path()], OpenOptions::default()).unwrap();
         assert!(native.unsupported_features().is_empty(), "{:?}", native.unsupported_features());
         let opts = RestoreOptions { backup_dir: live.dir.clone(), keep_restored: true, ..Default::default() };
         let sql = rt.block_on(SqlServerSource::restore(cfg.clone(), &[local_bak.as_path()], opts)).unwrap();

@@ -35,6 +35,31 @@ pub struct OpenOptions {
     /// reported (see [`Backup::completeness`]) instead of failing. Never use the result as
     /// if it were whole.
     pub salvage: bool,
+    /// The backup set to read when a file holds several, by its position (`RESTORE …
+    /// WITH FILE = n`, 1-based; [`crate::header::BackupHeader::position`]). `None`: the
+    /// last full database backup set of the file (see [`choose_set`]).
+    pub backup_set: Option<u16>,
+}
+
+/// The backup set to read among `sets` (one file's, in file order): the one at position
+/// `wanted`, else the last full database backup (what a user who appended backups to one
+/// file means by "the backup"), else the last set, which [`crate::header::BackupHeader::ensure_restorable`]
+/// then refuses naming its type.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] when no set has position `wanted`.
+pub fn choose_set(sets: &[BackupDescription], wanted: Option<u16>) -> Result<usize> {
+    if let Some(n) = wanted {
+        return sets.iter().position(|d| d.header.position == n).ok_or_else(|| {
+            let have: Vec<String> = sets.iter().map(|d| d.header.position.to_string()).collect();
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("there is no backup set {n} in the file: it holds backup set(s) {}", have.join(", ")),
+            )
+        });
+    }
+    let full = |d: &BackupDescription| d.header.ensure_restorable().is_ok();
+    Ok(sets.iter().rposition(full).unwrap_or(sets.len().saturating_sub(1)))
 }
 
 /// An opened backup (one file, or all the stripe files of one backup).
@@ -44,7 +69,11 @@ pub struct Backup {
     pfs: PfsCache,
     boot: Option<BootInfo>,
     paths: Vec<PathBuf>,
+    /// The chosen set's description, one per file given.
     descriptions: Vec<BackupDescription>,
+    /// Every set of the first file, in file order; `sets[set_index]` is the one read.
+    sets: Vec<BackupDescription>,
+    set_index: usize,
     media_problem: Option<Error>,
     schema: OnceLock<Result<catalog::build::Built>>,
 }
@@ -90,7 +119,9 @@ impl Backup {
         let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
         let mut files = Vec::new();
         let mut descriptions = Vec::new();
-        for (path, source) in sources {
+        let mut first_sets: Vec<BackupDescription> = Vec::new();
+        let mut set_index = 0;
+        for (k, (path, source)) in sources.into_iter().enumerate() {
             let mut head = [0u8; 8];
             let n = source.len().min(8) as usize;
             source.read_exact_at(0, &mut head[..n]).map_err(|e| e.with_file(&path))?;
@@ -98,8 +129,21 @@ impl Backup {
             let source: Box<dyn ByteSource> =
                 if is_compressed { Box::new(CompressedSource::from_source(source, &path)?) } else { source };
             let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(&path))?;
-            let runs = image.page_runs().map_err(|e| e.with_file(&path))?;
-            descriptions.push(header::read(&image, source.as_ref(), is_compressed).map_err(|e| e.with_file(&path))?);
+            let sets = header::read_sets(&image, source.as_ref(), is_compressed).map_err(|e| e.with_file(&path))?;
+            // Every stripe file holds the same sets: the first file decides which is read,
+            // the others must hold it at the same position.
+            let index = if k == 0 {
+                choose_set(&sets, options.backup_set).map_err(|e| e.with_file(&path))?
+            } else {
+                choose_set(&sets, Some(first_sets[set_index].header.position)).map_err(|e| e.with_file(&path))?
+            };
+            let span = image.sets()[index];
+            let runs = image.page_runs_in(span).map_err(|e| e.with_file(&path))?;
+            descriptions.push(sets[index].clone());
+            if k == 0 {
+                set_index = index;
+                first_sets = sets;
+            }
             files.push((StoreFile { path, source }, runs));
         }
         let headers: Vec<&header::BackupHeader> = descriptions.iter().map(|d| &d.header).collect();
@@ -123,15 +167,28 @@ impl Backup {
             boot,
             paths,
             descriptions,
+            sets: first_sets,
+            set_index,
             media_problem,
             schema: OnceLock::new(),
         })
     }
 
-    /// What `RESTORE HEADERONLY` and `RESTORE FILELISTONLY` would say (from the first file;
-    /// every stripe file carries the same description).
+    /// What `RESTORE HEADERONLY` and `RESTORE FILELISTONLY` would say of the backup set
+    /// being read (from the first file; every stripe file carries the same description).
     pub fn description(&self) -> &BackupDescription {
         &self.descriptions[0]
+    }
+
+    /// Every backup set of the (first) file, in file order, as `RESTORE HEADERONLY` lists
+    /// them; [`Backup::set_index`] says which one is read.
+    pub fn backup_sets(&self) -> &[BackupDescription] {
+        &self.sets
+    }
+
+    /// The index in [`Backup::backup_sets`] of the set being read.
+    pub fn set_index(&self) -> usize {
+        self.set_index
     }
 
     /// The database name: the boot page's, else the backup header's.

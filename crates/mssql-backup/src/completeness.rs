@@ -15,7 +15,7 @@ use crate::store::PageStore;
 use crate::types::PageId;
 
 /// Completeness of the backup as a whole and per table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Completeness {
     /// True when nothing is missing.
     pub complete: bool,

@@ -31,6 +31,12 @@ pub enum ErrorKind {
     Incomplete,
     /// The system catalog is inconsistent (a table without columns, an unknown type id…).
     Catalog,
+    /// What was asked of the backup is not in it (a backup set number the file does not
+    /// hold).
+    InvalidInput,
+    /// The backup set is not a full database backup (differential, log, file or partial):
+    /// no engine can make a database of it alone; the message says what to give instead.
+    NotFullBackup,
 }
 
 /// An error with the location at fault.

@@ -62,7 +62,7 @@ use serde::{Deserialize, Serialize};
 
 pub use values::{DatabaseCollation, Guid, Lsn, ProductVersion, Timestamp};
 
-use crate::mtf::{Block, MtfImage};
+use crate::mtf::{Block, MtfImage, SetSpan};
 use crate::source::ByteSource;
 use crate::{Error, ErrorKind, Result};
 
@@ -106,11 +106,12 @@ pub struct BackupHeader {
     /// backups; unverified here: no fixture is copy-only (each rebased the differential
     /// base of its data files, which a copy-only backup does not do).
     pub copy_only: bool,
-    /// The backup set's position in the file (`SSET` data set number, offset 62); 1 in all
-    /// fixtures.
+    /// The backup set's position in the file (`SSET` data set number, offset 62), as
+    /// `RESTORE … WITH FILE = n` takes it: 1 and 2 in `hotel-qlks-2sets-sql2008.bak`, in
+    /// file order; 1 in the other fixtures.
     pub position: u16,
     /// Number of backup sets (`SSET` blocks) in this file: more than one when backups were
-    /// appended with `NOINIT`. This description covers the first. 1 in all fixtures.
+    /// appended with `NOINIT` (`hotel-qlks-2sets-sql2008.bak`: 2; 1 in the other fixtures).
     pub backup_sets_in_file: u32,
     /// The backup set's GUID (`SSET` offset 100, after the MTF fields): equal to the
     /// differential-base GUID of every data file's closing `SFIN` record (16/16), and the
@@ -167,6 +168,17 @@ pub struct BackupHeader {
     pub family_guid: Guid,
     /// The media set this file belongs to.
     pub media: MediaSet,
+    /// The media was written `WITH MEDIAPASSWORD` (MTF `TAPE` password algorithm at 62,
+    /// password address at 76 set: `appveyor-passwd-sql2008r2.bak`). SQL Server refuses to
+    /// restore it without the password; the pages are not encrypted by it, so this reader
+    /// reads them.
+    #[serde(default)]
+    pub media_password: bool,
+    /// The backup set was written `WITH PASSWORD` (MTF `SSET` password algorithm at 56,
+    /// address at 72; not yet seen in a real backup). Like the media password, it guards
+    /// the restore, not the pages.
+    #[serde(default)]
+    pub set_password: bool,
     /// Sign of Transparent Data Encryption found in the header, if any.
     pub tde_key: Option<TdeKeyDescriptor>,
     /// Tags of `MQCI` records this module does not decode, in order (none in the fixtures).
@@ -357,38 +369,61 @@ pub enum FileType {
 
 impl BackupHeader {
     /// Refuses, with a clear error, a backup set that this reader cannot turn into a
-    /// database: one that is not a full database backup, a file holding several backup
-    /// sets, a TDE-encrypted backup as far as the header shows. Whether the files given
-    /// make up the whole media set is [`check_media_set`]'s question.
+    /// database: one that is not a full database backup, a TDE-encrypted backup as far as
+    /// the header shows. Whether the files given make up the whole media set is
+    /// [`check_media_set`]'s question.
     ///
     /// Kept apart from [`read`] so that any backup can first be described.
     ///
     /// # Errors
-    /// [`ErrorKind::Unsupported`] naming the backup type for anything but a full database
-    /// backup (by the `SCIN` type or the MTF differential/incremental bits); for a file
-    /// with several backup sets; for a TDE key descriptor.
+    /// [`ErrorKind::NotFullBackup`] naming the backup type for anything but a full
+    /// database backup (by the `SCIN` type or the MTF differential/incremental bits), with
+    /// what to give instead; [`ErrorKind::Unsupported`] for a TDE key descriptor.
     pub fn ensure_restorable(&self) -> Result<()> {
         const MTF_DIFFERENTIAL: u32 = 0x8;
         const MTF_INCREMENTAL: u32 = 0x10;
         let db = &self.database_name;
-        if self.backup_type != BackupType::Database {
-            return Err(Error::unsupported(format!(
-                "the backup of database {db:?} is a {}; only full database backups can be read",
-                self.backup_type
-            )));
+        let differential = matches!(
+            self.backup_type,
+            BackupType::DatabaseDifferential | BackupType::FileDifferential | BackupType::PartialDifferential
+        ) || self.set_attributes & (MTF_DIFFERENTIAL | MTF_INCREMENTAL) != 0;
+        if differential {
+            let base = match self.lsns.database_backup {
+                Some(lsn) => format!(" (the full backup whose checkpoint LSN is {lsn})"),
+                None => String::new(),
+            };
+            return Err(Error::new(
+                ErrorKind::NotFullBackup,
+                format!(
+                    "a differential backup of database {db:?} (backup set {}, {}): it holds only the extents changed \
+                 since a full backup; give the full backup it is based on{base}. Applying a differential on top \
+                 of its full backup is not supported yet",
+                    self.position, self.backup_type
+                ),
+            ));
         }
-        if self.set_attributes & (MTF_DIFFERENTIAL | MTF_INCREMENTAL) != 0 {
-            return Err(Error::unsupported(format!(
-                "the backup of database {db:?} is marked differential or incremental in its MTF set \
-                 attributes (0x{:x}); only full database backups can be read",
-                self.set_attributes
-            )));
-        }
-        if self.backup_sets_in_file > 1 {
-            return Err(Error::unsupported(format!(
-                "the file holds {} backup sets (appended WITH NOINIT); only files holding one backup set can be read",
-                self.backup_sets_in_file
-            )));
+        match self.backup_type {
+            BackupType::Database => {}
+            BackupType::Log => {
+                return Err(Error::new(
+                    ErrorKind::NotFullBackup,
+                    format!(
+                        "a transaction log backup of database {db:?} (backup set {}): it holds log records, not \
+                     the database's pages; give a full database backup",
+                        self.position
+                    ),
+                ));
+            }
+            other => {
+                return Err(Error::new(
+                    ErrorKind::NotFullBackup,
+                    format!(
+                        "the backup of database {db:?} (backup set {}) is a {other}: it holds part of the database; \
+                     give a full database backup",
+                        self.position
+                    ),
+                ));
+            }
         }
         if let Some(tde) = &self.tde_key {
             return Err(Error::unsupported(format!(
@@ -461,7 +496,20 @@ pub fn check_media_set(headers: &[&BackupHeader]) -> Result<()> {
     Ok(())
 }
 
-/// Reads the header and file list of the first backup set of `image`.
+/// Reads the header and file list of every backup set of `image`, in file order (see
+/// [`MtfImage::sets`]).
+///
+/// # Errors
+/// As [`read`]; [`ErrorKind::Corrupt`] when the image has no `SSET` block.
+pub fn read_sets(image: &MtfImage, src: &dyn ByteSource, compressed: bool) -> Result<Vec<BackupDescription>> {
+    let sets = image.sets();
+    if sets.is_empty() {
+        return Err(Error::corrupt("no SSET block: the backup header cannot be read"));
+    }
+    sets.into_iter().map(|span| read(image, src, compressed, span)).collect()
+}
+
+/// Reads the header and file list of the backup set `span` of `image`.
 ///
 /// `src` is what `image` was parsed from (the file, or the decompressed stream of a
 /// compressed backup); `compressed` says which, for [`BackupHeader::compressed`]. Only the
@@ -479,9 +527,9 @@ pub fn check_media_set(headers: &[&BackupHeader]) -> Result<()> {
 ///   error's offset is the field's (or record's) first byte; the message names the record
 ///   and its offset.
 /// - [`ErrorKind::Truncated`] / [`ErrorKind::Io`] from `src`.
-pub fn read(image: &MtfImage, src: &dyn ByteSource, compressed: bool) -> Result<BackupDescription> {
+pub fn read(image: &MtfImage, src: &dyn ByteSource, compressed: bool, span: SetSpan) -> Result<BackupDescription> {
     let stream = src.is_decompressed();
-    let set = SetBlocks::find(image)?;
+    let set = SetBlocks::find(image, span)?;
 
     let tape = Fields::block(set.tape, stream);
     let sset = Fields::block(set.sset, stream);
@@ -556,7 +604,9 @@ pub fn read(image: &MtfImage, src: &dyn ByteSource, compressed: bool) -> Result<
         collation: DatabaseCollation::from_bytes(&s.array(0xD8, "collation")?),
         family_guid: s.guid(0xE0, "family GUID")?,
         media: read_media(set.tape, &tape, src)?,
-        tde_key: find_tde_key(image, src)?,
+        media_password: password_field(&tape, 62, 76, "media password")?,
+        set_password: password_field(&sset, 56, 72, "backup set password")?,
+        tde_key: find_tde_key(image, src, span)?,
         other_records,
     };
     Ok(BackupDescription { header, files })
@@ -632,38 +682,60 @@ fn read_media(tape_block: &Block, tape: &Fields<'_>, src: &dyn ByteSource) -> Re
     })
 }
 
+/// Whether an MTF password field is set: a `u16` encryption algorithm at `algorithm` and
+/// a tape address (`u16` size, `u16` offset) at `address`, per MTF 1.00a (`TAPE` 62/76,
+/// `SSET` 56/72). `appveyor-passwd-sql2008r2.bak` (`WITH MEDIAPASSWORD`) has `TAPE`
+/// algorithm 5 and a 16-byte value; every other fixture zeros in both blocks.
+fn password_field(f: &Fields<'_>, algorithm: usize, address: usize, what: &'static str) -> Result<bool> {
+    let algorithm = f.u16(algorithm, what)?;
+    let size = f.u16(address, what)?;
+    Ok(algorithm != 0 || size != 0)
+}
+
 /// Most bytes scanned for a TDE key descriptor: the header region is a few KiB in every
 /// fixture (at most 0x5000 bytes before the first page).
 const TDE_SCAN_LIMIT: u64 = 1 << 20;
 
-/// Scans every byte before the first database page (the `TAPE` … `MSCI` blocks and the
-/// `MSDA` block's header) for the pattern [`TdeKeyDescriptor`] describes.
-fn find_tde_key(image: &MtfImage, src: &dyn ByteSource) -> Result<Option<TdeKeyDescriptor>> {
-    let first_page = image
-        .blocks
+/// Scans every byte of the set's header region, from its `SSET` block to its first
+/// database page (`SSET` … `MSCI` blocks and the `MSDA` block's header), and the `TAPE`
+/// block before it, for the pattern [`TdeKeyDescriptor`] describes.
+fn find_tde_key(image: &MtfImage, src: &dyn ByteSource, span: SetSpan) -> Result<Option<TdeKeyDescriptor>> {
+    let set_start = image.blocks.get(span.start).map_or(0, |b| b.offset);
+    let first_page = image.blocks[span.start..span.end.min(image.blocks.len())]
         .iter()
         .flat_map(|b| &b.streams)
         .find(|s| &s.id == b"MQDA" && s.len > 0)
         .map_or(src.len(), |s| s.data_offset);
-    let mut region = vec![0u8; first_page.min(TDE_SCAN_LIMIT).min(src.len()) as usize];
-    src.read_exact_at(0, &mut region)?;
+    let tape_end = image.blocks.get(1).map_or(0, |b| b.offset).min(set_start);
+    for (start, end) in [(0, tape_end), (set_start, first_page)] {
+        let mut region = vec![0u8; end.saturating_sub(start).min(TDE_SCAN_LIMIT) as usize];
+        src.read_exact_at(start, &mut region)?;
+        if let Some(found) = tde_key_in(&region, start) {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// The first [`TdeKeyDescriptor`] pattern in `region`, which starts at `base`.
+fn tde_key_in(region: &[u8], base: u64) -> Option<TdeKeyDescriptor> {
     const THUMBPRINT_LEN: usize = 20;
     for (at, w) in region.windows(4 + THUMBPRINT_LEN + 4).enumerate() {
         let word = |i: usize| u32::from_le_bytes([w[i], w[i + 1], w[i + 2], w[i + 3]]);
         let key_len = word(4 + THUMBPRINT_LEN);
         let thumbprint = &w[4..4 + THUMBPRINT_LEN];
         if word(0) == THUMBPRINT_LEN as u32 && matches!(key_len, 128 | 256 | 384 | 512) && thumbprint != [0; 20] {
-            return Ok(Some(TdeKeyDescriptor {
-                offset: at as u64,
+            return Some(TdeKeyDescriptor {
+                offset: base + at as u64,
                 certificate_thumbprint: thumbprint.iter().map(|b| format!("{b:02x}")).collect(),
                 encrypted_key_len: key_len,
-            }));
+            });
         }
     }
-    Ok(None)
+    None
 }
 
-/// The blocks of the first backup set.
+/// The blocks of one backup set.
 struct SetBlocks<'a> {
     tape: &'a Block,
     sset: &'a Block,
@@ -675,16 +747,16 @@ struct SetBlocks<'a> {
 }
 
 impl<'a> SetBlocks<'a> {
-    fn find(image: &'a MtfImage) -> Result<SetBlocks<'a>> {
+    fn find(image: &'a MtfImage, span: SetSpan) -> Result<SetBlocks<'a>> {
         let missing = |what: &str| Error::corrupt(format!("no {what} block: the backup header cannot be read"));
         let tape = image.blocks.first().filter(|b| &b.kind == b"TAPE").ok_or_else(|| missing("TAPE"))?;
-        let start = image.blocks.iter().position(|b| &b.kind == b"SSET").ok_or_else(|| missing("SSET"))?;
-        let end =
-            image.blocks[start..].iter().position(|b| &b.kind == b"ESET").map_or(image.blocks.len(), |i| start + i);
-        let in_set = |kind: &[u8; 4]| image.blocks[start..end].iter().find(|b| &b.kind == kind);
+        let blocks = image.blocks.get(span.start..span.end).unwrap_or(&[]);
+        let sset = blocks.first().filter(|b| &b.kind == b"SSET").ok_or_else(|| missing("SSET"))?;
+        let end = blocks.iter().position(|b| &b.kind == b"ESET").unwrap_or(blocks.len());
+        let in_set = |kind: &[u8; 4]| blocks[..end].iter().find(|b| &b.kind == kind);
         Ok(SetBlocks {
             tape,
-            sset: &image.blocks[start],
+            sset,
             volb: in_set(b"VOLB").ok_or_else(|| missing("VOLB"))?,
             msci: in_set(b"MSCI").ok_or_else(|| missing("MSCI"))?,
             msls: in_set(b"MSLS"),
@@ -985,19 +1057,29 @@ mod tests {
                 family: None,
             },
             tde_key: None,
+            media_password: false,
+            set_password: false,
             other_records: vec![],
         };
         h.ensure_restorable().unwrap();
         h.backup_type = BackupType::Log;
         let e = h.ensure_restorable().unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Unsupported);
+        assert_eq!(e.kind, ErrorKind::NotFullBackup);
         assert!(e.message.contains("transaction log backup"), "{e}");
         h.backup_type = BackupType::Database;
         h.set_attributes = 8;
-        assert_eq!(h.ensure_restorable().unwrap_err().kind, ErrorKind::Unsupported);
+        let e = h.ensure_restorable().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFullBackup);
+        assert!(e.message.contains("a differential backup") && e.message.contains("give the full backup"), "{e}");
         h.set_attributes = 4;
+        h.backup_type = BackupType::DatabaseDifferential;
+        assert!(h.ensure_restorable().unwrap_err().message.contains("a differential backup"));
+        h.backup_type = BackupType::FileOrFilegroup;
+        assert!(h.ensure_restorable().unwrap_err().message.contains("file or filegroup backup"));
+        h.backup_type = BackupType::Database;
+        // Several sets in a file are no reason to refuse one of them.
         h.backup_sets_in_file = 2;
-        assert!(h.ensure_restorable().unwrap_err().message.contains("2 backup sets"));
+        h.ensure_restorable().unwrap();
         h.backup_sets_in_file = 1;
         h.tde_key = Some(TdeKeyDescriptor { offset: 0, certificate_thumbprint: "ab".into(), encrypted_key_len: 256 });
         assert!(h.ensure_restorable().unwrap_err().message.contains("TDE"));

@@ -87,6 +87,16 @@ pub struct MtfImage {
 /// whose remaining length is not a whole number of 8 KiB pages is rejected).
 pub const MQDA_PAGE_PREFIX: u64 = 2;
 
+/// The blocks of one backup set: indexes into [`MtfImage::blocks`], `start` its `SSET`,
+/// `end` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetSpan {
+    /// Index of the set's `SSET` block.
+    pub start: usize,
+    /// Index after the set's last block.
+    pub end: usize,
+}
+
 /// A run of whole 8 KiB pages inside an `MQDA` stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRun {
@@ -249,13 +259,36 @@ impl MtfImage {
         self.blocks.iter().find(|b| &b.kind == kind)
     }
 
-    /// The runs of database pages in every non-empty `MQDA` stream, in stream order.
+    /// The backup sets of the file, in file order: each from its `SSET` block to the next
+    /// `SSET` (or the end). A file holds several when backups were appended to it
+    /// (`BACKUP … WITH NOINIT`, SSMS's default): `hotel-qlks-2sets-sql2008.bak` is `TAPE
+    /// SFMB`, then twice `SSET VOLB MSCI MSDA MSTL… MSLS SFMB ESET ESET SFMB`.
+    pub fn sets(&self) -> Vec<SetSpan> {
+        let starts: Vec<usize> =
+            self.blocks.iter().enumerate().filter(|(_, b)| &b.kind == b"SSET").map(|(i, _)| i).collect();
+        starts
+            .iter()
+            .enumerate()
+            .map(|(k, &start)| SetSpan { start, end: starts.get(k + 1).copied().unwrap_or(self.blocks.len()) })
+            .collect()
+    }
+
+    /// The runs of database pages in every non-empty `MQDA` stream of the whole image,
+    /// in stream order.
     ///
     /// # Errors
     /// [`ErrorKind::Corrupt`] when an `MQDA` stream is not 2 bytes plus whole 8 KiB pages.
     pub fn page_runs(&self) -> Result<Vec<PageRun>> {
+        self.page_runs_in(SetSpan { start: 0, end: self.blocks.len() })
+    }
+
+    /// The runs of database pages of the blocks in `span` (one backup set).
+    ///
+    /// # Errors
+    /// As [`MtfImage::page_runs`].
+    pub fn page_runs_in(&self, span: SetSpan) -> Result<Vec<PageRun>> {
         let mut runs = Vec::new();
-        for b in &self.blocks {
+        for b in &self.blocks[span.start.min(self.blocks.len())..span.end.min(self.blocks.len())] {
             for s in b.streams.iter().filter(|s| &s.id == b"MQDA" && s.len > 0) {
                 let body = s.len.checked_sub(MQDA_PAGE_PREFIX).filter(|n| n % 8192 == 0).ok_or_else(|| {
                     Error::corrupt(format!(

@@ -192,7 +192,7 @@ fn partial_stripes_are_reported_incomplete() {
 #[test]
 fn salvage_reads_the_complete_tables_of_a_stripe_and_marks_the_rest() {
     let path = fixture("chinook-sql2025-stripe-partial.bak");
-    let b = Backup::open_with(&[&path], OpenOptions { salvage: true }).unwrap();
+    let b = Backup::open_with(&[&path], OpenOptions { salvage: true, ..OpenOptions::default() }).unwrap();
     let c = b.completeness();
     assert!(!c.complete);
     let db = b.database().unwrap();

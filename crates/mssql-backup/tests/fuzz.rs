@@ -19,7 +19,7 @@ fn fixture_bytes(name: &str) -> Vec<u8> {
 /// Opens the image and reads every row of every table, decoding every value.
 fn read_everything(image: Vec<u8>, salvage: bool) -> u64 {
     let sources: Vec<(PathBuf, Box<dyn ByteSource>)> = vec![(PathBuf::from("mutated.bak"), Box::new(image))];
-    let Ok(b) = Backup::from_sources(sources, OpenOptions { salvage }) else { return 0 };
+    let Ok(b) = Backup::from_sources(sources, OpenOptions { salvage, ..OpenOptions::default() }) else { return 0 };
     let _ = b.completeness();
     let Ok(db) = b.database() else { return 0 };
     let mut rows = 0;

@@ -383,7 +383,7 @@ const COMPRESSED: &[Expected] = &[
 
 fn describe(src: &dyn ByteSource, compressed: bool) -> (MtfImage, BackupDescription) {
     let img = MtfImage::parse(src).unwrap();
-    let d = header::read(&img, src, compressed).unwrap();
+    let d = header::read_sets(&img, src, compressed).map(|mut s| s.remove(0)).unwrap();
     (img, d)
 }
 
@@ -603,7 +603,7 @@ fn malformed_records_are_reported_at_their_offset() {
         for base in [mqci, msls] {
             b[(base + at) as usize..(base + at) as usize + with.len()].copy_from_slice(with);
         }
-        header::read(&img, &b, false).unwrap_err()
+        header::read_sets(&img, &b, false).map(|mut s| s.remove(0)).unwrap_err()
     };
     // SCIN length 4: below a record header.
     let e = damage(4, &4u32.to_le_bytes());
@@ -624,9 +624,9 @@ fn malformed_records_are_reported_at_their_offset() {
 fn the_opening_copy_serves_when_the_closing_one_is_absent() {
     let src = MmapSource::open(&fixture("northwind-sql2019-modified-tornpage.bak")).unwrap();
     let mut img = MtfImage::parse(&src).unwrap();
-    let full = header::read(&img, &src, false).unwrap();
+    let full = header::read_sets(&img, &src, false).map(|mut s| s.remove(0)).unwrap();
     img.blocks.retain(|b| &b.kind != b"MSLS");
-    let opening = header::read(&img, &src, false).unwrap();
+    let opening = header::read_sets(&img, &src, false).map(|mut s| s.remove(0)).unwrap();
     assert_eq!((opening.header.finish, opening.header.backup_size), (None, None));
     // SQL Server 2019: the opening copy's LSNs precede the closing copy's.
     assert!(opening.header.lsns.last < full.header.lsns.last);
@@ -658,7 +658,7 @@ fn random_damage_to_the_header_never_panics() {
             changed.push(at);
             b[at] = noise(&mut state) as u8;
         }
-        if header::read(&img, &b, false).is_err() {
+        if header::read_sets(&img, &b, false).map(|mut s| s.remove(0)).is_err() {
             errors += 1;
         }
         for at in changed {

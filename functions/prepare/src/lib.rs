@@ -197,6 +197,7 @@ pub fn build(
         sqlserver_password_parameter: get(config, "sqlserver/password-parameter").map(str::to_string),
         worker,
         results: results.clone(),
+        backup_set: i.backup_set,
     };
     let timeout: u64 = number(config, path, "limits/step-timeout-seconds", 6 * 3600)?;
     let poll: u64 = number(config, path, "limits/poll-seconds", 30u64)?.max(1);
@@ -268,6 +269,7 @@ mod tests {
                 tenant: "hotel123".into(),
                 database: "hotel123".into(),
                 attempt: 0,
+                backup_set: None,
             },
             execution: "hotel123-0123".into(),
         }

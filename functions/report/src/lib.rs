@@ -190,6 +190,7 @@ mod tests {
                 tenant: "t".into(),
                 database: "t".into(),
                 attempt: 0,
+                backup_set: None,
             },
             job_uri: None,
             failed_step: Some("validate".into()),

@@ -141,7 +141,7 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
             size: r.s3.object.size,
             etag: r.s3.object.e_tag.map(|e| e.trim_matches('"').to_string()),
         };
-        let input = PipelineInput { database: String::new(), tenant, object, attempt: 0 };
+        let input = PipelineInput { database: String::new(), tenant, object, attempt: 0, backup_set: None };
         let input = PipelineInput { database: check_names(&input)?, ..input };
         let name = execution_name(&input.database, &input.object, 0);
         out.push(Decision::Start { name, input });

@@ -71,14 +71,18 @@ pub(crate) fn read_header_facts(path: &Path, container: BackupContainer) -> Opti
     })
 }
 
-/// `RESTORE HEADERONLY` from the MTF blocks alone: no page index, no catalog.
+/// `RESTORE HEADERONLY` from the MTF blocks alone (no page index, no catalog), of the set
+/// a migration would read: the last full database backup set of the file.
 fn read_description(path: &Path, container: BackupContainer) -> mssql_backup::Result<BackupDescription> {
     let source: Box<dyn ByteSource> = match container {
         BackupContainer::Mtf => Box::new(MmapSource::open(path)?),
         BackupContainer::MssqlBak => Box::new(CompressedSource::open(path)?),
     };
     let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(path))?;
-    header::read(&image, source.as_ref(), container == BackupContainer::MssqlBak).map_err(|e| e.with_file(path))
+    let mut sets = header::read_sets(&image, source.as_ref(), container == BackupContainer::MssqlBak)
+        .map_err(|e| e.with_file(path))?;
+    let chosen = mssql_backup::backup::choose_set(&sets, None).map_err(|e| e.with_file(path))?;
+    Ok(sets.swap_remove(chosen))
 }
 
 /// A header timestamp as a comparable time: UTC when the offset is known (UTC = local −

@@ -17,15 +17,19 @@ pub struct NativeSource {
 }
 
 impl NativeSource {
-    /// Opens the backup files (one, or every stripe), checks that the backup is whole
-    /// (every allocated extent present; skipped with `salvage`) and reads the catalog.
+    /// Opens the backup files (one, or every stripe), takes the backup set `options`
+    /// names (the last full one by default), refuses a set that is not a full database
+    /// backup (naming what it is), checks that the backup is whole (every allocated extent
+    /// present; skipped with `options.salvage`) and reads the catalog.
     ///
     /// # Errors
-    /// Reader errors: not a backup, truncated, damaged, incomplete (unless `salvage`), not
-    /// a full backup.
-    pub fn open(paths: &[&Path], salvage: bool) -> Result<NativeSource, SourceError> {
-        let backup = Backup::open_with(paths, OpenOptions { salvage })?;
-        if !salvage {
+    /// Reader errors: not a backup, truncated, damaged, not a full backup (checked before
+    /// completeness: a differential lacks extents by design), incomplete (unless
+    /// salvaging), no such backup set.
+    pub fn open(paths: &[&Path], options: OpenOptions) -> Result<NativeSource, SourceError> {
+        let backup = Backup::open_with(paths, options)?;
+        backup.description().header.ensure_restorable().map_err(|e| e.with_file(paths[0]))?;
+        if !options.salvage {
             // Say what is missing, not merely the first catalog page that is.
             let c = backup.completeness();
             if !c.complete {
@@ -40,6 +44,35 @@ impl NativeSource {
         }
         backup.database()?;
         Ok(NativeSource { backup, reason: "requested".into() })
+    }
+
+    /// Fills what the backup header says of the input: container, the backup set read
+    /// (and why, when the file holds several), its start, a password.
+    pub fn describe_input(&self, input: &mut crate::report::InputReport) {
+        let header = &self.backup.description().header;
+        input.compressed = header.compressed;
+        input.backup_set = Some(header.backup_name.clone()).filter(|n| !n.is_empty());
+        input.backup_started = Some(header.start.to_string());
+        input.backup_set_position = Some(header.position);
+        input.backup_sets_in_file = Some(header.backup_sets_in_file);
+        input.password_protected = header.media_password || header.set_password;
+        let sets = self.backup.backup_sets();
+        if sets.len() > 1 {
+            let latest_full = mssql_backup::backup::choose_set(sets, None).is_ok_and(|i| i == self.backup.set_index());
+            input.notes.push(format!(
+                "the file holds {} backup sets; set {} was read{}",
+                sets.len(),
+                header.position,
+                if latest_full { " (the last full database backup; choose another with --backup-set N)" } else { "" }
+            ));
+        }
+        if input.password_protected {
+            input.notes.push(format!(
+                "the backup was written WITH {}: SQL Server needs the password to RESTORE it; the password does not \
+                 encrypt the pages, which were read directly",
+                if header.media_password { "MEDIAPASSWORD" } else { "PASSWORD" }
+            ));
+        }
     }
 
     /// Records why this engine was chosen (for `--engine auto`).

@@ -89,6 +89,8 @@ pub struct RestoreOptions {
     pub stats_percent: u8,
     /// Called with the percentage done while the RESTORE runs.
     pub progress: Option<RestoreProgress>,
+    /// The backup set to restore (`FILE = n`); the last full one when `None`.
+    pub backup_set: Option<u16>,
 }
 
 impl Default for RestoreOptions {
@@ -100,6 +102,7 @@ impl Default for RestoreOptions {
             keep_restored: false,
             stats_percent: 10,
             progress: None,
+            backup_set: None,
         }
     }
 }
@@ -683,7 +686,8 @@ impl SqlServerSource {
         let sql = tsql::restore_headeronly(&placed.server).map_err(|e| other(e.to_string()))?;
         let rows = query(&mut master, &server, "RESTORE HEADERONLY", &sql).await?;
         let headers = map_rows(&rows, "RESTORE HEADERONLY", header_row)?;
-        let chosen = tsql::choose_backup_set(&headers).map_err(|e| other(e.to_string()))?;
+        let chosen =
+            tsql::choose_backup_set(&headers, opts.backup_set.map(i32::from)).map_err(|e| other(e.to_string()))?;
         let header = headers[chosen.index].clone();
         let sql = tsql::restore_filelistonly(&placed.server, chosen.position).map_err(|e| other(e.to_string()))?;
         let rows = query(&mut master, &server, "RESTORE FILELISTONLY", &sql).await?;

@@ -136,14 +136,40 @@ pub struct ChosenSet {
     pub note: Option<String>,
 }
 
-/// Picks the backup set to restore: the full database backup (`BackupType` 1) with the
-/// highest `Position`, i.e. the most recent one appended to the media.
+/// Picks the backup set to restore: the one at `Position` `wanted` (`--backup-set`), else
+/// the full database backup (`BackupType` 1) with the highest `Position`, i.e. the most
+/// recent one appended to the media (what the native reader takes too).
 ///
 /// # Errors
-/// [`TsqlError::Invalid`] when the media holds no full database backup (naming what it
-/// holds), or when the chosen set is marked damaged.
-pub fn choose_backup_set(headers: &[HeaderRow]) -> Result<ChosenSet, TsqlError> {
+/// [`TsqlError::Invalid`] when `wanted` is not there or not a full database backup, when
+/// the media holds no full database backup (naming what it holds), or when the chosen
+/// set is marked damaged.
+pub fn choose_backup_set(headers: &[HeaderRow], wanted: Option<i32>) -> Result<ChosenSet, TsqlError> {
     let full: Vec<(usize, &HeaderRow)> = headers.iter().enumerate().filter(|(_, h)| h.backup_type == 1).collect();
+    if let Some(n) = wanted {
+        let Some((index, h)) = headers.iter().enumerate().find(|(_, h)| h.position == n) else {
+            let have: Vec<String> = headers.iter().map(|h| h.position.to_string()).collect();
+            return Err(TsqlError::Invalid(format!(
+                "there is no backup set {n} on the media: it holds backup set(s) {}",
+                have.join(", ")
+            )));
+        };
+        if h.backup_type != 1 {
+            return Err(TsqlError::Invalid(format!(
+                "backup set {n} is a {}, not a full database backup",
+                backup_type_name(h.backup_type)
+            )));
+        }
+        if h.is_damaged {
+            return Err(TsqlError::Invalid(format!(
+                "backup set {} of database {:?} is marked damaged (taken WITH CONTINUE_AFTER_ERROR)",
+                h.position, h.database_name
+            )));
+        }
+        let note = (headers.len() > 1)
+            .then(|| format!("the media holds {} backup sets; set {n} was restored as asked", headers.len()));
+        return Ok(ChosenSet { index, position: n, note });
+    }
     let Some(&(index, h)) = full.iter().max_by_key(|(_, h)| h.position) else {
         let kinds: Vec<String> =
             headers.iter().map(|h| format!("set {}: {}", h.position, backup_type_name(h.backup_type))).collect();
@@ -649,18 +675,18 @@ mod tests {
 
     #[test]
     fn backup_set_choice() {
-        let one = choose_backup_set(&[h(1, 1)]).unwrap();
+        let one = choose_backup_set(&[h(1, 1)], None).unwrap();
         assert_eq!(one, ChosenSet { index: 0, position: 1, note: None });
         // A full backup, a log backup, a later full backup, a differential: the last full.
-        let c = choose_backup_set(&[h(1, 1), h(2, 2), h(3, 1), h(4, 5)]).unwrap();
+        let c = choose_backup_set(&[h(1, 1), h(2, 2), h(3, 1), h(4, 5)], None).unwrap();
         assert_eq!((c.index, c.position), (2, 3));
         assert!(c.note.unwrap().contains("4 backup sets (2 full); set 3"));
-        let e = choose_backup_set(&[h(1, 2), h(2, 5)]).unwrap_err().to_string();
+        let e = choose_backup_set(&[h(1, 2), h(2, 5)], None).unwrap_err().to_string();
         assert!(e.contains("set 1: transaction log backup, set 2: differential database backup"), "{e}");
-        assert!(choose_backup_set(&[]).is_err());
+        assert!(choose_backup_set(&[], None).is_err());
         let mut d = h(1, 1);
         d.is_damaged = true;
-        assert!(choose_backup_set(&[d]).unwrap_err().to_string().contains("damaged"));
+        assert!(choose_backup_set(&[d], None).unwrap_err().to_string().contains("damaged"));
     }
 
     #[test]
