@@ -281,6 +281,18 @@ impl Backup {
             .map_err(|e| e.with_file(&self.paths[0]))
     }
 
+    /// Whether `table` has any data page in the backup (its IAM chains mapping an
+    /// allocated data page of its in-row allocation units). A table without one reads as
+    /// empty whatever its storage (a ROW or PAGE compressed table that holds no pages
+    /// needs no decoder).
+    ///
+    /// # Errors
+    /// As [`Backup::layout`]; missing or damaged IAM and PFS pages.
+    pub fn holds_data_pages(&self, table: &Table) -> Result<bool> {
+        let layout = self.layout(table)?;
+        crate::rows::holds_data_pages(&self.store, &self.pfs, layout).map_err(|e| e.with_file(&self.paths[0]))
+    }
+
     /// Checks that every allocated extent and every page of every table is in the backup.
     /// Never fails: what cannot be checked is reported as a problem.
     pub fn completeness(&self) -> Completeness {

@@ -73,7 +73,9 @@ impl<'a> TableRows<'a> {
                 table.qualified_name()
             )));
         }
-        if table.storage.compression != crate::schema::Compression::None {
+        // An allocation unit without data pages needs no decoder, whatever its compression
+        // (SQL Server creates temporal history tables PAGE compressed, often empty).
+        if table.storage.compression != crate::schema::Compression::None && holds_data_pages(store, pfs, layout)? {
             return Err(Error::unsupported(format!(
                 "table {}: {:?} data compression is not supported by the native reader",
                 table.qualified_name(),
@@ -369,6 +371,21 @@ fn decode_column_inner(
             Ok(Value::Null)
         }
     }
+}
+
+/// Whether any rowset of `layout` has an allocated data page in its in-row allocation
+/// unit (its IAM chain read, the pages' PFS status and headers checked).
+///
+/// # Errors
+/// IAM and PFS pages missing or damaged.
+pub(crate) fn holds_data_pages(store: &PageStore, pfs: &PfsCache, layout: &TableLayout) -> Result<bool> {
+    for rs in &layout.rowsets {
+        let Some(au) = rs.in_row else { continue };
+        if DataPages::new(store, pfs, au.id, au.first_iam)?.next()?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Error kinds that mean "this table cannot be read natively" rather than damage.

@@ -99,6 +99,8 @@ impl NativeSource {
             }
             match t.storage.compression {
                 Compression::None => {}
+                // No pages, nothing to decode: read natively (as empty).
+                _ if self.backup.holds_data_pages(t).is_ok_and(|holds| !holds) => {}
                 c => out.push(format!("{name}: {c:?} data compression")),
             }
             if t.storage.kind == StorageKind::ClusteredColumnstore {
