@@ -162,11 +162,17 @@ impl Run {
 
 /// `bak2pg migrate <inputs> --target <target> --database <database> --report … --quiet`.
 async fn run_migrate(inputs: &[&Path], target: &str, database: &str) -> Run {
+    run_migrate_with(inputs, target, database, &[]).await
+}
+
+/// [`run_migrate`] with more arguments (`--backup-set 1`).
+async fn run_migrate_with(inputs: &[&Path], target: &str, database: &str, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("temporary folder");
     let report_path = dir.path().join("report.json");
     let out = tokio::process::Command::new(bak2pg_bin())
         .arg("migrate")
         .args(inputs)
+        .args(args)
         .arg("--target")
         .arg(target)
         .arg("--database")
@@ -330,6 +336,10 @@ struct Fixture {
     /// Objects the report must list as not translated: (kind, table, object).
     untranslated: Vec<(&'static str, &'static str, &'static str)>,
     extra: Extra,
+    /// More input files (the other stripes of a striped backup).
+    more_inputs: Vec<&'static str>,
+    /// More `migrate` arguments.
+    args: Vec<&'static str>,
 }
 
 fn with_counts(base: &[(&'static str, u64)], changes: &[(&'static str, u64)]) -> Vec<(&'static str, u64)> {
@@ -341,7 +351,17 @@ fn with_counts(base: &[(&'static str, u64)], changes: &[(&'static str, u64)]) ->
 }
 
 fn fx(input: &'static str, bak: &'static str, manifest: Vec<(&'static str, u64)>) -> Fixture {
-    Fixture { input, bak, manifest, others: vec![], conversions: vec![], untranslated: vec![], extra: Extra::None }
+    Fixture {
+        input,
+        bak,
+        manifest,
+        others: vec![],
+        conversions: vec![],
+        untranslated: vec![],
+        extra: Extra::None,
+        more_inputs: vec![],
+        args: vec![],
+    }
 }
 
 /// pubs' CHECK constraints with `LIKE '[0-9]…'` patterns: PostgreSQL's LIKE has no
@@ -383,7 +403,9 @@ fn northwind_2014(input: &'static str) -> Fixture {
 /// place with no loading or previous database left. Returns the report.
 async fn migrate_fixture(f: &Fixture, db: &str) -> Report {
     drop_like(db).await;
-    let run = run_migrate(&[&fixture(f.input)], &pg_url(), db).await;
+    let inputs: Vec<PathBuf> = std::iter::once(f.input).chain(f.more_inputs.iter().copied()).map(fixture).collect();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let run = run_migrate_with(&inputs, &pg_url(), db, &f.args).await;
     let out = run.output();
     assert_eq!(run.code, Some(0), "{}: {out}", f.input);
     let r = run.report.unwrap_or_else(|| panic!("{}: no report written\n{out}", f.input));
@@ -397,6 +419,7 @@ async fn migrate_fixture(f: &Fixture, db: &str) -> Report {
         assert!(t.source_checksum.is_some(), "{} {}", f.input, t.source);
         assert_eq!(t.source_checksum, t.target_checksum, "{} {}", f.input, t.source);
         assert_eq!(t.source_checksum.map(|c| c.rows), Some(t.rows), "{} {}", f.input, t.source);
+        assert_eq!(t.catalog_rows, Some(t.rows), "{} {}: SQL Server's own count", f.input, t.source);
     }
 
     // Row counts: exactly the tables stated, with MANIFEST.md's counts.
@@ -424,8 +447,30 @@ async fn migrate_fixture(f: &Fixture, db: &str) -> Report {
         f.conversions.iter().map(|(t, c, k, n)| (t.to_string(), c.to_string(), k.to_string(), *n)).collect();
     want_conv.sort();
     assert_eq!(conversions, want_conv, "{}: lossy conversions reported", f.input);
+    // Foreign keys and CHECKs SQL Server did not trust (or had disabled) are created NOT
+    // VALID and listed: exactly those of the backup's catalog (less any not translated).
+    let (backup, plan) = catalog_for(f);
+    let source = backup.database().expect("catalog");
+    let key = |u: &bak2pg::ddl::Untranslated| (u.kind.clone(), u.table.clone(), u.object.clone());
+    let not_created: BTreeSet<(String, String, String)> =
+        r.untranslated.iter().filter(|u| u.action == "not created").map(key).collect();
+    let mut want_nv = BTreeSet::new();
+    for (tp, t) in plan.tables.iter().zip(&source.tables) {
+        let fks = t.foreign_keys.iter().map(|k| ("foreign_key", &k.name, k.disabled || k.not_trusted));
+        let cks = t.check_constraints.iter().map(|k| ("check", &k.name, k.disabled || k.not_trusted));
+        for (kind, name, untrusted) in fks.chain(cks) {
+            let k = (kind.to_string(), tp.source_display(), name.clone());
+            if untrusted && !not_created.contains(&k) {
+                want_nv.insert(k);
+            }
+        }
+    }
+    let not_valid = "created NOT VALID (enforced for new rows)";
+    let got_nv: BTreeSet<(String, String, String)> =
+        r.untranslated.iter().filter(|u| u.action == not_valid).map(key).collect();
+    assert_eq!(got_nv, want_nv, "{}: constraints created NOT VALID because SQL Server did not trust them", f.input);
     let mut untranslated: Vec<(String, String, String)> =
-        r.untranslated.iter().map(|u| (u.kind.clone(), u.table.clone(), u.object.clone())).collect();
+        r.untranslated.iter().filter(|u| u.action != not_valid).map(key).collect();
     untranslated.sort();
     let mut want_un: Vec<(String, String, String)> =
         f.untranslated.iter().map(|(k, t, o)| (k.to_string(), t.to_string(), o.to_string())).collect();
@@ -435,7 +480,43 @@ async fn migrate_fixture(f: &Fixture, db: &str) -> Report {
     assert!(r.warnings.is_empty(), "{}: {:?}", f.input, r.warnings);
 
     assert_eq!(databases_like(db).await, vec![db.to_string()], "{}: only the migrated database", f.input);
+
+    // NOT NULL as SQL Server declared it, on every column: no NULL could have landed in
+    // a column SQL Server kept NOT NULL.
+    let c = connect(db).await;
+    for (tp, t) in plan.tables.iter().zip(&source.tables) {
+        for (cp, col) in tp.columns.iter().zip(&t.columns) {
+            let not_null: bool = c
+                .query_one(
+                    "SELECT a.attnotnull FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     WHERE n.nspname = $1 AND t.relname = $2 AND a.attname = $3",
+                    &[&tp.schema, &tp.name, &cp.name],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{}: {}.{}: {e}", f.input, tp.name, cp.name))
+                .get(0);
+            assert_eq!(not_null, !col.nullable, "{}: {}.{} NOT NULL as in SQL Server", f.input, tp.name, cp.name);
+        }
+    }
     r
+}
+
+/// The backup `f` migrates, opened as the migration opens it (all its stripes, the
+/// backup set its arguments choose), and the plan of its catalog.
+fn catalog_for(f: &Fixture) -> (Backup, Plan) {
+    let files: Vec<PathBuf> = if f.more_inputs.is_empty() {
+        vec![fixture(f.bak)]
+    } else {
+        std::iter::once(f.input).chain(f.more_inputs.iter().copied()).map(fixture).collect()
+    };
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let backup_set = f.args.iter().position(|a| *a == "--backup-set").map(|i| f.args[i + 1].parse().expect("a number"));
+    let options = mssql_backup::backup::OpenOptions { salvage: false, backup_set };
+    let backup = Backup::open_with(&files, options).unwrap_or_else(|e| panic!("{}: {e}", f.input));
+    let plan = bak2pg::ddl::plan(backup.database().expect("catalog"), &PlanOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", f.input));
+    (backup, plan)
 }
 
 /// The backup's catalog and the plan the migration computed from it (the same database
@@ -726,6 +807,33 @@ async fn catalog_matches_source(c: &Client, source: &Database, plan: &Plan, repo
                 )),
                 validated: !(fk.disabled || fk.not_trusted),
             });
+        }
+    }
+    // CHECKs: present under their planned names, validated exactly when SQL Server
+    // trusted them (a trusted one that the rows violate fails the run instead).
+    for (ti, (tp, t)) in plan.tables.iter().zip(&source.tables).enumerate() {
+        for ck in &t.check_constraints {
+            if not_created.contains(&("check".to_string(), tp.source_display(), ck.name.clone())) {
+                continue;
+            }
+            let name = &plan.object_names[ti][&ck.name];
+            let row = c
+                .query_opt(
+                    "SELECT con.convalidated FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     WHERE con.contype = 'c' AND con.conname = $1 AND n.nspname = $2 AND t.relname = $3",
+                    &[name, &tp.schema, &tp.name],
+                )
+                .await
+                .map_err(|e| format!("reading pg_constraint: {e}"))?;
+            let want = !(ck.disabled || ck.not_trusted);
+            match row {
+                None => return Err(format!("{}: CHECK {name} of {} missing in pg_catalog", source.name, tp.name)),
+                Some(r) if r.get::<_, bool>(0) != want => {
+                    return Err(format!("{}: CHECK {name} of {}: convalidated must be {want}", source.name, tp.name));
+                }
+                Some(_) => {}
+            }
         }
     }
     let (mut cons, mut idx) = pg_objects(c).await;
@@ -1220,6 +1328,295 @@ async fn the_checks_notice_one_changed_value_or_missing_object() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Backups the reader was not built against (MANIFEST.md, "Added 2026-12-06")
+
+/// The text of `column` in the rows of `schema.table` (SQL Server names) that `filter`
+/// (SQL over PostgreSQL's columns) selects, as PostgreSQL prints them, ordered.
+async fn pg_column(
+    c: &Client,
+    plan: &Plan,
+    schema: &str,
+    table: &str,
+    column: &str,
+    filter: &str,
+) -> Vec<Option<String>> {
+    let tp = plan.table(schema, table).unwrap_or_else(|| panic!("no table {schema}.{table} planned"));
+    let col = quote_ident(&tp.column(column).unwrap_or_else(|| panic!("no column {column}")).name);
+    let sql = format!("SELECT {col}::text FROM {} WHERE {filter} ORDER BY 1", tp.qualified());
+    c.query(&sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get(0)).collect()
+}
+
+/// Heaps with 573 forwarding stubs: every row once, instnwnd.sql's counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn northwind_2008_forwarded_heaps_migrate_with_instnwnd_counts() {
+    let f = Fixture {
+        others: vec![("dbo.sysdiagrams", 1)],
+        untranslated: vec![("check", "dbo.Employee", "CK Employee BirthDate")],
+        ..fx(
+            "bak/northwind-sql2008-forwarded.bak",
+            "bak/northwind-sql2008-forwarded.bak",
+            vec![
+                ("dbo.Category", 8),
+                ("dbo.Customer", 91),
+                ("dbo.Employee", 9),
+                ("dbo.Order", 830),
+                ("dbo.OrderDetail", 2155),
+                ("dbo.Product", 77),
+                ("dbo.Shipper", 3),
+                ("dbo.Supplier", 29),
+            ],
+        )
+    };
+    let db = "e2e_forwarded";
+    let r = migrate_fixture(&f, db).await;
+    let (backup, plan) = catalog_for(&f);
+    let c = connect(db).await;
+    catalog_matches_source(&c, backup.database().expect("catalog"), &plan, &r).await.unwrap_or_else(|e| panic!("{e}"));
+    drop(c);
+    drop_like(db).await;
+}
+
+/// Trailing zero-length variable columns are '' (not NULL) when their null bit is clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailing_empty_variable_columns_are_empty_strings() {
+    let zeynab = Fixture {
+        others: vec![
+            ("dbo.__EFMigrationsHistory", 1),
+            ("dbo.frontend", 3),
+            ("dbo.kitchen", 2),
+            ("dbo.reservation", 31),
+        ],
+        ..fx("bak/hotel-zeynab-ef-sql2017.bak", "bak/hotel-zeynab-ef-sql2017.bak", vec![])
+    };
+    let db = "e2e_zeynab";
+    migrate_fixture(&zeynab, db).await;
+    let (_, plan) = catalog_for(&zeynab);
+    let c = connect(db).await;
+    let id = quote_ident(&plan.table("dbo", "reservation").expect("reservation").column("Id").expect("Id").name);
+    for col in ["card_number", "card_exp"] {
+        let got = pg_column(&c, &plan, "dbo", "reservation", col, &format!("{id} = 24")).await;
+        assert_eq!(got, vec![Some(String::new())], "reservation Id 24 {col}");
+    }
+    drop(c);
+    drop_like(db).await;
+
+    let dbareports = Fixture {
+        others: vec![
+            ("dbo.ClientDatabaseLookup", 0),
+            ("dbo.Clients", 0),
+            ("dbo.InstanceList", 2),
+            ("dbo.NotEntered", 0),
+            ("info.AgentJobDetail", 0),
+            ("info.AgentJobServer", 0),
+            ("info.Alerts", 0),
+            ("info.Databases", 15),
+            ("info.DiskSpace", 0),
+            ("info.HistoricalDBSize", 0),
+            ("info.LogFileErrorMessages", 0),
+            ("info.SQLInfo", 1),
+            ("info.ServerInfo", 2),
+            ("info.SuspectPages", 0),
+        ],
+        conversions: vec![
+            ("info.Databases", "DateAdded", "fraction_rounded", 15),
+            ("info.Databases", "DateChecked", "fraction_rounded", 15),
+            ("info.Databases", "LastDBCCDate", "datetime_ticks_rounded", 2),
+            ("info.SQLInfo", "DateChecked", "datetime_ticks_rounded", 1),
+            ("info.SQLInfo", "DateAdded", "datetime_ticks_rounded", 1),
+            ("info.ServerInfo", "DateChecked", "datetime_ticks_rounded", 1),
+        ],
+        ..fx("bak/appveyor-dbareports-sql2008r2.bak", "bak/appveyor-dbareports-sql2008r2.bak", vec![])
+    };
+    let db = "e2e_dbareports";
+    migrate_fixture(&dbareports, db).await;
+    let (_, plan) = catalog_for(&dbareports);
+    let c = connect(db).await;
+    for col in ["Environment", "Location"] {
+        let got = pg_column(&c, &plan, "dbo", "InstanceList", col, "true").await;
+        assert_eq!(got, vec![Some(String::new()), Some(String::new())], "InstanceList.{col}");
+    }
+    drop(c);
+    drop_like(db).await;
+}
+
+/// A file with two full backup sets: the last by default, the first with --backup-set 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_backup_sets_the_last_by_default_the_first_on_request() {
+    let tables = [
+        "dbo.ChiTietThuePhong",
+        "dbo.DMPhong",
+        "dbo.HDThanhToanPhong",
+        "dbo.HopDongPhong",
+        "dbo.KhachHang",
+        "dbo.LoaiPhong",
+        "dbo.NhanVien",
+        "dbo.SuDungDV",
+        "dbo.ThietBi_DichVu",
+        "dbo.ThuePhong",
+    ];
+    let set2: Vec<(&str, u64)> = tables.iter().map(|t| (*t, 0)).chain([("dbo.sysdiagrams", 1)]).collect();
+    let f = Fixture {
+        others: set2.clone(),
+        ..fx("bak/hotel-qlks-2sets-sql2008.bak", "bak/hotel-qlks-2sets-sql2008.bak", vec![])
+    };
+    let db = "e2e_2sets";
+    let r = migrate_fixture(&f, db).await;
+    assert_eq!(r.input.backup_set_position, Some(2));
+    assert_eq!(r.input.backup_sets_in_file, Some(2));
+    assert!(
+        r.input.notes.iter().any(|n| n.contains("2 backup sets") && n.contains("--backup-set")),
+        "{:?}",
+        r.input.notes
+    );
+    let mut set1 = set2;
+    set1.push(("dbo.TrangBiTrangTB", 0));
+    let f = Fixture { others: set1, args: vec!["--backup-set", "1"], ..f };
+    let r = migrate_fixture(&f, db).await;
+    assert_eq!(r.input.backup_set_position, Some(1));
+    drop_like(db).await;
+}
+
+/// The two files of a striped backup given together; each alone is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_striped_pair_migrates() {
+    let f = Fixture {
+        others: vec![("dbo.steps", 0)],
+        more_inputs: vec!["bak/appveyor-stripe-b-sql2008r2.bak"],
+        ..fx("bak/appveyor-stripe-a-sql2008r2.bak", "bak/appveyor-stripe-a-sql2008r2.bak", vec![])
+    };
+    migrate_fixture(&f, "e2e_stripes").await;
+    drop_like("e2e_stripes").await;
+}
+
+/// A view whose definition is plain UTF-16 (library), a media password (passwd), a
+/// geography column, the full backup of the differential, and three more real backups:
+/// each migrates with MANIFEST.md's row totals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_unseen_backups_migrate_with_manifest_totals() {
+    let library = Fixture {
+        others: vec![
+            ("dbo.Authors", 14),
+            ("dbo.Books", 18),
+            ("dbo.Categories", 14),
+            ("dbo.Departments", 3),
+            ("dbo.Faculties", 3),
+            ("dbo.Groups", 9),
+            ("dbo.Libs", 2),
+            ("dbo.Press", 7),
+            ("dbo.S_Cards", 10),
+            ("dbo.Students", 25),
+            ("dbo.StudentsCopy", 1),
+            ("dbo.T_Cards", 8),
+            ("dbo.Teachers", 12),
+            ("dbo.Themes", 9),
+        ],
+        ..fx("bak/library-neon4e-view-sql2012.bak", "bak/library-neon4e-view-sql2012.bak", vec![])
+    };
+    let r = migrate_fixture(&library, "e2e_library").await;
+    assert_eq!(r.totals.rows, 135, "MANIFEST.md: 135 rows");
+    let view = r.not_migrated.iter().find(|m| m.name == "MyView1").expect("MyView1 listed");
+    assert_eq!((view.kind.as_str(), &view.reason), ("view", &None), "MyView1's definition was decoded");
+    let (backup, _) = catalog_for(&library);
+    let m = backup.database().expect("catalog").modules.iter().find(|m| m.name == "MyView1").cloned().expect("MyView1");
+    let text = m.definition.expect("MyView1's definition decoded");
+    assert!(text.to_uppercase().contains("CREATE VIEW") && text.contains("MyView1"), "{text}");
+
+    let passwd = Fixture {
+        others: vec![("dbo.steps", 60)],
+        ..fx("bak/appveyor-passwd-sql2008r2.bak", "bak/appveyor-passwd-sql2008r2.bak", vec![])
+    };
+    let r = migrate_fixture(&passwd, "e2e_passwd").await;
+    assert!(r.input.password_protected, "the report says the media had a password");
+    assert!(r.input.notes.iter().any(|n| n.contains("MEDIAPASSWORD")), "{:?}", r.input.notes);
+
+    let geography = Fixture {
+        others: vec![("dbo.location", 1), ("dbo.people", 2)],
+        untranslated: vec![("index", "dbo.location", "SPATIAL_location")],
+        ..fx("bak/geography-testdb-sql2016.bak", "bak/geography-testdb-sql2016.bak", vec![])
+    };
+    migrate_fixture(&geography, "e2e_geography").await;
+
+    let full = fx("bak/appveyor-difftest-full-sql2008r2.bak", "bak/appveyor-difftest-full-sql2008r2.bak", vec![]);
+    migrate_fixture(&full, "e2e_difffull").await;
+
+    let hotelesweb = Fixture {
+        others: vec![
+            ("dbo.Agencia", 4),
+            ("dbo.AspNetRoles", 0),
+            ("dbo.AspNetUserClaims", 0),
+            ("dbo.AspNetUserLogins", 0),
+            ("dbo.AspNetUserRoles", 0),
+            ("dbo.AspNetUsers", 6),
+            ("dbo.Categoria", 5),
+            ("dbo.Clientes", 0),
+            ("dbo.Descuentos", 0),
+            ("dbo.Factura", 0),
+            ("dbo.Habitaciones", 6),
+            ("dbo.HabitacionesXHotel", 11),
+            ("dbo.Hoteles", 8),
+            ("dbo.Reservaciones", 0),
+            ("dbo.Tarjetas", 0),
+            ("dbo.Ubicacion", 7),
+            ("dbo.__MigrationHistory", 0),
+        ],
+        ..fx("bak/hotel-hotelesweb-es-sql2014.bak", "bak/hotel-hotelesweb-es-sql2014.bak", vec![])
+    };
+    assert_eq!(migrate_fixture(&hotelesweb, "e2e_hotelesweb").await.totals.rows, 47, "MANIFEST.md: 47 rows");
+
+    let ankit = Fixture {
+        others: vec![
+            ("dbo.Billing", 1),
+            ("dbo.ChargeStatic", 28),
+            ("dbo.CustomerDetail", 4),
+            ("dbo.FoodChargeDynamic", 0),
+            ("dbo.FoodItemMaster", 3),
+            ("dbo.RoomChargeDynamic", 3),
+            ("dbo.RoomMaster", 7),
+            ("dbo.RoomTypeMaster", 6),
+            ("dbo.UserLogin", 361),
+            ("dbo.UserMaster", 3),
+        ],
+        conversions: vec![
+            ("dbo.Billing", "DateIn", "datetime_ticks_rounded", 1),
+            ("dbo.Billing", "DateOut", "datetime_ticks_rounded", 1),
+            ("dbo.FoodItemMaster", "UpdateDate", "datetime_ticks_rounded", 1),
+            ("dbo.RoomChargeDynamic", "TimeIn", "datetime_ticks_rounded", 2),
+            ("dbo.RoomChargeDynamic", "DateIn", "datetime_ticks_rounded", 2),
+            ("dbo.RoomMaster", "UpdateDate", "datetime_ticks_rounded", 5),
+            ("dbo.RoomTypeMaster", "UpdateDate", "datetime_ticks_rounded", 3),
+        ],
+        ..fx("bak/hotel-ankit-sql2005.bak", "bak/hotel-ankit-sql2005.bak", vec![])
+    };
+    assert_eq!(migrate_fixture(&ankit, "e2e_ankit").await.totals.rows, 416, "MANIFEST.md: 416 rows");
+
+    let cargo = Fixture {
+        others: vec![
+            ("dbo.Adresses", 0),
+            ("dbo.CarBrands", 0),
+            ("dbo.CarLoadingTypes", 12),
+            ("dbo.CarModels", 0),
+            ("dbo.CarTypes", 54),
+            ("dbo.Cars", 0),
+            ("dbo.FreightTypes", 0),
+            ("dbo.GeoCities", 1000),
+            ("dbo.GeoRegions", 86),
+            ("dbo.GeoStreets", 1000),
+            ("dbo.Roles", 0),
+            ("dbo.Shipings", 0),
+            ("dbo.UserRoles", 0),
+            ("dbo.Users", 1),
+        ],
+        conversions: vec![("dbo.Users", "AddedDate", "datetime_ticks_rounded", 1)],
+        ..fx("bak/cargo-geo-ru-sql2012.bak", "bak/cargo-geo-ru-sql2012.bak", vec![])
+    };
+    assert_eq!(migrate_fixture(&cargo, "e2e_cargo").await.totals.rows, 2153, "MANIFEST.md: 2153 rows");
+    for db in ["e2e_library", "e2e_passwd", "e2e_geography", "e2e_difffull", "e2e_hotelesweb", "e2e_ankit", "e2e_cargo"]
+    {
+        drop_like(db).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Bad input
 
 /// Migrates a small fixture into `name` (the "previous database" of the bad-input cases)
@@ -1249,6 +1646,11 @@ async fn refused_backups_exit_2_name_the_problem_and_write_nothing() {
         ("bak/northwind-sql2014-stripe-partial.bak", incomplete),
         ("bak/quanlymypham-sql2022-stripe-partial.bak", incomplete),
         ("bak/chinook-sql2025-stripe-partial.bak", incomplete),
+        ("bak/appveyor-stripe-a-sql2008r2.bak", incomplete),
+        (
+            "bak/appveyor-difftest-diff1-sql2008r2.bak",
+            &["a differential backup", "give the full backup it is based on", "Nothing was written to PostgreSQL"],
+        ),
         ("bak/not-mssql-pgdump-named-northwind.bak", &["not a SQL Server backup", "PostgreSQL custom-format dump"]),
         ("bak/not-mssql-gitlfs-pointer-adventureworksdw2019.bak", &["not a SQL Server backup", "Git LFS pointer"]),
         ("rar/northwind-csv-no-bak-rar5.rar", &["holds no SQL Server backup", "Customers.csv"]),
@@ -1305,6 +1707,70 @@ fn data_page(path: &Path, schema: &str, table: &str) -> (mssql_backup::PageId, u
         })
         .expect("a data page");
     (page, page_offset(path, page))
+}
+
+/// A copy of `original` (bytes of the uncompressed backup at `path`) with the fixed-length
+/// column `column` of `schema.table`'s first row on its first data page set to `value`
+/// (little-endian, the column's width), and the page checksum recomputed so that only
+/// the value tells the damage: what a decoder error reading the wrong bytes would give.
+fn with_fixed_value(path: &Path, original: &[u8], schema: &str, table: &str, column: &str, value: i64) -> Vec<u8> {
+    use mssql_backup::catalog::ColumnPlace;
+    let b = Backup::open(&[path]).expect("open");
+    let t = b.database().expect("catalog").table(schema, table).expect("table").clone();
+    let ci = t.columns.iter().position(|c| c.name == column).expect("column");
+    let ColumnPlace::Fixed { offset, len } = b.layout(&t).expect("layout").rowsets[0].columns[ci].place else {
+        panic!("{column} is not a fixed-length column")
+    };
+    let (_, at) = data_page(path, schema, table);
+    let mut bytes = original.to_vec();
+    let page: &mut [u8; 8192] = (&mut bytes[at as usize..at as usize + 8192]).try_into().expect("a page");
+    // Slot 0's record offset is the last two bytes of the page.
+    let record = u16::from_le_bytes([page[8190], page[8191]]) as usize;
+    let field = record + offset as usize;
+    page[field..field + len as usize].copy_from_slice(&value.to_le_bytes()[..len as usize]);
+    let flags = u16::from_le_bytes([page[4], page[5]]);
+    assert_eq!(flags & 0x200, 0x200, "{path:?}: the page carries a checksum");
+    let sum = mssql_backup::page::checksum(page);
+    page[60..64].copy_from_slice(&sum.to_le_bytes());
+    bytes
+}
+
+/// Foreign keys and CHECKs SQL Server trusted held on every row it had: a copy whose rows
+/// break one fails the run (step create_constraints), naming the table, the constraint
+/// and the row, instead of creating the constraint NOT VALID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_breaking_a_trusted_constraint_fails_naming_it_and_the_row() {
+    let db = "e2e_trusted";
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let original_path = fixture("bak/pubs-sql2012.bak");
+    let original = std::fs::read(&original_path).expect("read the fixture");
+    let (backup, _) = catalog("bak/pubs-sql2012.bak");
+    let source = backup.database().expect("catalog");
+    let employee = find_table(source, "dbo", "employee");
+    let fk = employee.foreign_keys.iter().find(|f| f.columns == ["job_id"]).expect("employee.job_id references jobs");
+    assert!(!fk.disabled && !fk.not_trusted, "the foreign key is trusted in the backup");
+    let jobs = find_table(source, "dbo", "jobs");
+    let ck = jobs.check_constraints.iter().find(|c| c.definition.contains("min_lvl")).expect("jobs' min_lvl CHECK");
+    assert!(!ck.disabled && !ck.not_trusted, "the CHECK is trusted in the backup");
+
+    for (name, table, column, value, object, says) in [
+        ("fk.bak", "employee", "job_id", 31420, &fk.name, "(31420)"),
+        ("check.bak", "jobs", "min_lvl", 5, &ck.name, "row with key ("),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, with_fixed_value(&original_path, &original, "dbo", table, column, value))
+            .expect("write the copy");
+        drop_like(db).await;
+        let run = run_migrate(&[&path], &pg_url(), db).await;
+        let out = run.output();
+        assert_eq!(run.code, Some(1), "{name}: {out}");
+        for s in [object.as_str(), &format!("dbo.{table}"), "trusted by SQL Server", says] {
+            assert!(run.stderr.contains(s), "{name}: the error says {s:?}: {out}");
+        }
+        let r = run.report.expect("a report is written on failure");
+        assert_eq!(r.failed_step, Some(bak2pg::Step::CreateConstraints), "{name}: {out}");
+        assert_eq!(databases_like(db).await, Vec::<String>::new(), "{name}: the loading database is dropped");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,8 @@ struct TableReport {
     schema: String,
     name: String,
     rows: Option<u64>,
+    /// SQL Server's own count (`sysrowsets.rcrows`, as `sys.partitions.rows` shows it).
+    catalog_rows: Option<u64>,
     complete: bool,
     error: Option<String>,
     storage: String,
@@ -124,6 +126,7 @@ fn describe_table(b: &Backup, t: &Table, counts: bool, completeness: &Completene
         schema: t.schema.clone(),
         name: t.name.clone(),
         rows,
+        catalog_rows: t.row_count_hint,
         complete,
         error,
         storage: format!("{:?}, {:?} compression", t.storage.kind, t.storage.compression).to_lowercase(),
@@ -331,6 +334,9 @@ fn print_text(r: &Report) {
     println!("Tables ({})", r.tables.len());
     for t in &r.tables {
         let rows = match (t.rows, &t.error) {
+            (Some(n), _) if t.complete && t.catalog_rows.is_some_and(|c| c != n) => {
+                format!("{n} rows (the catalog says {})", t.catalog_rows.unwrap_or_default())
+            }
             (Some(n), _) if t.complete => format!("{n} rows"),
             (Some(n), _) => format!("at least {n} rows (INCOMPLETE: pages missing)"),
             (None, Some(e)) => format!("unreadable: {e}"),

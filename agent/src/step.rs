@@ -653,7 +653,7 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
     report.input = input;
     report.target.database = ctx.job.target.database.clone();
     engine::report_objects(&mut report, source.database());
-    engine::report_plan(&mut report, &plan);
+    engine::report_plan(&mut report, &plan, source.database());
     report.steps.push(StepTiming { step: bak2pg::Step::ReadBackup, seconds: t.elapsed().as_secs_f64() });
     bak2pg_aws::put_json(&ctx.s3, &ctx.plan_uri(), &plan).await?;
     let info = source.info();
@@ -782,7 +782,7 @@ async fn database_exists(target: &Target, step: bak2pg::Step, name: &str) -> Res
     Ok(row.is_some())
 }
 
-/// Compares read-back checksums with what `load` sent; the names of the tables that differ.
+/// The tables whose read-back checksum is not what `load` sent.
 fn mismatches(plan: &Plan, loaded: &[LoadedTable], back: &[validate::ReadBack]) -> Vec<String> {
     back.iter()
         .filter(|b| loaded.iter().find(|l| l.table == b.table).is_none_or(|l| l.checksum != b.checksum))
@@ -805,16 +805,16 @@ async fn validate_step(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> 
     }
     let t = Instant::now();
     let sent: Vec<_> = load.loaded.iter().map(|l| l.checksum).collect();
-    let (back, _) =
+    let back =
         engine::step_validate(&plan, &opts.target, &load.names, opts.tuning.jobs, &sent).await.map_err(migrate_err)?;
     let mut report = load.report.clone();
     report.steps.push(StepTiming { step, seconds: t.elapsed().as_secs_f64() });
-    engine::report_validated(&mut report, &back);
-    let bad = mismatches(&plan, &load.loaded, &back);
+    // A table missing from the load's outputs has no source checksum: a mismatch.
+    let bad = engine::report_validated(&mut report, &back);
     if !bad.is_empty() {
         return Err(StepError::permanent(
             "validation_mismatch",
-            format!("row counts or checksums differ for {} tables: {}", bad.len(), bad.join(", ")),
+            format!("{} tables failed validation: {}", bad.len(), bad.join("; ")),
         ));
     }
     let summary = format!("{} tables match (row counts and checksums) in {}", back.len(), load.names.loading);

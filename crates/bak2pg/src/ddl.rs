@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{Database, FkAction, Index, IndexKind, KeyConstraint};
+use crate::schema::{Database, FkAction, ForeignKey, Index, IndexKind, KeyConstraint, Table};
 use crate::typemap::{MappingNote, PgType, map_type};
 
 /// PostgreSQL's identifier limit in bytes (`NAMEDATALEN - 1`).
@@ -594,11 +594,18 @@ pub enum OnFailure {
     Fail,
     /// Report and go on (defaults, filtered indexes, CHECKs PostgreSQL rejects).
     Report,
-    /// On this SQLSTATE (existing rows violate it), run `retry` instead and report that
-    /// the constraint is NOT VALID; other errors are reported.
-    RetryNotValid {
-        /// SQLSTATE that triggers the retry (`23503`, `23514`).
+    /// A constraint SQL Server trusted (enabled, `is_not_trusted` = 0): it held on every
+    /// row SQL Server had, so on this SQLSTATE (existing rows violate it) the rows read
+    /// are suspect. `violators` is then run: it returns one violating row's key as text
+    /// (`(10248,268435459)`) under SQL Server's comparison rules. A row found fails the
+    /// migration naming it; none found means only PostgreSQL's stricter comparison
+    /// objects (case, trailing spaces of a string key), so `retry` (the NOT VALID
+    /// variant) runs and the difference is reported. Other errors are reported.
+    FailIfViolated {
+        /// SQLSTATE of a violation by existing rows (`23503`, `23514`).
         sqlstate: String,
+        /// `SELECT <key>::text … LIMIT 1`: a row violating the constraint.
+        violators: String,
         /// The NOT VALID variant.
         retry: String,
     },
@@ -759,7 +766,7 @@ pub fn post_load_statements(
         let scope = tp.source_display();
         let qt = tp.qualified();
         for fk in &t.foreign_keys {
-            let res = (|| -> Result<String, String> {
+            let res = (|| -> Result<(String, String), String> {
                 let rt = plan.table(&fk.referenced_schema, &fk.referenced_table).ok_or_else(|| {
                     format!("referenced table {}.{} is not migrated", fk.referenced_schema, fk.referenced_table)
                 })?;
@@ -773,7 +780,7 @@ pub fn post_load_statements(
                     .iter()
                     .map(|c| rt.column(c).map(|c| quote_ident(&c.name)).ok_or_else(|| format!("unknown column {c}")))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(format!(
+                let sql = format!(
                     "ALTER TABLE {qt} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}",
                     quote_ident(&names[&fk.name]),
                     cols.join(", "),
@@ -781,19 +788,20 @@ pub fn post_load_statements(
                     rcols.join(", "),
                     fk_action(fk.on_delete),
                     fk_action(fk.on_update)
-                ))
+                );
+                Ok((sql, fk_violators(t, fk, &qt, &cols, &rt.qualified(), &rcols)))
             })();
             match res {
-                Ok(sql) => {
+                Ok((sql, violators)) => {
                     let not_valid = fk.disabled || fk.not_trusted;
-                    if fk.disabled {
+                    if let Some(reason) = untrusted_reason(fk.disabled, fk.not_trusted) {
                         untranslated.push(Untranslated {
                             kind: "foreign_key".into(),
                             table: scope.clone(),
                             object: fk.name.clone(),
                             definition: None,
                             action: "created NOT VALID (enforced for new rows)".into(),
-                            reason: "disabled (NOCHECK) in SQL Server; PostgreSQL cannot disable a constraint".into(),
+                            reason: reason.into(),
                         });
                     }
                     out.push(PostStatement {
@@ -806,7 +814,11 @@ pub fn post_load_statements(
                         on_failure: if not_valid {
                             OnFailure::Report
                         } else {
-                            OnFailure::RetryNotValid { sqlstate: "23503".into(), retry: format!("{sql} NOT VALID") }
+                            OnFailure::FailIfViolated {
+                                sqlstate: "23503".into(),
+                                violators,
+                                retry: format!("{sql} NOT VALID"),
+                            }
                         },
                         sql: if not_valid { format!("{sql} NOT VALID") } else { sql },
                     })
@@ -827,6 +839,16 @@ pub fn post_load_statements(
                     let sql =
                         format!("ALTER TABLE {qt} ADD CONSTRAINT {} CHECK ({expr})", quote_ident(&names[&ck.name]));
                     let not_valid = ck.disabled || ck.not_trusted;
+                    if let Some(reason) = untrusted_reason(ck.disabled, ck.not_trusted) {
+                        untranslated.push(Untranslated {
+                            kind: "check".into(),
+                            table: scope.clone(),
+                            object: ck.name.clone(),
+                            definition: Some(ck.definition.clone()),
+                            action: "created NOT VALID (enforced for new rows)".into(),
+                            reason: reason.into(),
+                        });
+                    }
                     out.push(PostStatement {
                         table: ti,
                         kind: "check".into(),
@@ -835,7 +857,14 @@ pub fn post_load_statements(
                         on_failure: if not_valid {
                             OnFailure::Report
                         } else {
-                            OnFailure::RetryNotValid { sqlstate: "23514".into(), retry: format!("{sql} NOT VALID") }
+                            OnFailure::FailIfViolated {
+                                sqlstate: "23514".into(),
+                                violators: format!(
+                                    "SELECT left({}::text, 200) FROM {qt} AS c WHERE NOT ({expr}) LIMIT 1",
+                                    row_key(t, tp)
+                                ),
+                                retry: format!("{sql} NOT VALID"),
+                            }
                         },
                         sql: if not_valid { format!("{sql} NOT VALID") } else { sql },
                     })
@@ -852,6 +881,63 @@ pub fn post_load_statements(
         }
     }
     (out, untranslated)
+}
+
+/// Why a constraint SQL Server did not trust is created NOT VALID (`None` when trusted).
+fn untrusted_reason(disabled: bool, not_trusted: bool) -> Option<&'static str> {
+    if disabled {
+        Some("disabled (NOCHECK) in SQL Server; PostgreSQL cannot disable a constraint")
+    } else if not_trusted {
+        Some("not trusted in SQL Server (added or re-enabled WITH NOCHECK): the rows it held were never checked")
+    } else {
+        None
+    }
+}
+
+/// A row's key for messages, as a SQL expression over alias `c`: its primary key
+/// columns, else the whole row.
+fn row_key(t: &Table, tp: &TablePlan) -> String {
+    let pk: Option<Vec<String>> = t.primary_key.as_ref().and_then(|pk| {
+        pk.columns.iter().map(|k| tp.column(&k.name).map(|c| format!("c.{}", quote_ident(&c.name)))).collect()
+    });
+    match pk {
+        Some(cols) if !cols.is_empty() => format!("row({})", cols.join(", ")),
+        _ => "c".into(),
+    }
+}
+
+/// `SELECT` of one row of `t` (alias `c`) whose foreign key `fk` has no match in the
+/// referenced table (alias `p`) under SQL Server's comparison rules, as the referencing
+/// columns' values (`(268435459)`). Rows with a NULL in the key are not checked (MATCH
+/// SIMPLE, in both systems). Character keys compare as SQL Server compares them:
+/// trailing spaces ignored (ANSI padding) and, under a case-insensitive collation,
+/// case too; an accent- or width-insensitive collation is not modelled (such a key
+/// fails loudly rather than passing wrongly).
+fn fk_violators(t: &Table, fk: &ForeignKey, qt: &str, cols: &[String], rqt: &str, rcols: &[String]) -> String {
+    let pairs: Vec<String> = fk
+        .columns
+        .iter()
+        .zip(cols.iter().zip(rcols))
+        .map(|(name, (c, r))| match t.column(name).and_then(|col| col.ty.collation()) {
+            None => format!("p.{r} = c.{c}"),
+            Some(coll) => {
+                let ci = mssql_backup::collation::CollationParts::parse(coll.id).is_ok_and(|p| !p.case_sensitive);
+                let f = |side: &str, col: &str| {
+                    let trimmed = format!("rtrim({side}.{col}::text)");
+                    if ci { format!("lower({trimmed})") } else { trimmed }
+                };
+                format!("{} = {}", f("p", r), f("c", c))
+            }
+        })
+        .collect();
+    let not_null: Vec<String> = cols.iter().map(|c| format!("c.{c} IS NOT NULL")).collect();
+    let key: Vec<String> = cols.iter().map(|c| format!("c.{c}")).collect();
+    format!(
+        "SELECT left(row({})::text, 200) FROM {qt} AS c WHERE {} AND NOT EXISTS (SELECT 1 FROM {rqt} AS p WHERE {}) LIMIT 1",
+        key.join(", "),
+        not_null.join(" AND "),
+        pairs.join(" AND ")
+    )
 }
 
 fn fk_action(a: FkAction) -> &'static str {

@@ -82,6 +82,10 @@ pub enum TableStatus {
     Match,
     /// Row count or checksum differ.
     Mismatch,
+    /// PostgreSQL holds what was read, but the rows read are not as many as SQL Server's
+    /// own catalog counted for the table (`catalog_rows`): evidence that the decoding
+    /// missed or invented rows.
+    CatalogCountDiffers,
 }
 
 /// One table's numbers.
@@ -93,6 +97,12 @@ pub struct TableReport {
     pub target: String,
     /// Rows sent.
     pub rows: u64,
+    /// The rows SQL Server itself counted for the table, as its catalog kept them in the
+    /// backup (`sysrowsets.rcrows` summed over the base rowsets, what `sys.partitions.rows`
+    /// shows); `None` when the source has no such count. Independent of the decoder, so a
+    /// difference from `rows` fails validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_rows: Option<u64>,
     /// Bytes of binary COPY data sent.
     pub bytes: u64,
     /// Seconds spent loading.
@@ -213,7 +223,7 @@ pub struct Totals {
     pub bytes: u64,
     /// Tables whose checksums matched.
     pub matched: usize,
-    /// Tables whose checksums differed.
+    /// Tables whose checksums differed, or whose rows differ from SQL Server's count.
     pub mismatched: usize,
 }
 
@@ -288,7 +298,11 @@ impl Report {
             rows: self.tables.iter().map(|t| t.rows).sum(),
             bytes: self.tables.iter().map(|t| t.bytes).sum(),
             matched: self.tables.iter().filter(|t| t.status == TableStatus::Match).count(),
-            mismatched: self.tables.iter().filter(|t| t.status == TableStatus::Mismatch).count(),
+            mismatched: self
+                .tables
+                .iter()
+                .filter(|t| matches!(t.status, TableStatus::Mismatch | TableStatus::CatalogCountDiffers))
+                .count(),
         };
     }
 
@@ -352,9 +366,13 @@ impl Report {
         for t in &self.tables {
             let sum =
                 |c: &Option<TableChecksum>| c.map(|c| format!("{}/{}", c.rows, &c.hex()[..12])).unwrap_or("-".into());
+            let catalog = match t.catalog_rows {
+                Some(n) => format!(" (SQL Server: {n})"),
+                None => String::new(),
+            };
             let _ = writeln!(
                 s,
-                "    {:<40} {:>12} rows {:>14} bytes  src {}  pg {}  {:?}",
+                "    {:<40} {:>12} rows{catalog} {:>14} bytes  src {}  pg {}  {:?}",
                 t.source,
                 t.rows,
                 t.bytes,
