@@ -1813,6 +1813,109 @@ async fn damaged_copies_fail_naming_the_file_and_the_page_or_offset() {
     drop_like(prev).await;
 }
 
+/// Runs `bak2pg migrate` on a damaged copy (`bytes`, written as `name`) and checks that it
+/// fails with one of `codes`, that the error says every one of `says`, and never "stripe" (the
+/// wrong cause earlier versions gave for any damage).
+async fn refused_copy(dir: &Path, name: &str, bytes: &[u8], db: &str, codes: &[i32], says: &[&str]) {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write the copy");
+    let run = run_migrate(&[&path], &pg_url(), db).await;
+    let out = run.output();
+    assert!(
+        run.code.is_some_and(|c| codes.contains(&c)),
+        "{name}: exit {:?}, expected one of {codes:?}: {out}",
+        run.code
+    );
+    for s in std::iter::once(&name).chain(says) {
+        assert!(run.stderr.contains(s), "{name}: the error says {s:?}: {out}");
+    }
+    assert!(!run.stderr.contains("stripe"), "{name}: damage is not a missing stripe: {out}");
+}
+
+/// Each kind of damage is refused with its true cause and place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_copies_are_refused_naming_the_true_cause() {
+    let prev = "e2e_causes";
+    let before = previous_database(prev).await;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let copy_again = "copy it again";
+
+    // A torn-page-protected backup (no page checksums): a zeroed page, and one bit of a
+    // slot offset flipped (outside the 2 bits per sector torn-page detection covers),
+    // which earlier versions read as an Orders row with OrderID 5242959.
+    let torn = fixture("bak/northwind-sql2008-tornpage.bak");
+    let original = std::fs::read(&torn).expect("read the fixture");
+    let (page, at) = data_page(&torn, "dbo", "Orders");
+    let at = at as usize;
+    let mut zeroed = original.clone();
+    zeroed[at..at + 8192].fill(0);
+    let page_s = format!("page {page}");
+    refused_copy(dir.path(), "zeroed.bak", &zeroed, prev, &[1], &[&page_s, "not formatted", copy_again]).await;
+    let mut slot = original.clone();
+    // (The page's last byte carries torn-page bits; the low byte of slot 0's offset does not.)
+    assert_eq!(slot[at + 8190], 96, "slot 0 holds the first record, at offset 96");
+    slot[at + 8190] ^= 0x10;
+    let offset_s = format!("offset {at}");
+    refused_copy(dir.path(), "slot.bak", &slot, prev, &[1], &[&page_s, &offset_s, "page structure", copy_again]).await;
+
+    // A compressed backup: a byte of a chunk's payload (the page comes out wrong and its
+    // structure says so, at the stream offset and chunk), and a chunk's length field (the
+    // container walk finds no record where the chunk says the next one starts).
+    let compressed = fixture("bak/northwind-sql2016-compressed.bak");
+    let original = std::fs::read(&compressed).expect("read the fixture");
+    let b = Backup::open(&[&compressed]).expect("open");
+    let orders = b.database().expect("catalog").table("dbo", "Orders").expect("Orders").clone();
+    let au = b.layout(&orders).expect("layout").rowsets[0].in_row.expect("in-row unit");
+    let map = mssql_backup::alloc::read_iam_chain(b.store(), au.first_iam).expect("IAM chain");
+    let page = map
+        .pages()
+        .find(|p| b.store().read(*p).is_ok_and(|pg| pg.header().page_type == mssql_backup::page::PageType::Data))
+        .expect("a data page");
+    let located = b.store().locate_error(page, mssql_backup::Error::corrupt("where"));
+    let (chunk, record) = located.chunk.expect("a compressed page lies in a chunk");
+    drop(b);
+    let src = mssql_backup::compressed::CompressedSource::open(&compressed).expect("container");
+    let info = src.chunk(chunk).expect("the chunk");
+    assert_eq!(info.record_offset, record);
+    let mut payload = original.clone();
+    payload[(info.payload_offset + u64::from(info.payload_len) / 2) as usize] ^= 0x55;
+    // Decoded when the catalog is read (exit 2) or when Orders is loaded (exit 1): either
+    // way the chunk is named (and, when only the page comes out wrong, the stream offset).
+    let chunk_s = format!("chunk {chunk}");
+    refused_copy(dir.path(), "payload.bak", &payload, prev, &[1, 2], &[&chunk_s, copy_again]).await;
+    let mut length = original.clone();
+    length[record as usize + 2] ^= 0x40;
+    refused_copy(
+        dir.path(),
+        "length.bak",
+        &length,
+        prev,
+        &[2],
+        &["the container is damaged", &format!("compressed chunk {chunk} at offset {record}"), copy_again],
+    )
+    .await;
+
+    // A RAR archive: its signature, and a byte of its main header (CRC mismatch).
+    let rar = std::fs::read(fixture("rar/northwind-sql2005-rar5.rar")).expect("read the archive");
+    let mut sig = rar.clone();
+    sig[3] ^= 0x5a;
+    refused_copy(
+        dir.path(),
+        "signature.rar",
+        &sig,
+        prev,
+        &[2],
+        &["damaged archive", "signature reads 52 61 72 7b", copy_again],
+    )
+    .await;
+    let mut header = rar.clone();
+    header[12] ^= 0x5a;
+    refused_copy(dir.path(), "header.rar", &header, prev, &[2], &["damaged archive", "CRC"]).await;
+
+    assert_untouched(prev, &before, "damaged copies").await;
+    drop_like(prev).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_fails_and_leaves_the_database() {
     let prev = "e2e_unreachable";

@@ -248,7 +248,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let decision =
         select::decide(args.engine.choice(), features.as_ref().map(|f| f.as_slice()).map_err(|e| *e), mssql.is_some());
     let native_failed = native.is_err();
-    let incomplete = matches!(&native, Err(SourceError::Backup(b)) if b.kind == mssql_backup::ErrorKind::Incomplete);
+    let hint = match &native {
+        Err(SourceError::Backup(b)) => b.kind.hint(),
+        _ => None,
+    };
     if let Ok(n) = &native {
         n.describe_input(&mut input);
     }
@@ -286,8 +289,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             eprintln!("error: {why}");
             eprintln!("Nothing was written to PostgreSQL.");
-            if incomplete {
-                eprintln!("A striped backup must be given with all its stripe files together.");
+            if let Some(hint) = hint {
+                eprintln!("{hint}");
             }
             return Ok(ExitCode::from(if native_failed { 2 } else { 1 }));
         }

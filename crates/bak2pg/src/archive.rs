@@ -445,6 +445,9 @@ pub fn detect(input: &Path) -> Result<InputKind, ArchiveError> {
         Detected::Other(looks_like) => {
             Err(ArchiveError::NotABackup { path: input.to_path_buf(), member: None, looks_like })
         }
+        Detected::DamagedArchive(detail) => {
+            Err(ArchiveError::Corrupt { archive: input.to_path_buf(), member: None, offset: Some(0), detail })
+        }
     }
 }
 

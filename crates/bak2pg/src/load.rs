@@ -25,7 +25,7 @@ use crate::copy;
 use crate::ddl::{OWN_SCHEMA, TablePlan, quote_ident, quote_literal};
 use crate::migrate::Progress;
 use crate::report::Step;
-use crate::source::Source;
+use crate::source::{Source, SourceError};
 use crate::target::{ErrorKind, MigrateError, Target};
 use crate::typemap::{ColumnConversions, PgValue, RejectReason, convert};
 
@@ -195,7 +195,13 @@ fn encode_table(
         let row = match reader.next_row() {
             Ok(Some(r)) => r,
             Ok(None) => break,
-            Err(e) => return Err(err(ErrorKind::Source, format!("source failed after {rows} rows: {e}"))),
+            Err(e) => {
+                let hint = match &e {
+                    SourceError::Backup(b) => b.kind.hint().map(|h| format!(". {h}")).unwrap_or_default(),
+                    SourceError::Other(_) => String::new(),
+                };
+                return Err(err(ErrorKind::Source, format!("source failed after {rows} rows: {e}{hint}")));
+            }
         };
         if row.len() != ncols {
             return Err(err(

@@ -358,6 +358,11 @@ impl ByteSource for CompressedSource {
         self.len
     }
 
+    fn chunk_at(&self, offset: u64) -> Option<(usize, u64)> {
+        let i = self.chunks.partition_point(|e| e.stream_offset <= offset).checked_sub(1)?;
+        (offset < self.len).then(|| (i, self.chunks[i].record_offset()))
+    }
+
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let Some(end) = offset.checked_add(buf.len() as u64).filter(|&e| e <= self.len) else {
             return Err(Error::truncated(format!(
@@ -366,7 +371,8 @@ impl ByteSource for CompressedSource {
                 buf.len()
             ))
             .with_file(&self.path)
-            .at_stream(offset));
+            .at_stream(offset)
+            .in_chunk(self.chunk_at(offset.min(self.len.saturating_sub(1)))));
         };
         let mut i = self.chunks.partition_point(|e| e.stream_offset <= offset).saturating_sub(1);
         let mut pos = offset;
@@ -380,7 +386,8 @@ impl ByteSource for CompressedSource {
                 // Cannot happen with a consistent index; never loop forever if it does.
                 return Err(Error::corrupt(format!("chunk {i} does not cover stream offset {pos}"))
                     .with_file(&self.path)
-                    .at_stream(pos));
+                    .at_stream(pos)
+                    .in_chunk(self.chunk_at(pos)));
             }
             buf[done..done + n].copy_from_slice(&part[..n]);
             done += n;
@@ -435,25 +442,44 @@ impl Walk {
         let mut walk = Walk { version, block_size: 0, chunks: Vec::new(), filemarks: Vec::new(), len: 0 };
         let mut pos = HEADER_LEN;
         let mut last_was_filemark = false;
+        // The previous record (type and offset): an unknown byte where it says the next
+        // record starts is damage, not an unknown layout.
+        let mut previous: Option<(u8, u64)> = None;
         while pos < file_len {
             let mut hdr = [0u8; CHUNK_HEADER_LEN as usize];
             let avail = (file_len - pos).min(CHUNK_HEADER_LEN) as usize;
             file.read_exact_at(pos, &mut hdr[..avail])?;
             let hdr = &hdr[..avail];
             last_was_filemark = hdr.starts_with(b"SFMB");
+            let here = pos;
             pos = match hdr[0] {
                 _ if last_was_filemark => walk.filemark(file, pos)?,
                 RECORD_CHUNK => walk.chunk(hdr, pos, file_len)?,
                 RECORD_PADDING => walk.padding(hdr, pos, file_len)?,
                 RECORD_INDEX => walk.index(file, pos, file_len)?,
                 kind => {
-                    return Err(Error::unsupported(format!(
-                        "unknown MSSQLBAK record type {kind:#04x} (known: 0x21 chunk, 0x24 padding, \
-                         0x2c index, raw SFMB); an encrypted backup or a newer container layout"
+                    let Some((prev_kind, prev_at)) = previous else {
+                        return Err(Error::unsupported(format!(
+                            "unknown MSSQLBAK record type {kind:#04x} (known: 0x21 chunk, 0x24 padding, \
+                             0x2c index, raw SFMB) as the first record; an encrypted backup or a newer container layout"
+                        ))
+                        .at(pos));
+                    };
+                    let what = match prev_kind {
+                        RECORD_CHUNK => format!("compressed chunk {}", walk.chunks.len() - 1),
+                        RECORD_PADDING => "padding record".into(),
+                        RECORD_INDEX => "chunk index record".into(),
+                        _ => "soft filemark".into(),
+                    };
+                    return Err(Error::corrupt(format!(
+                        "the container is damaged: no record starts at offset {pos} (byte {kind:#04x}), where the \
+                         {what} at offset {prev_at} says the next one does (a damaged length field, or damaged \
+                         bytes in between)"
                     ))
                     .at(pos));
                 }
             };
+            previous = Some((hdr[0], here));
         }
         if !last_was_filemark {
             return Err(Error::truncated(format!(

@@ -39,6 +39,23 @@ pub enum ErrorKind {
     NotFullBackup,
 }
 
+impl ErrorKind {
+    /// What a user can do about an error of this kind, when there is something: one
+    /// sentence for the command line, after the error itself.
+    pub fn hint(self) -> Option<&'static str> {
+        Some(match self {
+            ErrorKind::Truncated => {
+                "The file is shorter than the backup it holds: copy it again completely (compare its size with the original's)."
+            }
+            ErrorKind::Corrupt | ErrorKind::Checksum => {
+                "The file was damaged after SQL Server wrote it: copy it again from the original, or take a new backup (SQL Server's RESTORE would refuse this copy too)."
+            }
+            ErrorKind::Incomplete => "A striped backup must be given with all its stripe files together.",
+            _ => return None,
+        })
+    }
+}
+
 /// An error with the location at fault.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct Error {
@@ -55,12 +72,15 @@ pub struct Error {
     pub in_stream: bool,
     /// The database page concerned, when known.
     pub page: Option<PageId>,
+    /// For an offset in the decompressed stream: the compressed chunk holding it (its
+    /// index and its record's file offset), when known.
+    pub chunk: Option<(usize, u64)>,
 }
 
 impl Error {
     /// A new error of `kind` with `message` and no location yet.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), file: None, offset: None, in_stream: false, page: None }
+        Error { kind, message: message.into(), file: None, offset: None, in_stream: false, page: None, chunk: None }
     }
     /// Shorthand for [`ErrorKind::Corrupt`].
     pub fn corrupt(message: impl Into<String>) -> Self {
@@ -100,6 +120,14 @@ impl Error {
         }
         self
     }
+    /// Sets the compressed chunk (index, record file offset) holding the stream offset,
+    /// unless one is set.
+    pub fn in_chunk(mut self, chunk: Option<(usize, u64)>) -> Self {
+        if self.chunk.is_none() {
+            self.chunk = chunk;
+        }
+        self
+    }
     /// Sets the page unless one is already set.
     pub fn on_page(mut self, page: PageId) -> Self {
         if self.page.is_none() {
@@ -126,7 +154,10 @@ impl fmt::Display for Error {
         }
         if let Some(offset) = self.offset {
             if self.in_stream {
-                write!(f, ", decompressed stream offset {offset} (0x{offset:x})")?;
+                write!(f, ", offset {offset} (0x{offset:x}) of the decompressed stream")?;
+                if let Some((chunk, at)) = self.chunk {
+                    write!(f, ", chunk {chunk} (its record at file offset {at})")?;
+                }
             } else {
                 write!(f, ", offset {offset} (0x{offset:x})")?;
             }
@@ -144,3 +175,18 @@ impl From<std::io::Error> for Error {
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_offsets_name_the_stream_and_the_chunk() {
+        let e = Error::corrupt("bad").with_file("x.bak").at_stream(4096).in_chunk(Some((7, 1000)));
+        assert_eq!(
+            e.to_string(),
+            "x.bak, offset 4096 (0x1000) of the decompressed stream, chunk 7 (its record at file offset 1000): bad"
+        );
+        assert_eq!(Error::corrupt("bad").at(16).to_string(), "backup, offset 16 (0x10): bad");
+    }
+}

@@ -390,3 +390,66 @@ mod tests {
         assert!(Record::parse(&bytes).is_err());
     }
 }
+
+/// Checks an uncompressed (FixedVar) data page's records against its header, as SQL
+/// Server keeps them: every used slot points into the record area (offset 96 up to
+/// `m_freeData`); each record, as long as its own header says (9 bytes for a forwarding
+/// stub), ends at or before `m_freeData` and before the next record starts; and
+/// `m_freeCnt` = 8096 − 2 · `m_slotCnt` − the sum of the record lengths (free space
+/// includes the gaps deleted records leave; exact on all 551 data pages of the fixtures).
+/// Catches what a page checksum cannot: a page without one (torn-page protection only
+/// covers 2 bits per sector), or damage before the checksum was computed.
+///
+/// # Errors
+/// [`crate::ErrorKind::Corrupt`] naming the page, the slot and what does not add up.
+pub fn check_data_page(page: &crate::page::Page) -> Result<()> {
+    let h = page.header();
+    let id = page.id();
+    let bad = |what: String| Error::corrupt(format!("page structure: {what}")).on_page(id);
+    let slots = page.slot_count();
+    let free_data = usize::from(h.free_data);
+    if free_data < crate::page::HEADER_SIZE || free_data + 2 * slots > crate::page::PAGE_SIZE {
+        return Err(bad(format!("m_freeData {free_data} and {slots} slots do not fit the page")));
+    }
+    let mut records = Vec::with_capacity(slots);
+    for slot in 0..slots {
+        let Some(area) = page.record_area(slot)? else { continue };
+        let off = usize::from(page.slot_offset(slot)?);
+        if off >= free_data {
+            return Err(bad(format!("slot {slot} points at offset {off}, at or past m_freeData {free_data}")));
+        }
+        let len = if RecordType::of(area[0]) == RecordType::ForwardingStub {
+            9
+        } else {
+            Record::parse(area).map_err(|e| e.on_page(id).context(format!("slot {slot}")))?.len()
+        };
+        records.push((off, len, slot));
+    }
+    records.sort_unstable();
+    for w in records.windows(2) {
+        let ((a, alen, aslot), (b, _, bslot)) = (w[0], w[1]);
+        if a + alen > b {
+            return Err(bad(format!(
+                "the record of slot {aslot} (offset {a}, {alen} bytes) overlaps that of slot {bslot} (offset {b})"
+            )));
+        }
+    }
+    if let Some(&(off, len, slot)) = records.last() {
+        if off + len > free_data {
+            return Err(bad(format!(
+                "the record of slot {slot} (offset {off}, {len} bytes) runs past m_freeData {free_data}"
+            )));
+        }
+    }
+    let used: usize = records.iter().map(|r| r.1).sum();
+    let expected = (crate::page::PAGE_SIZE - crate::page::HEADER_SIZE).checked_sub(2 * slots + used);
+    if expected != Some(usize::from(h.free_count)) {
+        return Err(bad(format!(
+            "m_freeCnt is {} but {slots} slots and {} records of {used} bytes leave {}",
+            h.free_count,
+            records.len(),
+            expected.map_or("less than nothing".to_string(), |n| n.to_string())
+        )));
+    }
+    Ok(())
+}

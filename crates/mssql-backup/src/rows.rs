@@ -131,6 +131,9 @@ impl<'a> TableRows<'a> {
             }
             match self.pages.as_mut().expect("set above").next()? {
                 Some(p) => {
+                    // Every page this iterator decodes is FixedVar (compressed tables
+                    // with pages are refused in `new`).
+                    crate::record::check_data_page(&p).map_err(|e| self.store.locate_error(p.id(), e))?;
                     self.stats.pages += 1;
                     self.page = Some(p);
                     self.slot = 0;

@@ -24,6 +24,11 @@ pub trait ByteSource: Send + Sync {
     fn is_decompressed(&self) -> bool {
         false
     }
+    /// For a decompressed source: the compressed chunk holding stream byte `offset`, as
+    /// its index and its record's file offset (for error messages).
+    fn chunk_at(&self, _offset: u64) -> Option<(usize, u64)> {
+        None
+    }
 }
 
 /// A file mapped into memory, read in place.

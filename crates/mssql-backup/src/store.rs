@@ -174,6 +174,15 @@ impl PageStore {
         Page::verify(buf, id).map_err(|e| locate_err(e, file, offset))
     }
 
+    /// `e`, an error about page `id`, with the file and the page's offset in it, as
+    /// [`PageStore::read`]'s errors have them.
+    pub fn locate_error(&self, id: PageId, e: Error) -> Error {
+        match self.locate(id) {
+            Some((file, offset)) => locate_err(e, file, offset),
+            None => e,
+        }
+    }
+
     /// Reads page `id` when its slot holds a formatted page of that id; `Ok(None)` when the
     /// position holds zeros or a stale page of another id (an unused page of an allocated
     /// extent). Checksum errors of a page that does name `id` are still errors.
@@ -224,5 +233,9 @@ impl PageStore {
 
 fn locate_err(e: Error, file: &StoreFile, offset: u64) -> Error {
     let e = e.with_file(&file.path);
-    if file.source.is_decompressed() { e.at_stream(offset) } else { e.at(offset) }
+    if file.source.is_decompressed() {
+        e.at_stream(offset).in_chunk(file.source.chunk_at(offset))
+    } else {
+        e.at(offset)
+    }
 }

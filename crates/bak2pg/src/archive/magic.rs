@@ -17,6 +17,8 @@ pub(crate) enum Detected {
     Archive(ArchiveFormat),
     /// `PK\x07\x08`: the first volume of a spanned/split ZIP.
     SpannedZip,
+    /// An archive signature with a byte or two changed: the archive, damaged.
+    DamagedArchive(String),
     /// Anything else, described for a human.
     Other(String),
 }
@@ -29,6 +31,7 @@ impl Detected {
             Detected::Backup(BackupContainer::MssqlBak) => "a compressed SQL Server backup".into(),
             Detected::Archive(f) => format!("a {f} archive (archives inside archives are not opened)"),
             Detected::SpannedZip => "a volume of a split ZIP archive".into(),
+            Detected::DamagedArchive(s) => s.clone(),
             Detected::Other(s) => s.clone(),
         }
     }
@@ -63,6 +66,8 @@ pub(crate) fn detect(head: &[u8]) -> Detected {
         Detected::SpannedZip
     } else if head.starts_with(SEVEN_Z) {
         Detected::Archive(ArchiveFormat::SevenZip)
+    } else if let Some(what) = damaged_signature(head) {
+        Detected::DamagedArchive(what)
     } else {
         Detected::Other(describe_first_bytes(head))
     }
@@ -96,6 +101,9 @@ pub fn describe_first_bytes(head: &[u8]) -> String {
     if let Some((_, what)) = KNOWN.iter().find(|(magic, _)| head.starts_with(magic)) {
         return (*what).into();
     }
+    if let Some(what) = damaged_signature(head) {
+        return what;
+    }
     if head.len() > 262 && &head[257..262] == b"ustar" {
         return "a tar archive (not supported: use ZIP, 7z or RAR)".into();
     }
@@ -116,6 +124,26 @@ pub fn describe_first_bytes(head: &[u8]) -> String {
     }
     let hex: Vec<String> = head.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("unrecognised binary data starting with {}", hex.join(" "))
+}
+
+/// An archive signature with one or two bytes changed (one for the 4-byte ZIP one): the
+/// file is that archive, damaged in transfer, rather than some other data.
+fn damaged_signature(head: &[u8]) -> Option<String> {
+    const SIGNATURES: &[(&[u8], &str)] =
+        &[(RAR5, "RAR 5 archive"), (RAR4, "RAR 4 archive"), (SEVEN_Z, "7z archive"), (b"PK\x03\x04", "ZIP archive")];
+    SIGNATURES.iter().find_map(|(sig, what)| {
+        let got = head.get(..sig.len())?;
+        let differ = got.iter().zip(sig.iter()).filter(|(a, b)| a != b).count();
+        let tolerated = if sig.len() >= 6 { 2 } else { 1 };
+        (differ > 0 && differ <= tolerated).then(|| {
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ");
+            format!(
+                "a {what} whose signature reads {} instead of {} (damaged in transfer: copy it again)",
+                hex(got),
+                hex(sig)
+            )
+        })
+    })
 }
 
 fn looks_like_sql(text: &str) -> bool {
@@ -152,6 +180,11 @@ mod tests {
         assert_eq!(describe_first_bytes(b"hello\nworld"), "text: \"hello\\nworld\"");
         assert!(describe_first_bytes(b"CREATE TABLE t (a int);").starts_with("an SQL script"));
         assert_eq!(describe_first_bytes(&[0, 1, 2, 0xff]), "unrecognised binary data starting with 00 01 02 ff");
+        let damaged = describe_first_bytes(b"Rar{\x1a\x07\x01\x00rest of the archive");
+        assert!(damaged.starts_with("a RAR 5 archive whose signature reads 52 61 72 7b"), "{damaged}");
+        assert!(describe_first_bytes(b"PK\x03\x05").starts_with("a ZIP archive whose signature"));
+        assert!(!describe_first_bytes(b"PX\x03\x05").contains("signature"), "two bytes of four is another file");
+        assert!(matches!(detect(b"Rar!\x1a\x07\x01\x01"), Detected::DamagedArchive(_)));
         // UTF-8 cut in the middle of a character at the end of the sample is still text.
         let mut cut = "café".as_bytes().to_vec();
         cut.pop();

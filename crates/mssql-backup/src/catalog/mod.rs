@@ -152,6 +152,7 @@ pub fn scan_page_rows(
     table: &'static str,
     f: &mut dyn FnMut(&Row) -> Result<()>,
 ) -> Result<()> {
+    crate::record::check_data_page(page).map_err(|e| e.context(table))?;
     for slot in 0..page.slot_count() {
         let Some(area) = page.record_area(slot)? else { continue };
         if RecordType::of(area[0]) == RecordType::ForwardingStub {
