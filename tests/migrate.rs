@@ -1953,3 +1953,64 @@ async fn role_without_createdb_fails_and_leaves_the_database() {
     m.batch_execute(&format!("DROP ROLE {role}")).await.expect("drop the role");
     drop_like(prev).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// The corpus runner
+
+/// `bak2pg corpus` over the whole fixtures folder: one line per backup (the striped pair
+/// as one), each with the result a user would get from `migrate`, and nothing left in
+/// PostgreSQL afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_corpus_runner_says_what_moves_for_every_fixture() {
+    let folder = fixture("bak");
+    let out = tokio::process::Command::new(bak2pg_bin())
+        .args(["corpus", "--json", "--target", &pg_url()])
+        .arg(&folder)
+        .env_remove("BAK2PG_TARGET")
+        .output()
+        .await
+        .expect("running bak2pg corpus");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    let name = |p: &serde_json::Value| {
+        Path::new(p.as_str().expect("a path")).file_name().and_then(|n| n.to_str()).expect("a name").to_string()
+    };
+    let mut seen = BTreeSet::new();
+    for line in &lines {
+        let files: Vec<String> = line["files"].as_array().expect("files").iter().map(name).collect();
+        let result = line["result"].as_str().expect("result");
+        let detail = line["detail"].as_str().unwrap_or("");
+        let first = files[0].as_str();
+        let expected: (&str, &str) = match first {
+            "appveyor-difftest-diff1-sql2008r2.bak" => ("refused", "a differential backup"),
+            f if f.contains("stripe-partial") => ("refused", "the backup is incomplete"),
+            f if f.starts_with("not-mssql") => ("refused", "not a SQL Server backup"),
+            _ => ("exact", ""),
+        };
+        assert_eq!(result, expected.0, "{files:?}: {detail}");
+        assert!(detail.contains(expected.1), "{files:?}: {detail}");
+        if result == "exact" {
+            assert!(line["rows"].as_u64().is_some() && line["tables"].as_u64().is_some(), "{line}");
+            assert_eq!(line["engine"], "native", "{line}");
+        }
+        if first == "appveyor-stripe-a-sql2008r2.bak" {
+            assert_eq!(files, ["appveyor-stripe-a-sql2008r2.bak", "appveyor-stripe-b-sql2008r2.bak"], "one backup");
+        }
+        seen.extend(files);
+    }
+    let all: BTreeSet<String> = std::fs::read_dir(&folder)
+        .expect("the fixtures folder")
+        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bak"))
+        .collect();
+    assert_eq!(seen, all, "every backup of the folder, once");
+    assert_eq!(lines.len(), all.len() - 1, "the striped pair is one line");
+    let c = connect("postgres").await;
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM pg_database WHERE starts_with(datname, 'bak2pg_corpus_')", &[])
+        .await
+        .expect("listing databases")
+        .get(0);
+    assert_eq!(left, 0, "throwaway databases dropped");
+}

@@ -1,5 +1,6 @@
 //! `bak2pg`: inspect and migrate SQL Server backups, and run the pipeline's steps.
 
+mod corpus;
 mod inspect;
 mod migrate;
 mod sqlserver;
@@ -30,6 +31,10 @@ enum Command {
     /// Run one step of the AWS pipeline on this worker (what SSM Run Command starts):
     /// `bak2pg step <fetch|read|load|validate|swap> --job s3://…/job.json`.
     Step(step::Args),
+    /// Try every backup of a folder (or the files given): one line each saying what
+    /// would move (exact, refused and why, failed and where), migrating each into a
+    /// throwaway database when a target is given.
+    Corpus(corpus::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Migrate(args) => migrate::run(*args),
         Command::Step(args) => step::run(args),
+        Command::Corpus(args) => corpus::run(args),
     };
     match result {
         Ok(code) => code,

@@ -91,6 +91,33 @@ async fn failure_mid_load_leaves_previous_database_unchanged() {
     assert_eq!(fingerprint(name).await, before);
 }
 
+/// SQL Server's own row count (the catalog's) is evidence independent of the decoder:
+/// rows read that differ from it fail validation, though PostgreSQL holds exactly what
+/// was sent; the report shows both numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_read_that_differ_from_sql_servers_count_fail_validation() {
+    let name = "t_catalog_count";
+    reset(name).await;
+    let mut src = simple(name, 6);
+    std::sync::Arc::get_mut(&mut src).unwrap().db.tables[0].row_count_hint = Some(7);
+    let err = bak2pg::migrate(src, &options(name), &NoProgress).await.unwrap_err();
+    assert_eq!(err.step, Step::Validate);
+    assert_eq!(err.kind, ErrorKind::Validation);
+    assert!(err.to_string().contains("dbo.items: 6 rows read, SQL Server's catalog counts 7"), "{err}");
+    let report = err.report.as_ref().expect("report attached");
+    assert_eq!((report.tables[0].rows, report.tables[0].catalog_rows), (6, Some(7)));
+    assert_eq!(report.tables[0].status, bak2pg::report::TableStatus::CatalogCountDiffers);
+    assert_eq!(report.totals.mismatched, 1);
+    assert_eq!(databases(name).await, Vec::<String>::new(), "nothing left behind");
+
+    let mut src = simple(name, 6);
+    std::sync::Arc::get_mut(&mut src).unwrap().db.tables[0].row_count_hint = Some(6);
+    let report = bak2pg::migrate(src, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.tables[0].catalog_rows, Some(6));
+    assert!(report.summary().contains("6 rows (SQL Server: 6)"), "{}", report.summary());
+    reset(name).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_error_names_step_table_and_sqlstate() {
     let name = "t_pgerror";
@@ -212,11 +239,15 @@ async fn steps_run_separately_rerun_load_and_detect_a_changed_row() {
     let loaded = bak2pg::migrate::step_load(src, &plan, &opts.target, &names, opts.tuning, &NoProgress).await.unwrap();
     bak2pg::migrate::step_create_constraints(&db, &plan, &opts.target, &names, facts.version_num).await.unwrap();
     let sent: Vec<_> = loaded.iter().map(|l| l.checksum).collect();
-    let (_, mismatched) = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
-    assert!(mismatched.is_empty());
+    let mut report = bak2pg::report::Report::new(bak2pg::source::SourceInfo::unknown());
+    bak2pg::migrate::report_plan(&mut report, &plan, &db);
+    bak2pg::migrate::report_loaded(&mut report, &plan, &loaded);
+    let back = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
+    assert_eq!(bak2pg::migrate::report_validated(&mut report, &back), Vec::<String>::new());
     connect(&names.loading).await.batch_execute("UPDATE items SET label = 'item X' WHERE id = 7").await.unwrap();
-    let (back, mismatched) = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
-    assert_eq!(mismatched, vec!["dbo.items".to_string()]);
+    let back = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
+    let failed = bak2pg::migrate::report_validated(&mut report, &back);
+    assert_eq!(failed, vec!["dbo.items: row count or checksum differ".to_string()]);
     assert_eq!(back[0].checksum.rows, 20);
     // Swapping a database is a separate step: the table was changed, so do not.
     reset(name).await;
