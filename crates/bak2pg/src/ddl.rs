@@ -910,8 +910,8 @@ fn row_key(t: &Table, tp: &TablePlan) -> String {
 /// referenced table (alias `p`) under SQL Server's comparison rules, as the referencing
 /// columns' values (`(268435459)`). Rows with a NULL in the key are not checked (MATCH
 /// SIMPLE, in both systems). Character keys compare as SQL Server compares them:
-/// trailing spaces ignored (ANSI padding) and, under a case-insensitive collation,
-/// case too; an accent- or width-insensitive collation is not modelled (such a key
+/// trailing spaces ignored (ANSI padding) and, under a case-insensitive (or unknown)
+/// collation, case too; accent- and width-insensitivity are not modelled (such a key
 /// fails loudly rather than passing wrongly).
 fn fk_violators(t: &Table, fk: &ForeignKey, qt: &str, cols: &[String], rqt: &str, rcols: &[String]) -> String {
     let pairs: Vec<String> = fk
@@ -921,7 +921,9 @@ fn fk_violators(t: &Table, fk: &ForeignKey, qt: &str, cols: &[String], rqt: &str
         .map(|(name, (c, r))| match t.column(name).and_then(|col| col.ty.collation()) {
             None => format!("p.{r} = c.{c}"),
             Some(coll) => {
-                let ci = mssql_backup::collation::CollationParts::parse(coll.id).is_ok_and(|p| !p.case_sensitive);
+                // An id this reader cannot take apart compares case-insensitively here:
+                // the lenient side only turns a violation into a reported NOT VALID.
+                let ci = mssql_backup::collation::CollationParts::parse(coll.id).map_or(true, |p| !p.case_sensitive);
                 let f = |side: &str, col: &str| {
                     let trimmed = format!("rtrim({side}.{col}::text)");
                     if ci { format!("lower({trimmed})") } else { trimmed }

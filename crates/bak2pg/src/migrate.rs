@@ -400,8 +400,8 @@ pub fn report_loaded(report: &mut Report, plan: &Plan, loaded: &[LoadedTable]) {
 /// A table passes when PostgreSQL holds exactly the rows sent (row count and checksum)
 /// *and* as many rows were read as SQL Server's catalog counted (`catalog_rows`, when
 /// known). The first proves the load; only the second is evidence about the decoding.
-/// Measured on the 27 readable fixtures, the catalog count agreed with the rows read on
-/// every table, so a difference is an error, not a warning.
+/// Measured on the fixtures, the catalog count agreed with the rows read on all 232
+/// tables of the 25 readable backups, so a difference is an error, not a warning.
 pub fn report_validated(report: &mut Report, back: &[ReadBack]) -> Vec<String> {
     let mut failed = Vec::new();
     for b in back {

@@ -3,8 +3,8 @@
 
 mod common;
 
-use bak2pg::NoProgress;
 use bak2pg::schema::*;
+use bak2pg::{ErrorKind, NoProgress, Step};
 use common::*;
 use mssql_backup::{SqlType, Value};
 
@@ -397,6 +397,45 @@ async fn unknown_types_are_refused_unless_asked() {
 async fn violated_constraints_are_created_not_valid_and_the_rest_still_applies() {
     let name = "t_notvalid";
     reset(name).await;
+    // SQL Server did not trust the foreign key and CK_C_v (added WITH NOCHECK): rows that
+    // break them are possible, so they are created NOT VALID and listed.
+    let source = MemSource::new(database(name, orphan_tables(false)), orphan_rows());
+    let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let not_valid: Vec<(&str, &str, &str)> = report
+        .untranslated
+        .iter()
+        .filter(|u| u.action.starts_with("created NOT VALID"))
+        .map(|u| (u.kind.as_str(), u.object.as_str(), u.reason.as_str()))
+        .collect();
+    let untrusted = "not trusted in SQL Server (added or re-enabled WITH NOCHECK): the rows it held were never checked";
+    assert_eq!(
+        not_valid,
+        vec![("foreign_key", "FK_C_P", untrusted), ("check", "CK_C_v", untrusted)],
+        "{:#?}",
+        report.untranslated
+    );
+    let c = connect(name).await;
+    let rows = c
+        .query(
+            "SELECT conname::text, convalidated FROM pg_constraint WHERE conrelid = '\"C\"'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let want = [("CK_C_pid", true), ("CK_C_v", false), ("FK_C_P", false), ("PK_C", true)];
+    assert_eq!(got, want.map(|(n, v)| (n.to_string(), v)));
+    let id: i32 = c.query_one("INSERT INTO \"C\" (pid, v) VALUES (1, 0) RETURNING id", &[]).await.unwrap().get(0);
+    assert_eq!(id, 3);
+    let e = c.batch_execute("INSERT INTO \"C\" (pid, v) VALUES (98, 0)").await.expect_err("the FK holds for new rows");
+    assert_eq!(e.code().map(|s| s.code()), Some("23503"), "{e}");
+    drop(c);
+    reset(name).await;
+}
+
+/// P(id) and C(id, pid → P, v) with CK_C_v `v >= 0` and CK_C_pid `pid > 0`; the foreign
+/// key and CK_C_v trusted or not.
+fn orphan_tables(trusted: bool) -> Vec<Table> {
     let mut parent = table("dbo", "P", vec![not_null(col("id", SqlType::Int))]);
     parent.primary_key = Some(key("PK_P", &["id"]));
     let mut child = table(
@@ -414,44 +453,79 @@ async fn violated_constraints_are_created_not_valid_and_the_rest_still_applies()
         on_delete: FkAction::NoAction,
         on_update: FkAction::NoAction,
         disabled: false,
-        not_trusted: false,
+        not_trusted: !trusted,
     });
-    for (n, def) in [("CK_C_v", "([v]>=(0))"), ("CK_C_pid", "([pid]>(0))")] {
+    for (n, def, not_trusted) in [("CK_C_v", "([v]>=(0))", !trusted), ("CK_C_pid", "([pid]>(0))", false)] {
         child.check_constraints.push(CheckConstraint {
             name: n.into(),
             definition: def.into(),
             column: None,
             disabled: false,
-            not_trusted: false,
+            not_trusted,
         });
     }
-    let rows = vec![
+    vec![parent, child]
+}
+
+/// P holds 1; C holds (1, 1, 5) and the orphan (2, 99, -1), which breaks FK_C_P and CK_C_v.
+fn orphan_rows() -> Vec<Vec<Vec<Value>>> {
+    vec![
         vec![vec![Value::Int(1)]],
-        // Row 2: an orphan (pid 99) with v < 0.
         vec![vec![Value::Int(1), Value::Int(1), Value::Int(5)], vec![Value::Int(2), Value::Int(99), Value::Int(-1)]],
-    ];
+    ]
+}
+
+/// Constraints SQL Server trusted held on every row it had: loaded rows that break one
+/// mean the rows read are wrong, and the run fails naming the constraint and a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_constraint_the_rows_break_fails_the_run() {
+    let name = "t_trusted";
+    reset(name).await;
+    let source = MemSource::new(database(name, orphan_tables(true)), orphan_rows());
+    let e = bak2pg::migrate(source, &options(name), &NoProgress).await.expect_err("the orphan breaks FK_C_P");
+    assert_eq!((e.step, e.kind), (Step::CreateConstraints, ErrorKind::Validation), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("FK_C_P") && text.contains("row with key (99)") && text.contains("dbo.C"), "{text}");
+    assert_eq!(databases(name).await, Vec::<String>::new(), "the loading database is dropped");
+
+    // The foreign key untrusted, CK_C_v trusted: the CHECK names the row by its key.
+    let mut tables = orphan_tables(true);
+    tables[1].foreign_keys[0].not_trusted = true;
+    let source = MemSource::new(database(name, tables), orphan_rows());
+    let e = bak2pg::migrate(source, &options(name), &NoProgress).await.expect_err("the orphan breaks CK_C_v");
+    let text = e.to_string();
+    assert!(text.contains("CK_C_v") && text.contains("row with key (2)") && text.contains("[v]>=(0)"), "{text}");
+}
+
+/// A trusted foreign key on strings: SQL Server compared 'abc  ' and 'ABC' equal (trailing
+/// spaces, a case-insensitive collation); PostgreSQL does not. Not a decoding error: the
+/// key is created NOT VALID and the report says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_string_key_equal_under_sql_servers_rules_is_not_a_violation() {
+    let name = "t_cikey";
+    reset(name).await;
+    // SQL_Latin1_General_CP1_CI_AS, as the catalog stores it.
+    let ci = mssql_backup::Collation { id: 0x3400_D008, name: None, code_page: 1252 };
+    let code = |n: &str| not_null(col(n, SqlType::VarChar { len: Some(10), collation: ci.clone() }));
+    let mut parent = table("dbo", "P", vec![code("code")]);
+    parent.primary_key = Some(key("PK_P", &["code"]));
+    let mut child = table("dbo", "C", vec![not_null(col("id", SqlType::Int)), code("code")]);
+    child.foreign_keys.push(ForeignKey {
+        name: "FK_C_P".into(),
+        columns: vec!["code".into()],
+        referenced_schema: "dbo".into(),
+        referenced_table: "P".into(),
+        referenced_columns: vec!["code".into()],
+        on_delete: FkAction::NoAction,
+        on_update: FkAction::NoAction,
+        disabled: false,
+        not_trusted: false,
+    });
+    let rows = vec![vec![vec![Value::String("ABC".into())]], vec![vec![Value::Int(1), Value::String("abc  ".into())]]];
     let source = MemSource::new(database(name, vec![parent, child]), rows);
     let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
-    let not_valid: Vec<(&str, &str)> = report
-        .untranslated
-        .iter()
-        .filter(|u| u.action.starts_with("created NOT VALID"))
-        .map(|u| (u.kind.as_str(), u.object.as_str()))
-        .collect();
-    assert_eq!(not_valid, vec![("foreign_key", "FK_C_P"), ("check", "CK_C_v")], "{:#?}", report.untranslated);
-    let c = connect(name).await;
-    let rows = c
-        .query(
-            "SELECT conname::text, convalidated FROM pg_constraint WHERE conrelid = '\"C\"'::regclass ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap();
-    let got: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let want = [("CK_C_pid", true), ("CK_C_v", false), ("FK_C_P", false), ("PK_C", true)];
-    assert_eq!(got, want.map(|(n, v)| (n.to_string(), v)));
-    let id: i32 = c.query_one("INSERT INTO \"C\" (pid, v) VALUES (1, 0) RETURNING id", &[]).await.unwrap().get(0);
-    assert_eq!(id, 3);
-    let e = c.batch_execute("INSERT INTO \"C\" (pid, v) VALUES (98, 0)").await.expect_err("the FK holds for new rows");
-    assert_eq!(e.code().map(|s| s.code()), Some("23503"), "{e}");
+    let fk = report.untranslated.iter().find(|u| u.object == "FK_C_P").expect("FK_C_P listed");
+    assert_eq!(fk.action, "created NOT VALID (existing rows were not checked)");
+    assert!(fk.reason.contains("under SQL Server's comparison rules"), "{}", fk.reason);
+    reset(name).await;
 }
