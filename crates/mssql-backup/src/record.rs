@@ -310,9 +310,129 @@ pub fn forwarding_stub_target(area: &[u8]) -> Option<Rid> {
     Rid::from_bytes(area.get(1..9)?)
 }
 
+/// Checks an uncompressed (FixedVar) data page's records against its header, as SQL
+/// Server keeps them: every used slot points into the record area (offset 96 up to
+/// `m_freeData`); each record, as long as its own header says (9 bytes for a forwarding
+/// stub), ends at or before `m_freeData` and before the next record starts; and
+/// `m_freeCnt` = 8096 − 2 · `m_slotCnt` − the sum of the record lengths (free space
+/// includes the gaps deleted records leave; exact on all 551 data pages of the fixtures).
+/// Catches what a page checksum cannot: a page without one (torn-page protection only
+/// covers 2 bits per sector), or damage before the checksum was computed.
+///
+/// # Errors
+/// [`crate::ErrorKind::Corrupt`] naming the page, the slot and what does not add up.
+pub fn check_data_page(page: &crate::page::Page) -> Result<()> {
+    let h = page.header();
+    let id = page.id();
+    let bad = |what: String| Error::corrupt(format!("page structure: {what}")).on_page(id);
+    let slots = page.slot_count();
+    let free_data = usize::from(h.free_data);
+    if free_data < crate::page::HEADER_SIZE || free_data + 2 * slots > crate::page::PAGE_SIZE {
+        return Err(bad(format!("m_freeData {free_data} and {slots} slots do not fit the page")));
+    }
+    let mut records = Vec::with_capacity(slots);
+    for slot in 0..slots {
+        let Some(area) = page.record_area(slot)? else { continue };
+        let off = usize::from(page.slot_offset(slot)?);
+        if off >= free_data {
+            return Err(bad(format!("slot {slot} points at offset {off}, at or past m_freeData {free_data}")));
+        }
+        let len = if RecordType::of(area[0]) == RecordType::ForwardingStub {
+            9
+        } else {
+            Record::parse(area).map_err(|e| e.on_page(id).context(format!("slot {slot}")))?.len()
+        };
+        records.push((off, len, slot));
+    }
+    records.sort_unstable();
+    for w in records.windows(2) {
+        let ((a, alen, aslot), (b, _, bslot)) = (w[0], w[1]);
+        if a + alen > b {
+            return Err(bad(format!(
+                "the record of slot {aslot} (offset {a}, {alen} bytes) overlaps that of slot {bslot} (offset {b})"
+            )));
+        }
+    }
+    if let Some(&(off, len, slot)) = records.last()
+        && off + len > free_data
+    {
+        return Err(bad(format!(
+            "the record of slot {slot} (offset {off}, {len} bytes) runs past m_freeData {free_data}"
+        )));
+    }
+    let used: usize = records.iter().map(|r| r.1).sum();
+    let expected = (crate::page::PAGE_SIZE - crate::page::HEADER_SIZE).checked_sub(2 * slots + used);
+    if expected != Some(usize::from(h.free_count)) {
+        return Err(bad(format!(
+            "m_freeCnt is {} but {slots} slots and {} records of {used} bytes leave {}",
+            h.free_count,
+            records.len(),
+            expected.map_or("less than nothing".to_string(), |n| n.to_string())
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A data page holding `records` at back-to-back offsets from 96, slot `k` pointing
+    /// at record `k`, `m_freeData` and `m_freeCnt` as SQL Server keeps them.
+    fn data_page(records: &[Vec<u8>]) -> Box<[u8; crate::page::PAGE_SIZE]> {
+        let mut p = Box::new([0u8; crate::page::PAGE_SIZE]);
+        p[0] = 1;
+        p[1] = 1; // data page
+        p[32..36].copy_from_slice(&5u32.to_le_bytes());
+        p[36..38].copy_from_slice(&1u16.to_le_bytes());
+        let mut at = 96;
+        for (k, r) in records.iter().enumerate() {
+            p[at..at + r.len()].copy_from_slice(r);
+            let slot = crate::page::PAGE_SIZE - 2 * (k + 1);
+            p[slot..slot + 2].copy_from_slice(&(at as u16).to_le_bytes());
+            at += r.len();
+        }
+        let used: usize = records.iter().map(Vec::len).sum();
+        p[22..24].copy_from_slice(&(records.len() as u16).to_le_bytes());
+        p[28..30].copy_from_slice(&((8096 - 2 * records.len() - used) as u16).to_le_bytes());
+        p[30..32].copy_from_slice(&(at as u16).to_le_bytes());
+        p
+    }
+
+    fn check(p: Box<[u8; crate::page::PAGE_SIZE]>) -> Result<()> {
+        check_data_page(&crate::page::Page::verify(p, PageId::new(1, 5)).unwrap())
+    }
+
+    #[test]
+    fn page_structure_adds_up_or_is_refused_naming_what_does_not() {
+        let stub = vec![0x04, 1, 0, 0, 0, 1, 0, 0, 0];
+        let mut record = sample();
+        record.truncate(17); // without the next record's bytes
+        let good = data_page(&[record.clone(), stub, record]);
+        check(good.clone()).unwrap();
+
+        let mut free = good.clone();
+        free[28] ^= 1;
+        let e = check(free).unwrap_err();
+        assert!(e.message.contains("m_freeCnt"), "{e}");
+        assert_eq!(e.page, Some(PageId::new(1, 5)));
+
+        // Slot 2 pointing at slot 0's record: each parses, together they overlap.
+        let mut overlap = good.clone();
+        overlap[8186..8188].copy_from_slice(&96u16.to_le_bytes());
+        let e = check(overlap).unwrap_err();
+        assert!(e.message.contains("overlaps"), "{e}");
+        // Slot 1 moved 4 bytes back, into slot 0's record: that is no record at all.
+        let mut inside = good.clone();
+        let at = u16::from_le_bytes([inside[8188], inside[8189]]) - 4;
+        inside[8188..8190].copy_from_slice(&at.to_le_bytes());
+        assert!(check(inside).unwrap_err().message.contains("slot 1"));
+
+        let mut past = good;
+        past[30] = 100; // m_freeData inside the first record
+        let e = check(past).unwrap_err();
+        assert!(e.message.contains("m_freeData"), "{e}");
+    }
 
     /// A record with fixed int 7 at offset 4, 3 columns (2nd NULL), one var column "ab".
     fn sample() -> Vec<u8> {
@@ -389,67 +509,4 @@ mod tests {
         bytes.truncate(n - 6);
         assert!(Record::parse(&bytes).is_err());
     }
-}
-
-/// Checks an uncompressed (FixedVar) data page's records against its header, as SQL
-/// Server keeps them: every used slot points into the record area (offset 96 up to
-/// `m_freeData`); each record, as long as its own header says (9 bytes for a forwarding
-/// stub), ends at or before `m_freeData` and before the next record starts; and
-/// `m_freeCnt` = 8096 − 2 · `m_slotCnt` − the sum of the record lengths (free space
-/// includes the gaps deleted records leave; exact on all 551 data pages of the fixtures).
-/// Catches what a page checksum cannot: a page without one (torn-page protection only
-/// covers 2 bits per sector), or damage before the checksum was computed.
-///
-/// # Errors
-/// [`crate::ErrorKind::Corrupt`] naming the page, the slot and what does not add up.
-pub fn check_data_page(page: &crate::page::Page) -> Result<()> {
-    let h = page.header();
-    let id = page.id();
-    let bad = |what: String| Error::corrupt(format!("page structure: {what}")).on_page(id);
-    let slots = page.slot_count();
-    let free_data = usize::from(h.free_data);
-    if free_data < crate::page::HEADER_SIZE || free_data + 2 * slots > crate::page::PAGE_SIZE {
-        return Err(bad(format!("m_freeData {free_data} and {slots} slots do not fit the page")));
-    }
-    let mut records = Vec::with_capacity(slots);
-    for slot in 0..slots {
-        let Some(area) = page.record_area(slot)? else { continue };
-        let off = usize::from(page.slot_offset(slot)?);
-        if off >= free_data {
-            return Err(bad(format!("slot {slot} points at offset {off}, at or past m_freeData {free_data}")));
-        }
-        let len = if RecordType::of(area[0]) == RecordType::ForwardingStub {
-            9
-        } else {
-            Record::parse(area).map_err(|e| e.on_page(id).context(format!("slot {slot}")))?.len()
-        };
-        records.push((off, len, slot));
-    }
-    records.sort_unstable();
-    for w in records.windows(2) {
-        let ((a, alen, aslot), (b, _, bslot)) = (w[0], w[1]);
-        if a + alen > b {
-            return Err(bad(format!(
-                "the record of slot {aslot} (offset {a}, {alen} bytes) overlaps that of slot {bslot} (offset {b})"
-            )));
-        }
-    }
-    if let Some(&(off, len, slot)) = records.last() {
-        if off + len > free_data {
-            return Err(bad(format!(
-                "the record of slot {slot} (offset {off}, {len} bytes) runs past m_freeData {free_data}"
-            )));
-        }
-    }
-    let used: usize = records.iter().map(|r| r.1).sum();
-    let expected = (crate::page::PAGE_SIZE - crate::page::HEADER_SIZE).checked_sub(2 * slots + used);
-    if expected != Some(usize::from(h.free_count)) {
-        return Err(bad(format!(
-            "m_freeCnt is {} but {slots} slots and {} records of {used} bytes leave {}",
-            h.free_count,
-            records.len(),
-            expected.map_or("less than nothing".to_string(), |n| n.to_string())
-        )));
-    }
-    Ok(())
 }

@@ -481,13 +481,22 @@ fn rejects_what_it_cannot_read() {
     assert_eq!((err.kind, err.offset), (ErrorKind::Unsupported, Some(8)), "{err}");
     assert!(err.message.contains("version 3.3"), "{err}");
 
-    // An unknown record type where the first padding record is.
+    // An unknown first record: another layout (or an encrypted container).
+    let mut v = file.clone();
+    assert_eq!(v[0x1e0], 0x21);
+    v[0x1e0] = 0x27;
+    let err = from_bytes(v, e.file).unwrap_err();
+    assert_eq!((err.kind, err.offset), (ErrorKind::Unsupported, Some(0x1e0)), "{err}");
+    assert!(err.message.contains("0x27") && err.message.contains("first record"), "{err}");
+
+    // An unknown byte where the first chunk says the next record (a padding record)
+    // starts: damage, named with the chunk that points there.
     let mut v = file.clone();
     assert_eq!(v[0x35c], 0x24);
     v[0x35c] = 0x27;
     let err = from_bytes(v, e.file).unwrap_err();
-    assert_eq!((err.kind, err.offset), (ErrorKind::Unsupported, Some(0x35c)), "{err}");
-    assert!(err.message.contains("0x27"), "{err}");
+    assert_eq!((err.kind, err.offset), (ErrorKind::Corrupt, Some(0x35c)), "{err}");
+    assert!(err.message.contains("0x27") && err.message.contains("compressed chunk 0 at offset 480"), "{err}");
 
     // A first chunk whose payload is not an MS-XCA stream (as an encrypted payload would be).
     let mut v = file.clone();
