@@ -192,6 +192,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let completeness = backup.completeness();
+    if let Some(e) = completeness.damage.clone().filter(|_| !args.salvage) {
+        // Damage, not absence: say so, never "give every stripe".
+        let hint = e.kind.hint();
+        eprintln!("error: {}", e.with_file(&args.files[0]));
+        if let Some(hint) = hint {
+            eprintln!("{hint}");
+        }
+        return Ok(ExitCode::from(2));
+    }
     if !completeness.complete && !args.salvage {
         if args.json {
             let report = Report {

@@ -302,6 +302,7 @@ impl Backup {
             missing_extents: 0,
             missing_sample: Vec::new(),
             tables: Vec::new(),
+            damage: None,
         };
         if let Some(e) = &self.media_problem {
             out.problems.push(e.message.clone());
@@ -317,6 +318,16 @@ impl Backup {
             .collect();
         for id in self.store.file_ids() {
             if !files.iter().any(|f| f.0 == id) {
+                if !files.is_empty() && out.damage.is_none() {
+                    // The file list names every data file of the database: pages of
+                    // another one are pages whose header was damaged.
+                    let listed: Vec<String> = files.iter().map(|f| f.0.to_string()).collect();
+                    out.damage = Some(Error::corrupt(format!(
+                        "the backup holds pages of data file {id}, which its file list does not have \
+                         (files {}): a damaged page header",
+                        listed.join(", ")
+                    )));
+                }
                 files.push((id, None));
             }
         }
@@ -326,7 +337,7 @@ impl Backup {
                 completeness::check_tables(&self.store, db, layouts, &mut out);
                 out.problems.extend(unreadable.iter().map(|u| format!("not described (catalog pages missing): {u}")));
             }
-            Err(e) => out.problems.push(format!("the system catalog cannot be read: {e}")),
+            Err(e) => out.problem("the system catalog cannot be read".into(), &e),
         }
         out.complete = out.problems.is_empty();
         out

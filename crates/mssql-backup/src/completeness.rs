@@ -27,6 +27,21 @@ pub struct Completeness {
     pub missing_sample: Vec<PageId>,
     /// Per-table status, when the catalog could be read.
     pub tables: Vec<TableCompleteness>,
+    /// The first error met that is damage rather than absence (a page checksum, a
+    /// malformed structure, a truncated file): then the backup is not merely incomplete,
+    /// and this is its true cause.
+    #[serde(skip)]
+    pub damage: Option<crate::Error>,
+}
+
+impl Completeness {
+    /// Notes `e` as a problem; keeps it as the cause when it is damage, not absence.
+    pub fn problem(&mut self, what: String, e: &crate::Error) {
+        self.problems.push(format!("{what}: {e}"));
+        if e.kind != crate::ErrorKind::Incomplete && self.damage.is_none() {
+            self.damage = Some(e.clone());
+        }
+    }
 }
 
 /// Whether one table's pages are all present.
@@ -73,7 +88,7 @@ pub fn check_files(store: &PageStore, files: &[(u16, Option<u64>)], out: &mut Co
                     }
                 }
             }
-            Err(e) => out.problems.push(format!("data file {file}: allocation map unreadable: {e}")),
+            Err(e) => out.problem(format!("data file {file}: allocation map unreadable"), &e),
         }
     }
     if out.missing_extents > 0 {
@@ -99,6 +114,9 @@ pub fn check_tables(store: &PageStore, db: &Database, layouts: &[TableLayout], o
                     Ok(map) => tc.missing_extents += missing_extents(store, &map).len() as u64,
                     Err(e) => {
                         tc.error.get_or_insert_with(|| e.to_string());
+                        if e.kind != crate::ErrorKind::Incomplete && out.damage.is_none() {
+                            out.damage = Some(e);
+                        }
                     }
                 }
             }

@@ -57,7 +57,7 @@ impl ErrorKind {
 }
 
 /// An error with the location at fault.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Error {
     /// What kind of failure this is.
     pub kind: ErrorKind,

@@ -32,6 +32,11 @@ impl NativeSource {
         if !options.salvage {
             // Say what is missing, not merely the first catalog page that is.
             let c = backup.completeness();
+            // Damage met on the way (a page checksum, a malformed record) is the cause,
+            // whatever else is missing: never "incomplete" for a damaged file.
+            if let Some(e) = c.damage {
+                return Err(SourceError::Backup(e.with_file(paths[0])));
+            }
             if !c.complete {
                 return Err(SourceError::Backup(
                     mssql_backup::Error::new(
