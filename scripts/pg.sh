@@ -4,6 +4,7 @@
 #   scripts/pg.sh start   # init (once) and start; prints the URL on stdout
 #   scripts/pg.sh url     # prints the URL of the running cluster
 #   scripts/pg.sh stop    # stops it (fast shutdown)
+#   scripts/pg.sh restart # restarts it (fast: every session is cut), same port
 #   source scripts/pg.sh start   # same as start, and exports BAK2PG_TEST_PG
 #
 # Installs Debian's postgresql package when no server binaries are found under
@@ -129,11 +130,20 @@ _pg_main() {
         fi
         rm -f "$pgdir/port"
         ;;
+    restart)
+        # `pg_ctl restart -m fast`: every session is cut, the same options and port (the
+        # fault tests use it).
+        bindir="$(_pg_bindir)"
+        [ -f "$pgdir/data/postmaster.pid" ] || { _pg_log "no running cluster"; return 1; }
+        _pg_as "$bindir/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -m fast -w -t 60 restart >/dev/null 2>&1 \
+            || { tail -n 20 "$pgdir/server.log" >&2; return 1; }
+        _pg_log "restarted"
+        ;;
     url)
         _pg_url
         ;;
     *)
-        _pg_log "usage: scripts/pg.sh start|stop|url"; return 2
+        _pg_log "usage: scripts/pg.sh start|stop|restart|url"; return 2
         ;;
     esac
 }

@@ -54,9 +54,13 @@ pub struct Args {
     #[arg(long)]
     database: Option<String>,
     /// Drop the previous database after a successful swap instead of keeping it as
-    /// `<name>__prev_<UTC time>`.
-    #[arg(long)]
+    /// `<name>__prev_<UTC time>` (the same as `--keep-previous 0`).
+    #[arg(long, conflicts_with = "keep_previous")]
     replace: bool,
+    /// How many previous copies (`<name>__prev_<UTC time>`) to keep after a successful
+    /// swap; older ones, also those of earlier runs, are dropped (only bak2pg's own).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    keep_previous: u32,
     /// Keep `<name>__loading` after a failure, for inspection.
     #[arg(long)]
     keep_failed: bool,
@@ -302,7 +306,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut opts = MigrateOptions::new(&args.target).map_err(|e| anyhow::anyhow!("{e}"))?;
     opts.target = opts.target.with_default_password(std::env::var("PGPASSWORD").ok().as_deref());
     opts.database = args.database.clone();
-    opts.replace = args.replace;
+    opts.keep_previous = if args.replace { 0 } else { args.keep_previous };
     opts.keep_failed = args.keep_failed;
     opts.tuning.jobs = args.jobs.max(1);
     opts.plan.schema_map = parse_schema_map(&args.schema_map)?;

@@ -176,7 +176,7 @@ impl Ctx {
             opts.target = opts.target.with_default_password(Some(&pw));
         }
         opts.database = Some(t.database.clone());
-        opts.replace = t.replace;
+        opts.keep_previous = t.keep_previous();
         opts.tuning.jobs = self.job.worker.jobs.max(1);
         opts.plan = PlanOptions::default();
         Ok(opts)
@@ -835,13 +835,12 @@ async fn swap(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> {
     let _lock = RunLock::acquire(&opts.target, names).await.map_err(migrate_err)?;
     let t = Instant::now();
     let summary = if database_exists(&opts.target, step, &names.loading).await? {
-        let out = engine::step_swap(&opts.target, names, opts.replace).await.map_err(migrate_err)?;
-        report.target.previous_kept_as = out.previous_kept_as.clone();
-        report.target.previous_dropped = out.previous_dropped;
-        report.warnings.extend(out.warnings);
-        match &out.previous_kept_as {
+        let out = engine::step_swap(&opts.target, names, opts.keep_previous).await.map_err(migrate_err)?;
+        let (kept_as, dropped) = (out.previous_kept_as.clone(), out.previous_dropped);
+        engine::report_swap(&mut report, out);
+        match &kept_as {
             Some(p) => format!("{} is in place; the previous database is kept as {p}", names.name),
-            None if out.previous_dropped => format!("{} is in place; the previous database was dropped", names.name),
+            None if dropped => format!("{} is in place; the previous database was dropped", names.name),
             None => format!("{} is in place", names.name),
         }
     } else {

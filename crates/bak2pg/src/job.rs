@@ -199,12 +199,21 @@ pub struct TargetConfig {
     pub password_parameter: String,
     /// The database to create.
     pub database: String,
-    /// Drop the previous database after the swap instead of keeping `<db>__prev_<UTC>`.
+    /// Drop the previous database after the swap instead of keeping `<db>__prev_<UTC>`
+    /// (the same as `keep_previous` 0).
     #[serde(default)]
     pub replace: bool,
+    /// How many previous copies to keep after the swap (default 1); older ones are dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_previous: Option<u32>,
 }
 
 impl TargetConfig {
+    /// The previous copies to keep: 0 with `replace`, else `keep_previous` or 1.
+    pub fn keep_previous(&self) -> u32 {
+        if self.replace { 0 } else { self.keep_previous.unwrap_or(1) }
+    }
+
     /// The connection URL without password (`postgres://user@host:port/db?sslmode=…`).
     pub fn url(&self) -> String {
         let mut url = format!(
@@ -669,6 +678,7 @@ mod tests {
             password_parameter: "/bak2pg/pg-password".into(),
             database: "hotel123".into(),
             replace: false,
+            keep_previous: None,
         };
         assert_eq!(
             t.url(),

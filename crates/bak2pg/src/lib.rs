@@ -27,6 +27,8 @@ pub mod checksum;
 pub mod copy;
 #[cfg(feature = "engine")]
 pub mod ddl;
+#[cfg(feature = "engine")]
+pub mod faults;
 pub mod job;
 #[cfg(feature = "engine")]
 pub mod load;

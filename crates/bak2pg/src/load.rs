@@ -348,6 +348,7 @@ pub async fn load_table(
         store_asides(client, spilled, tail, tuning.buffer_bytes).await.map_err(|e| e.table(display.clone()))?;
     }
     client.batch_execute("COMMIT").await.map_err(pg)?;
+    crate::faults::pause("table_loaded");
     let table_name: &str = &display;
     tracing::info!(
         table = table_name,

@@ -51,9 +51,9 @@ pub struct MigrateOptions {
     pub target: Target,
     /// Final database name; the source database's name when `None`.
     pub database: Option<String>,
-    /// Drop the previous database after the swap instead of keeping it as
-    /// `<name>__prev_<UTC>`.
-    pub replace: bool,
+    /// How many previous copies (`<name>__prev_<UTC>`, ours) to keep after the swap; the
+    /// older ones are dropped. 0 drops the database replaced (`--replace`). Default 1.
+    pub keep_previous: u32,
     /// Keep `<name>__loading` after a failure, for inspection.
     pub keep_failed: bool,
     /// Naming and type options.
@@ -71,7 +71,7 @@ impl MigrateOptions {
         Ok(MigrateOptions {
             target: Target::parse(url)?,
             database: None,
-            replace: false,
+            keep_previous: 1,
             keep_failed: false,
             plan: PlanOptions::default(),
             tuning: LoadTuning::default(),
@@ -109,7 +109,7 @@ pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Nam
 pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> Result<(), MigrateError> {
     let step = Step::CreateSchema;
     let m = target.connect(step, target.maintenance_db()).await?;
-    target::create_loading(&m, names).await?;
+    target::create_loading(target, &m, names).await?;
     drop(m);
     let c = target.connect(step, &names.loading).await?;
     // Schemas, then tables, in one pipeline (see `target::pipelined`): the first failure
@@ -126,6 +126,7 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
             });
         }
     }
+    crate::faults::pause("schema_created");
     Ok(())
 }
 
@@ -313,9 +314,18 @@ pub async fn step_validate(
 ///
 /// # Errors
 /// Sessions on `<name>` block the rename: nothing is changed.
-pub async fn step_swap(target: &Target, names: &Names, replace: bool) -> Result<SwapOutcome, MigrateError> {
+pub async fn step_swap(target: &Target, names: &Names, keep_previous: u32) -> Result<SwapOutcome, MigrateError> {
     let c = target.connect(Step::Swap, target.maintenance_db()).await?;
-    target::swap(&c, names, replace).await
+    target::swap(&c, names, keep_previous).await
+}
+
+/// Report: what the swap did with the previous database and the older copies.
+pub fn report_swap(report: &mut Report, swapped: SwapOutcome) {
+    report.target.previous_kept_as = swapped.previous_kept_as;
+    report.target.previous_dropped = swapped.previous_dropped;
+    report.target.previous_kept = swapped.previous_kept;
+    report.target.previous_dropped_names = swapped.previous_dropped_names;
+    report.warnings.extend(swapped.warnings);
 }
 
 /// Report: the views, procedures and other objects of `db` that are not migrated.
@@ -510,10 +520,8 @@ async fn run(
         return Err(e);
     }
 
-    let swapped = timed(report, progress, Step::Swap, step_swap(&opts.target, &names, opts.replace)).await?;
-    report.target.previous_kept_as = swapped.previous_kept_as;
-    report.target.previous_dropped = swapped.previous_dropped;
-    report.warnings.extend(swapped.warnings);
+    let swapped = timed(report, progress, Step::Swap, step_swap(&opts.target, &names, opts.keep_previous)).await?;
+    report_swap(report, swapped);
     Ok(())
 }
 
@@ -533,6 +541,7 @@ async fn build(
         timed(report, progress, Step::LoadData, step_load(source, plan, &opts.target, names, opts.tuning, progress))
             .await?;
     report_loaded(report, plan, &loaded);
+    crate::faults::pause("loaded");
     let more = timed(
         report,
         progress,
@@ -541,6 +550,7 @@ async fn build(
     )
     .await?;
     report.untranslated.extend(more);
+    crate::faults::pause("constraints_created");
     let sent: Vec<TableChecksum> = loaded.iter().map(|l| l.checksum).collect();
     let back =
         timed(report, progress, Step::Validate, step_validate(plan, &opts.target, names, opts.tuning.jobs, &sent))
@@ -553,5 +563,6 @@ async fn build(
             format!("{} tables failed validation: {}", failed.len(), failed.join("; ")),
         ));
     }
+    crate::faults::pause("validated");
     Ok(())
 }

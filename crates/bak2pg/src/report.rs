@@ -208,6 +208,12 @@ pub struct TargetReport {
     pub previous_kept_as: Option<String>,
     /// True when the previous database was dropped (`replace`).
     pub previous_dropped: bool,
+    /// Every previous copy (`<name>__prev_*`) kept after the swap, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_kept: Vec<String>,
+    /// Older copies dropped by the keep-previous policy in this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_dropped_names: Vec<String>,
     /// Values kept aside in `bak2pg.rejected_values`.
     pub rejected_values: u64,
 }
@@ -355,6 +361,12 @@ impl Report {
         }
         if self.target.previous_dropped {
             let _ = writeln!(s, "  previous database dropped (replace)");
+        }
+        if self.target.previous_kept.len() > 1 {
+            let _ = writeln!(s, "  previous copies kept: {}", self.target.previous_kept.join(", "));
+        }
+        if !self.target.previous_dropped_names.is_empty() {
+            let _ = writeln!(s, "  older copies dropped: {}", self.target.previous_dropped_names.join(", "));
         }
         let steps: Vec<String> = self.steps.iter().map(|t| format!("{} {:.1}s", t.step, t.seconds)).collect();
         let _ = writeln!(s, "  steps: {}", steps.join(", "));

@@ -21,6 +21,10 @@ pub mod tls;
 
 /// Suffix of the database being built.
 pub const LOADING_SUFFIX: &str = "__loading";
+/// Suffix of a database between its `CREATE DATABASE` and its marking comment: created
+/// under this name, commented, then renamed to `<name>__loading`, so that a kill between
+/// the two statements leaves a name only bak2pg uses, on an empty database.
+pub const CREATING_SUFFIX: &str = "__creating";
 /// Infix of the name a previous database is kept under: `<name>__prev_<UTC>`.
 pub const PREV_INFIX: &str = "__prev_";
 /// Bytes after [`PREV_INFIX`]: `20261121T165800Z` and a possible `_NN`.
@@ -351,6 +355,11 @@ impl Names {
         }
         Ok(Names { name: name.to_string(), loading: format!("{name}{LOADING_SUFFIX}") })
     }
+
+    /// `<name>__creating`: the loading database before its marking comment.
+    pub fn creating(&self) -> String {
+        format!("{}{CREATING_SUFFIX}", self.name)
+    }
 }
 
 /// What preflight found.
@@ -544,42 +553,108 @@ pub async fn drop_ours(c: &Client, step: Step, db: &str) -> Result<bool, Migrate
 
 /// Creates `<name>__loading` (UTF-8, from `template0`), dropping a leftover one of ours.
 ///
+/// `CREATE DATABASE` cannot run in a transaction, so the database and its marking comment
+/// are two statements: it is created as `<name>__creating`, commented, then renamed. A run
+/// killed in between leaves `<name>__creating`, which the next run drops when it is
+/// ours: marked, or unmarked but empty (no relation outside the system schemas, as
+/// `template0` makes it: nothing can be lost). Anything else of that name is refused.
+///
 /// # Errors
-/// [`ErrorKind::Conflict`] when a database of that name exists and is not ours; PostgreSQL
-/// errors of CREATE DATABASE.
-pub async fn create_loading(c: &Client, names: &Names) -> Result<(), MigrateError> {
+/// [`ErrorKind::Conflict`] when `<name>__loading` or `<name>__creating` exists and is not
+/// ours; PostgreSQL errors of CREATE DATABASE.
+pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Result<(), MigrateError> {
     let step = Step::CreateSchema;
     drop_ours(c, step, &names.loading).await?;
-    let db = quote_ident(&names.loading);
+    let creating = names.creating();
+    match comment_of(c, step, &creating).await? {
+        None => {}
+        Some(Some(comment)) if comment.starts_with(COMMENT_PREFIX) => {
+            drop_ours(c, step, &creating).await?;
+        }
+        Some(_) => {
+            if !is_empty_database(target, step, &creating).await? {
+                return Err(MigrateError::new(
+                    step,
+                    ErrorKind::Conflict,
+                    format!(
+                        "database {creating:?} exists, holds relations and was not created by bak2pg; rename or drop it first"
+                    ),
+                )
+                .object(format!("database {creating}")));
+            }
+            tracing::info!(database = %creating, "dropping the empty database an interrupted run left");
+            let n = wait_no_sessions(c, step, &creating, Duration::from_secs(10)).await?;
+            if n > 0 {
+                return Err(MigrateError::new(
+                    step,
+                    ErrorKind::Busy,
+                    format!("{n} sessions are connected to {creating:?}"),
+                ));
+            }
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(&creating)))
+                .await
+                .map_err(|e| MigrateError::pg(step, &e).object(format!("database {creating}")))?;
+        }
+    }
+    let db = quote_ident(&creating);
     c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
         .await
-        .map_err(|e| MigrateError::pg(step, &e).object(format!("database {}", names.loading)))?;
+        .map_err(|e| MigrateError::pg(step, &e).object(format!("database {creating}")))?;
+    crate::faults::pause("created_database");
     let comment = format!("{COMMENT_PREFIX} loading {:?}, started {}", names.name, utc_compact(SystemTime::now()));
     c.batch_execute(&format!("COMMENT ON DATABASE {db} IS {}", crate::ddl::quote_literal(&comment)))
         .await
         .map_err(|e| MigrateError::pg(step, &e))?;
+    crate::faults::pause("commented_database");
+    c.batch_execute(&format!("ALTER DATABASE {db} RENAME TO {}", quote_ident(&names.loading)))
+        .await
+        .map_err(|e| MigrateError::pg(step, &e).object(format!("database {creating}")))?;
     Ok(())
+}
+
+/// Whether `db` holds no relation outside PostgreSQL's own schemas.
+async fn is_empty_database(target: &Target, step: Step, db: &str) -> Result<bool, MigrateError> {
+    let c = target.connect(step, db).await?;
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
+            &[],
+        )
+        .await
+        .map_err(|e| MigrateError::pg(step, &e))?
+        .get(0);
+    Ok(n == 0)
 }
 
 /// What the swap did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SwapOutcome {
-    /// The name the previous database is kept under (also set, before the drop, with
-    /// `replace`; then `previous_dropped` says whether the drop worked).
+    /// The name the previous database is kept under (`None` when there was none, or when
+    /// the policy dropped it at once: then `previous_dropped`).
     pub previous_kept_as: Option<String>,
-    /// The previous database was dropped.
+    /// The previous database was dropped (`--keep-previous 0`, `--replace`).
     pub previous_dropped: bool,
+    /// Every `<name>__prev_*` copy of ours kept after the swap, newest first.
+    #[serde(default)]
+    pub previous_kept: Vec<String>,
+    /// The older copies the keep-previous policy dropped (this run's and earlier runs').
+    #[serde(default)]
+    pub previous_dropped_names: Vec<String>,
     /// Problems after the swap itself succeeded (a drop that failed).
     pub warnings: Vec<String>,
 }
 
-/// Renames `<name>` to `<name>__prev_<UTC>` (if it exists) and `<name>__loading` to
-/// `<name>` in one transaction; then, with `replace`, drops the previous database.
+/// Renames `<name>` to `<name>__prev_<UTC>` (if it exists, marking it as bak2pg's
+/// previous copy) and `<name>__loading` to `<name>` in one transaction; then keeps the
+/// `keep_previous` newest `<name>__prev_*` copies of ours and drops the older ones, also
+/// those an interrupted earlier run left (a kill after the swap but before its drop).
+/// Copies that are not ours (no bak2pg comment) are never dropped.
 ///
 /// # Errors
 /// [`ErrorKind::Busy`] when sessions are connected to `<name>` (nothing is changed: the
 /// transaction rolls back); other PostgreSQL errors, also with nothing changed.
-pub async fn swap(c: &Client, names: &Names, replace: bool) -> Result<SwapOutcome, MigrateError> {
+pub async fn swap(c: &Client, names: &Names, keep_previous: u32) -> Result<SwapOutcome, MigrateError> {
     let step = Step::Swap;
     let left = wait_no_sessions(c, step, &names.loading, Duration::from_secs(10)).await?;
     if left > 0 {
@@ -615,11 +690,14 @@ pub async fn swap(c: &Client, names: &Names, replace: bool) -> Result<SwapOutcom
         }
     }
     let mut sql = String::from("BEGIN;\n");
+    let now = utc_compact(SystemTime::now());
     if let Some(p) = &prev {
         sql.push_str(&format!("ALTER DATABASE {} RENAME TO {};\n", quote_ident(&names.name), quote_ident(p)));
+        let comment = format!("{COMMENT_PREFIX} previous copy of {:?}, renamed aside {now}", names.name);
+        sql.push_str(&format!("COMMENT ON DATABASE {} IS {};\n", quote_ident(p), crate::ddl::quote_literal(&comment)));
     }
     sql.push_str(&format!("ALTER DATABASE {} RENAME TO {};\n", quote_ident(&names.loading), quote_ident(&names.name)));
-    let comment = format!("{COMMENT_PREFIX} migrated {}", utc_compact(SystemTime::now()));
+    let comment = format!("{COMMENT_PREFIX} migrated {now}");
     sql.push_str(&format!(
         "COMMENT ON DATABASE {} IS {};\nCOMMIT;",
         quote_ident(&names.name),
@@ -639,19 +717,74 @@ pub async fn swap(c: &Client, names: &Names, replace: bool) -> Result<SwapOutcom
         return Err(err);
     }
     tracing::info!(database = %names.name, previous = ?prev, "swapped the validated database into place");
-    let mut out = SwapOutcome { previous_kept_as: prev.clone(), previous_dropped: false, warnings: Vec::new() };
-    if replace && let Some(p) = prev {
-        match c.batch_execute(&format!("DROP DATABASE {}", quote_ident(&p))).await {
-            Ok(()) => {
-                out.previous_dropped = true;
-                out.previous_kept_as = None;
-            }
-            Err(e) => out
-                .warnings
-                .push(format!("replace: could not drop the previous database, kept as {p:?}: {}", pg_message(&e).0)),
-        }
+    crate::faults::pause("swapped");
+    let mut out = SwapOutcome {
+        previous_kept_as: prev.clone(),
+        previous_dropped: false,
+        previous_kept: Vec::new(),
+        previous_dropped_names: Vec::new(),
+        warnings: Vec::new(),
+    };
+    match keep_policy(c, names, keep_previous, &mut out).await {
+        Ok(()) => {}
+        Err(e) => out.warnings.push(format!("keeping {keep_previous} previous copies: {e}")),
+    }
+    if let Some(p) = &prev
+        && out.previous_dropped_names.contains(p)
+    {
+        out.previous_dropped = true;
+        out.previous_kept_as = None;
     }
     Ok(out)
+}
+
+/// Drops the `<name>__prev_*` copies of ours beyond the `keep` newest (their names sort
+/// by the UTC time they carry), recording what it kept and dropped in `out`.
+async fn keep_policy(c: &Client, names: &Names, keep: u32, out: &mut SwapOutcome) -> Result<(), MigrateError> {
+    let step = Step::Swap;
+    let pattern = format!("{}%", like_escape(&format!("{}{PREV_INFIX}", names.name)));
+    let rows = c
+        .query(
+            "SELECT datname::text, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database \
+             WHERE datname LIKE $1 ORDER BY datname DESC",
+            &[&pattern],
+        )
+        .await
+        .map_err(|e| MigrateError::pg(step, &e))?;
+    let mut ours: Vec<String> = Vec::new();
+    for r in &rows {
+        let (name, comment): (String, String) = (r.get(0), r.get(1));
+        if comment.starts_with(COMMENT_PREFIX) {
+            ours.push(name);
+        }
+    }
+    // `_2`, `_3`… of the same second sort after their base name: newest by (time, n).
+    ours.sort_by_key(|n| std::cmp::Reverse(prev_order(n, &names.name)));
+    for (i, name) in ours.into_iter().enumerate() {
+        if i < keep as usize {
+            out.previous_kept.push(name);
+            continue;
+        }
+        match drop_ours(c, step, &name).await {
+            Ok(_) => out.previous_dropped_names.push(name),
+            Err(e) => out.warnings.push(format!("could not drop the older copy {name:?}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Sort key of a `<name>__prev_<UTC>[_n]` database: its time, then `n` (1 without).
+fn prev_order(db: &str, name: &str) -> (String, u32) {
+    let rest = db.get(name.len() + PREV_INFIX.len()..).unwrap_or("");
+    match rest.split_once('_') {
+        Some((time, n)) => (time.to_string(), n.parse().unwrap_or(0)),
+        None => (rest.to_string(), 1),
+    }
+}
+
+/// `s` with LIKE's wildcards escaped (backslash is the default escape).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 #[cfg(test)]

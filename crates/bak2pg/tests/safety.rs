@@ -50,12 +50,29 @@ async fn swap_keeps_previous_database_and_replace_drops_it() {
     let n: i64 = connect(&prev).await.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
     assert_eq!(n, 5);
 
+    // Keep two: this run's previous copy and the one before.
     let mut opts = options(name);
-    opts.replace = true;
+    opts.keep_previous = 2;
+    let report = bak2pg::migrate(simple(name, 8), &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let prev2 = report.target.previous_kept_as.clone().expect("previous kept");
+    assert_eq!(report.target.previous_kept, vec![prev2.clone(), prev.clone()], "newest first");
+    assert_eq!(databases(name).await.len(), 3);
+
+    // Keep one (the default): the oldest copy goes.
+    let report = bak2pg::migrate(simple(name, 8), &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let prev3 = report.target.previous_kept_as.clone().expect("previous kept");
+    assert_eq!(report.target.previous_kept, vec![prev3.clone()]);
+    assert_eq!(report.target.previous_dropped_names, vec![prev2.clone(), prev.clone()]);
+    assert_eq!(databases(name).await, vec![name.to_string(), prev3.clone()]);
+
+    // Keep none (`--replace`): the database replaced is dropped, and the older copy too.
+    let mut opts = options(name);
+    opts.keep_previous = 0;
     let report = bak2pg::migrate(simple(name, 9), &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(report.target.previous_dropped);
     assert_eq!(report.target.previous_kept_as, None);
-    assert_eq!(databases(name).await, vec![name.to_string(), prev]);
+    assert_eq!(report.target.previous_dropped_names.len(), 2, "{:?}", report.target.previous_dropped_names);
+    assert_eq!(databases(name).await, vec![name.to_string()]);
     let n: i64 = connect(name).await.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
     assert_eq!(n, 9);
 }

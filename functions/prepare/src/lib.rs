@@ -13,6 +13,7 @@
 //! | `pg/sslmode`, `pg/ca-file`    | TLS (`verify-full` + RDS bundle on the worker)   | `verify-full`, — |
 //! | `pg/password-parameter`       | name of the SecureString with the password       | — (required)     |
 //! | `pg/replace`                  | drop the previous database after the swap        | `false`          |
+//! | `pg/keep-previous`            | previous copies kept after the swap (older dropped) | `1`           |
 //! | `engine`                      | `auto`, `native` or `sqlserver`                  | `auto`           |
 //! | `sqlserver/url`               | the worker's SQL Server, `mssql://USER@HOST[:PORT]`, no password | — (the worker's `BAK2PG_MSSQL`) |
 //! | `sqlserver/password-parameter`| SecureString for the `sqlserver` engine          | —                |
@@ -162,6 +163,7 @@ pub fn build(
         password_parameter: required(config, path, "pg/password-parameter")?,
         database: db.clone(),
         replace: get(config, "pg/replace") == Some("true"),
+        keep_previous: Some(number(config, path, "pg/keep-previous", 1u32)?),
     };
     let worker = WorkerConfig {
         work_root: get(config, "worker/work-root").unwrap_or("/var/lib/bak2pg/work").to_string(),
