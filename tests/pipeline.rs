@@ -239,7 +239,8 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
                 "AWS_ENDPOINT_URL": n.shim, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_REGION": "us-east-1", "BAK2PG_LOG": "info"
             },
-            "s3_faults": {"flaky-s3": 3}
+            "s3_faults": {"flaky-s3": 3},
+            "kill_faults": {"killedload": "table_loaded"}
         }),
     )
     .await;
@@ -569,6 +570,37 @@ fn a_flaky_download_is_retried_and_the_run_succeeds() {
             fetches[0]
         );
         let c = pg("flakypubs").await;
+        let authors: i64 = c.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
+        assert_eq!(authors, 23);
+    });
+}
+
+/// The worker's `load` is killed (SIGKILL) after its first table's COPY: the command
+/// ends without a result, the state machine retries the step, and the retry rebuilds the
+/// loading database and completes; nothing is left beside the migrated database.
+#[test]
+fn a_load_killed_mid_way_is_retried_and_completes_with_nothing_left_over() {
+    scenario(|n, a| async move {
+        drop_databases("killedload").await;
+        let names = upload_and_trigger(&n, &a, "killedload/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = &names[0];
+        let status = wait_execution(&n, &a, exec, Duration::from_secs(600)).await;
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{dlq:?}");
+        let loads = commands_of(&commands(&n).await, exec, "load");
+        assert_eq!(loads.len(), 2, "the killed load and its retry");
+        assert_eq!(loads[0]["Status"], "Failed", "{}", loads[0]);
+        assert_eq!(loads[1]["Status"], "Success", "{}", loads[1]);
+        let m = pg("postgres").await;
+        let left: Vec<String> = m
+            .query("SELECT datname::text FROM pg_database WHERE starts_with(datname, 'killedload') ORDER BY 1", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(left, vec!["killedload".to_string()], "no __loading or __creating left");
+        let c = pg("killedload").await;
         let authors: i64 = c.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
         assert_eq!(authors, 23);
     });

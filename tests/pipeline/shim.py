@@ -16,10 +16,12 @@ unchanged, except:
   not checked; the command's S3 output upload is not emulated (stdout is returned by
   GetCommandInvocation instead).
 * Fault injection, for the transient-failure tests: S3 GETs of keys containing a configured
-  marker answer `503 SlowDown` the first N times.
+  marker answer `503 SlowDown` the first N times; the first `load` command of a job whose
+  URI contains a `kill_faults` marker runs with `BAK2PG_FAULT_PAUSE=<point>:<dir>` and is
+  killed (SIGKILL) once it pauses there, as a worker dying mid-step would be.
 
 Configuration comes from the test: `POST /_shim/config` with
-`{"lambda_url", "agent", "agent_env", "s3_faults": {"marker": n}}`.
+`{"lambda_url", "agent", "agent_env", "s3_faults": {"marker": n}, "kill_faults": {"marker": "point"}}`.
 `GET /_shim/commands` lists the commands run (parameters, exit status, output), so tests
 can check that no secret was passed on a command line.
 """
@@ -30,6 +32,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -38,8 +41,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UPSTREAM = urllib.parse.urlparse(os.environ["MOTO_UPSTREAM"])
 LOCK = threading.Lock()
-CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "s3_faults": {}}
+CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "s3_faults": {}, "kill_faults": {}}
 FAULTS_LEFT = {}
+KILLED = set()
 COMMANDS = {}
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -183,16 +187,29 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"CommandId": cid, "InstanceId": instance, "DocumentName": req.get("DocumentName"), "Parameters": params,
                  "Status": "InProgress", "ResponseCode": -1, "StandardOutputContent": "", "StandardErrorContent": "",
                  "proc": None}
+        pause_dir = None
         with LOCK:
             COMMANDS[cid] = entry
+            for marker, point in CONFIG.get("kill_faults", {}).items():
+                if step == "load" and marker in job and (marker, job) not in KILLED:
+                    KILLED.add((marker, job))
+                    pause_dir = tempfile.mkdtemp(prefix="bak2pg-kill-")
+                    env["BAK2PG_FAULT_PAUSE"] = f"{point}:{pause_dir}"
         log(f"SendCommand {cid}: bak2pg step {step} --job {job}")
 
         def run():
-            p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if pause_dir:
+                deadline = time.time() + 300
+                while p.poll() is None and not os.path.exists(os.path.join(pause_dir, "paused")) and time.time() < deadline:
+                    time.sleep(0.01)
+                p.kill()
+                log(f"command {cid} ({step}): killed (SIGKILL) at its pause point")
+            out, err = p.communicate()
             with LOCK:
                 entry.update(Status="Success" if p.returncode == 0 else "Failed", ResponseCode=p.returncode,
-                             StandardOutputContent=p.stdout, StandardErrorContent=p.stderr)
-            log(f"command {cid} ({step}) exited {p.returncode}: {p.stdout.strip()[-300:]}")
+                             StandardOutputContent=out, StandardErrorContent=err)
+            log(f"command {cid} ({step}) exited {p.returncode}: {out.strip()[-300:]}")
 
         threading.Thread(target=run, daemon=True).start()
         return self._json(200, {"Command": {"CommandId": cid, "DocumentName": req.get("DocumentName"), "Status": "Pending",
