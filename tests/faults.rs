@@ -132,8 +132,9 @@ async fn previous_intact(db: &str, before: &DbState, case: &str) {
     panic!("{case}: the previous database changed or is gone: {:?}", databases_like(db).await);
 }
 
-/// SIGKILL at every pause point, then at seeded random instants of a run: the previous
-/// database survives each, and the rerun completes with nothing left over.
+/// SIGKILL at every pause point, then at seeded instants inside the steps of a run (from
+/// its own step timings): the previous database survives each, and the rerun completes
+/// with nothing left over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_anywhere_leaves_the_previous_database_and_the_rerun_completes() {
     let db = "f_kill";
@@ -145,14 +146,24 @@ async fn a_kill_anywhere_leaves_the_previous_database_and_the_rerun_completes() 
         before = rerun_completes(db, point).await;
     }
 
-    // Random instants over a whole run, from the run's own duration, fixed seed.
-    let started = Instant::now();
-    rerun_completes(db, "timing run").await;
-    let whole = started.elapsed();
+    // Seeded instants spread over the run's steps, placed by the run's own step timings
+    // (a report's `steps`): one inside each step that takes time, up to 6.
+    let timing = run_migrate(&[&fixture(INPUT)], &pg_url(), db).await;
+    assert_eq!(timing.code, Some(0), "the timing run: {}", timing.output());
+    let steps = timing.report.expect("a report").steps;
+    let mut windows = Vec::new();
+    let mut at = 0.0;
+    for s in &steps {
+        windows.push((s.step, at, s.seconds));
+        at += s.seconds;
+    }
+    windows.sort_by(|a, b| b.2.total_cmp(&a.2));
+    windows.truncate(6);
     let mut seed: u64 = 0x5eed_b2b9;
-    for k in 0..6 {
+    for (step, start, len) in windows {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let at = whole.mul_f64((seed >> 11) as f64 / (1u64 << 53) as f64);
+        let frac = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        let when = Duration::from_secs_f64(start + frac * len);
         let before = db_state(db).await;
         let mut child = tokio::process::Command::new(bak2pg_bin())
             .arg("migrate")
@@ -162,10 +173,10 @@ async fn a_kill_anywhere_leaves_the_previous_database_and_the_rerun_completes() 
             .kill_on_drop(true)
             .spawn()
             .expect("starting bak2pg");
-        tokio::time::sleep(at).await;
+        tokio::time::sleep(when).await;
         let _ = child.start_kill();
         let _ = child.wait().await;
-        let case = format!("random kill {k} at {at:?} of {whole:?}");
+        let case = format!("kill at {when:?}, inside step {step}");
         previous_intact(db, &before, &case).await;
         rerun_completes(db, &case).await;
     }
