@@ -58,11 +58,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y + i64::from(m <= 2), m, d)
 }
 
-/// (year, month, day) of `days` since 1970-01-01, for UTC time stamps in the report.
-pub(crate) fn civil_from_days_pub(days: i64) -> (i64, u32, u32) {
-    civil_from_days(days)
-}
-
 /// Appends the decimal digits of `x` (no sign, no padding). Digit pairs from a table, no
 /// `core::fmt`: the checksum writes one of these per integer, date and time field.
 fn write_u64(out: &mut Vec<u8>, mut x: u64) {

@@ -426,23 +426,16 @@ pub enum NameError {
 /// [`NameError::BadEncoding`] for a truncated `%` escape or bytes that are not UTF-8.
 pub fn decode_key(raw: &str) -> Result<String, NameError> {
     let bad = || NameError::BadEncoding(raw.to_string());
-    let b = raw.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = b.get(i + 1..i + 3).ok_or_else(bad)?;
-                let s = std::str::from_utf8(hex).map_err(|_| bad())?;
-                out.push(u8::from_str_radix(s, 16).map_err(|_| bad())?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
+    // `+` is a space in S3's form encoding; a literal `+` arrives as `%2B`.
+    let spaced = raw.replace('+', " ");
+    // percent-encoding passes a malformed escape through: refused here.
+    let well_formed = spaced
+        .match_indices('%')
+        .all(|(i, _)| spaced.get(i + 1..i + 3).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+    if !well_formed {
+        return Err(bad());
     }
-    String::from_utf8(out).map_err(|_| bad())
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().map(|k| k.into_owned()).map_err(|_| bad())
 }
 
 /// Whether the key names an upload the pipeline takes (`.rar`, `.zip`, `.7z`, `.bak`, any

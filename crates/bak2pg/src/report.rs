@@ -460,23 +460,20 @@ fn conversions_text(c: &ColumnConversions) -> String {
     parts.join(", ")
 }
 
-/// Splits a time into UTC (year, month, day, hour, minute, second).
-fn utc_parts(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let (y, m, d) = crate::checksum::civil_from_days_pub(days);
-    let rem = secs % 86_400;
-    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
-}
-
 /// `2026-11-21T16:58:00Z`.
 pub fn utc_rfc3339(t: SystemTime) -> String {
-    let (y, m, d, hh, mm, ss) = utc_parts(t);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    utc(t, "%Y-%m-%dT%H:%M:%SZ")
 }
 
 /// `20261121T165800Z`, for database names.
 pub fn utc_compact(t: SystemTime) -> String {
-    let (y, m, d, hh, mm, ss) = utc_parts(t);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
+    utc(t, "%Y%m%dT%H%M%SZ")
+}
+
+/// `t` in UTC, whole seconds, as `format` says; times jiff cannot hold (before year -9999
+/// or after 9999) as the Unix epoch: only the clock's "now" comes here.
+fn utc(t: SystemTime, format: &str) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let ts = i64::try_from(secs).ok().and_then(|s| jiff::Timestamp::from_second(s).ok());
+    ts.unwrap_or(jiff::Timestamp::UNIX_EPOCH).strftime(format).to_string()
 }

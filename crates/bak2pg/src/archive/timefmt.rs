@@ -1,5 +1,5 @@
-//! The few calendar conversions the archive formats need (member times are only compared
-//! and shown, so no time-zone database is involved).
+//! The few time conversions the archive formats need (member times are only compared and
+//! shown, so no time-zone database is involved); calendar arithmetic is jiff's.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,47 +24,30 @@ pub(crate) fn from_filetime(ticks: u64) -> Option<SystemTime> {
     from_unix_secs(secs)?.checked_add(Duration::from_nanos(u64::from(nanos)))
 }
 
-/// A calendar date and time (read as UTC) to a time; `None` when a field is out of range.
+/// A calendar date and time (read as UTC) to a time; `None` when a field is out of range
+/// (a 31st of February included). Second 60 (a leap second) is the next minute's first.
 pub(crate) fn from_civil(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<SystemTime> {
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    from_unix_secs(days * 86_400 + i64::from(hour * 3600 + minute * 60 + second))
+    let field = |v: u32| i8::try_from(v).ok();
+    let dt = jiff::civil::DateTime::new(
+        i16::try_from(year).ok()?,
+        field(month)?,
+        field(day)?,
+        field(hour)?,
+        field(minute)?,
+        field(second.min(59))?,
+        0,
+    )
+    .ok()?;
+    let t = SystemTime::from(dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp());
+    t.checked_add(Duration::from_secs(u64::from(second.saturating_sub(59).min(1))))
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC`, for notes.
 pub(crate) fn format_utc(t: SystemTime) -> String {
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-// Howard Hinnant's algorithms (proleptic Gregorian calendar), days relative to 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    match jiff::Timestamp::try_from(t) {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => format!("{t:?}"),
+    }
 }
 
 #[cfg(test)]

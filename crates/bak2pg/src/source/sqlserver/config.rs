@@ -127,20 +127,17 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
 }
 
 fn percent_decode(s: &str) -> Result<String, ConfigError> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
-            out.push(hex.ok_or_else(|| ConfigError("bad percent-escape in the URL".into()))?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    // percent-encoding passes a malformed escape through; a URL with one is refused here.
+    let well_formed = s
+        .match_indices('%')
+        .all(|(i, _)| s.get(i + 1..i + 3).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+    if !well_formed {
+        return Err(ConfigError("bad percent-escape in the URL".into()));
     }
-    String::from_utf8(out).map_err(|_| ConfigError("the URL is not UTF-8 after percent-decoding".into()))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| ConfigError("the URL is not UTF-8 after percent-decoding".into()))
 }
 
 impl MssqlConfig {
