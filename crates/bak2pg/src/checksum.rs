@@ -38,7 +38,7 @@ use std::io::Write as _;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::typemap::{PgType, PgValue, USECS_PER_DAY};
+use crate::pgvalue::{PgType, PgValue, USECS_PER_DAY};
 
 /// Days from 1970-01-01 to 2000-01-01.
 const DAYS_1970_TO_2000: i64 = 10_957;

@@ -35,6 +35,10 @@ pub mod load;
 #[cfg(feature = "engine")]
 pub mod migrate;
 #[cfg(feature = "engine")]
+pub mod pgvalue;
+#[cfg(feature = "engine")]
+pub mod progress;
+#[cfg(feature = "engine")]
 pub mod report;
 #[cfg(feature = "engine")]
 pub mod source;

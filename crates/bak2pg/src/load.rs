@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 use crate::checksum::{RowHasher, TableChecksum, canonical};
 use crate::copy;
 use crate::ddl::{OWN_SCHEMA, TablePlan, quote_ident, quote_literal};
-use crate::migrate::Progress;
+use crate::progress::Progress;
 use crate::report::Step;
 use crate::source::{Source, SourceError};
 use crate::target::{ErrorKind, MigrateError, Target};

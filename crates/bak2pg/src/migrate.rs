@@ -23,26 +23,7 @@ use crate::source::Source;
 use crate::target::{self, ErrorKind, MigrateError, Names, RunLock, ServerFacts, SwapOutcome, Target, pg_message};
 use crate::validate::{self, ReadBack};
 
-/// Callbacks on progress, so a CLI can draw bars; every method has an empty default.
-/// Called from async tasks: keep them quick.
-pub trait Progress: Send + Sync {
-    /// A step starts.
-    fn step_started(&self, _step: Step) {}
-    /// A step ended (successfully) after `seconds`.
-    fn step_finished(&self, _step: Step, _seconds: f64) {}
-    /// A table's load starts; `rows_hint` is the catalog's estimate.
-    fn table_started(&self, _table: &str, _rows_hint: Option<u64>) {}
-    /// `rows_done` rows of `table` have been sent so far.
-    fn table_rows(&self, _table: &str, _rows_done: u64) {}
-    /// A table's load is acknowledged by PostgreSQL.
-    fn table_finished(&self, _table: &str, _rows: u64) {}
-}
-
-/// Ignores all progress (`--quiet`, `--json`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {}
+pub use crate::progress::{NoProgress, Progress};
 
 /// What to migrate where, and how.
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::checksum::TableChecksum;
 use crate::ddl::{Rename, Untranslated};
-use crate::source::SourceInfo;
 use crate::typemap::{ColumnConversions, MappingNote};
 
 /// The steps of a migration, in order. Each can run on its own (see [`mod@crate::migrate`]).
@@ -54,6 +53,57 @@ impl Step {
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Which engine read the backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// The backup file parsed by `mssql-backup`, no SQL Server involved.
+    Native,
+    /// RESTORE DATABASE on a SQL Server, then TDS reads.
+    SqlServer,
+}
+
+impl std::fmt::Display for EngineKind {
+    /// `native` or `sqlserver`, the names `--engine` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineKind::Native => "native",
+            EngineKind::SqlServer => "sqlserver",
+        })
+    }
+}
+
+/// What the report says about the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// Engine used.
+    pub engine: EngineKind,
+    /// Why this engine was chosen (for `--engine auto`), or "requested".
+    pub engine_reason: String,
+    /// Database name as recorded in the backup.
+    pub database: String,
+    /// Server that took the backup (`HOST\INSTANCE`), when known.
+    pub server: Option<String>,
+    /// SQL Server product version (`13.0.5026`), when known.
+    pub sql_version: Option<String>,
+    /// Internal database version (611 = 2005 … 998 = 2025), when known.
+    pub db_version: Option<u16>,
+}
+
+impl SourceInfo {
+    /// Facts of a source that could not be read (for a report written after a failure).
+    pub fn unknown() -> Self {
+        SourceInfo {
+            engine: EngineKind::Native,
+            engine_reason: String::new(),
+            database: String::new(),
+            server: None,
+            sql_version: None,
+            db_version: None,
+        }
     }
 }
 

@@ -56,7 +56,7 @@
 //! name reference) is a [`crate::ErrorKind::Corrupt`] error naming the byte offset; no
 //! partial text is ever returned.
 
-use crate::value::{DecodeStats, datetime_ticks_to_millis, days_to_ymd, guid_string, utf16_lossy};
+use crate::scalar::{DecodeStats, datetime_ticks_to_millis, days_to_ymd, guid_string, utf16_lossy};
 use crate::{Error, Result};
 
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
@@ -1007,11 +1007,11 @@ fn push_zone(s: &mut String, minutes: i32) {
 /// `datetime` (days since 1900, 1/300-s ticks) as `xs:dateTime`, milliseconds as SQL Server
 /// rounds them.
 fn fmt_sql_datetime(days: i32, ticks: u32) -> Option<String> {
-    if ticks >= crate::value::DATETIME_TICKS_PER_DAY {
+    if ticks >= crate::scalar::DATETIME_TICKS_PER_DAY {
         return None;
     }
     let mut s = String::with_capacity(24);
-    push_date(&mut s, i64::from(days) + i64::from(crate::value::DAYS_0001_TO_1900))?;
+    push_date(&mut s, i64::from(days) + i64::from(crate::scalar::DAYS_0001_TO_1900))?;
     s.push('T');
     let ms = u64::from(datetime_ticks_to_millis(ticks));
     push_time_100ns(&mut s, ms * 10_000);
@@ -1100,7 +1100,7 @@ fn katmai(r: &mut Reader<'_>, t: u8, at: usize) -> Result<String> {
         return Ok(s);
     }
     let scale = r.byte()?;
-    let n = crate::value::time_len_for_scale(scale).ok_or_else(|| r.err_at(at, format!("time scale {scale}")))?;
+    let n = crate::scalar::time_len_for_scale(scale).ok_or_else(|| r.err_at(at, format!("time scale {scale}")))?;
     let mut tb = [0u8; 8];
     tb.get_mut(..n).ok_or_else(|| bad(r))?.copy_from_slice(r.take(n)?);
     let ticks = u64::from_le_bytes(tb);
@@ -1419,7 +1419,7 @@ mod tests {
         d.extend_from_slice(&1u32.to_le_bytes());
         assert_eq!(t(&d), "1996-07-04T00:00:00.003");
         // datetimeoffset(7) '2007-05-08 12:35:29.1234567 -08:00': stored as its UTC time.
-        let days = crate::value::ymd_to_days(2007, 5, 8).unwrap();
+        let days = crate::scalar::ymd_to_days(2007, 5, 8).unwrap();
         let ticks = (20 * 3600 + 35 * 60 + 29) * 10_000_000 + 1_234_567u64;
         let mut k = vec![XSD_KATMAI_DATETIMEOFFSET, 7];
         k.extend_from_slice(&ticks.to_le_bytes()[..5]);

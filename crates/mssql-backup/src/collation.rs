@@ -58,8 +58,8 @@
 
 use encoding_rs::{DecoderResult, Encoding};
 
+use crate::scalar::DecodeStats;
 use crate::types::Collation;
-use crate::value::DecodeStats;
 use crate::{Error, Result};
 
 /// Code page value for UTF-8 (`_UTF8` collations, SQL Server 2019+).

@@ -10,6 +10,7 @@
 
 pub mod alloc;
 pub mod backup;
+mod base;
 pub mod binxml;
 pub mod boot;
 pub mod catalog;
@@ -23,6 +24,7 @@ pub mod mtf;
 pub mod page;
 pub mod record;
 pub mod rows;
+pub mod scalar;
 pub mod scan;
 pub mod schema;
 pub mod scsu;

@@ -21,8 +21,9 @@
 //! otherwise). The order of the one- and two-byte properties follows the `SSVARIANT` layout of
 //! [MS-TDS] (precision then scale; max length).
 
+use crate::base::decode_base as decode;
+use crate::scalar::{DecodeStats, Value, decimal_magnitude_len};
 use crate::types::SqlType;
-use crate::value::{DecodeStats, Value, decimal_magnitude_len, decode};
 use crate::{Error, Result};
 
 /// The base types a `sql_variant` can hold, by system type id (`sql_variant` docs: every
