@@ -715,35 +715,9 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
     report.target.loading_database = names.loading.clone();
     let _lock = RunLock::acquire(&opts.target, &names).await.map_err(migrate_err)?;
 
-    let built = async {
-        let t = Instant::now();
-        engine::step_create_schema(&opts.target, &names, &plan).await?;
-        report.steps.push(StepTiming { step: bak2pg::Step::CreateSchema, seconds: t.elapsed().as_secs_f64() });
-        let t = Instant::now();
-        let loaded =
-            engine::step_load(source.clone(), &plan, &opts.target, &names, opts.tuning, &bak2pg::NoProgress).await?;
-        report.steps.push(StepTiming { step: bak2pg::Step::LoadData, seconds: t.elapsed().as_secs_f64() });
-        engine::report_loaded(&mut report, &plan, &loaded);
-        let t = Instant::now();
-        let more = engine::step_create_constraints(db, &plan, &opts.target, &names, facts.version_num).await?;
-        report.steps.push(StepTiming { step: bak2pg::Step::CreateConstraints, seconds: t.elapsed().as_secs_f64() });
-        report.untranslated.extend(more);
-        Ok::<_, MigrateError>(loaded)
-    }
-    .await;
-    let loaded = match built {
-        Ok(l) => l,
-        Err(e) => {
-            // As `migrate` does: a failed load leaves no loading database of ours behind.
-            if e.kind != bak2pg::ErrorKind::Conflict
-                && let Ok(m) = opts.target.connect(e.step, opts.target.maintenance_db()).await
-                && let Err(ce) = bak2pg::target::drop_ours(&m, e.step, &names.loading).await
-            {
-                tracing::warn!(error = %ce, "could not drop the loading database");
-            }
-            return Err(migrate_err(e));
-        }
-    };
+    let loaded = engine::load_phase(source.clone(), &opts, &bak2pg::NoProgress, &mut report, &names, &facts, &plan)
+        .await
+        .map_err(migrate_err)?;
     // The data is in PostgreSQL: the backup and the restored database are no longer needed
     // (a redrive fetches and restores again).
     let _ = std::fs::remove_dir_all(&ctx.work);

@@ -485,65 +485,100 @@ async fn run(
     report.target.server_version = Some(facts.version.clone());
     report_plan(report, &plan, db);
 
-    let built = build(source.clone(), db, opts, progress, report, &names, &facts, &plan).await;
-    if let Err(e) = built {
-        // A Conflict means the loading name belongs to someone else: never touch it.
-        if !opts.keep_failed && e.kind != ErrorKind::Conflict {
-            let cleanup = async {
-                let m = opts.target.connect(e.step, opts.target.maintenance_db()).await?;
-                target::drop_ours(&m, e.step, &names.loading).await
-            };
-            if let Err(ce) = cleanup.await {
-                tracing::warn!(database = %names.loading, error = %ce, "could not drop the loading database");
-                report.warnings.push(format!("could not drop {:?} after the failure: {ce}", names.loading));
-            }
-        }
-        return Err(e);
-    }
+    let loaded = load_phase(source.clone(), opts, progress, report, &names, &facts, &plan).await?;
+    validate_phase(opts, progress, report, &names, &plan, &loaded).await?;
 
     let swapped = timed(report, progress, Step::Swap, step_swap(&opts.target, &names, opts.keep_previous)).await?;
     report_swap(report, swapped);
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn build(
+/// Steps 2–4 as one phase, the same in `migrate` and the pipeline's `load` step: a fresh
+/// `<name>__loading` with the schema, the rows, then keys, indexes and constraints; each
+/// step timed into `report`, the rows and conversions reported. On failure the loading
+/// database is dropped (unless `opts.keep_failed`, or it is not ours), so a rerun starts
+/// clean. Returns what was loaded (the checksums validation compares with).
+///
+/// # Errors
+/// The failing step's [`MigrateError`].
+pub async fn load_phase(
     source: Arc<dyn Source>,
-    db: &Database,
     opts: &MigrateOptions,
     progress: &dyn Progress,
     report: &mut Report,
     names: &Names,
     facts: &ServerFacts,
     plan: &Plan,
-) -> Result<(), MigrateError> {
-    timed(report, progress, Step::CreateSchema, step_create_schema(&opts.target, names, plan)).await?;
-    let loaded =
-        timed(report, progress, Step::LoadData, step_load(source, plan, &opts.target, names, opts.tuning, progress))
-            .await?;
-    report_loaded(report, plan, &loaded);
-    crate::faults::pause("loaded");
-    let more = timed(
-        report,
-        progress,
-        Step::CreateConstraints,
-        step_create_constraints(db, plan, &opts.target, names, facts.version_num),
-    )
-    .await?;
-    report.untranslated.extend(more);
-    crate::faults::pause("constraints_created");
-    let sent: Vec<TableChecksum> = loaded.iter().map(|l| l.checksum).collect();
-    let back =
-        timed(report, progress, Step::Validate, step_validate(plan, &opts.target, names, opts.tuning.jobs, &sent))
-            .await?;
-    let failed = report_validated(report, &back);
-    if !failed.is_empty() {
-        return Err(MigrateError::new(
-            Step::Validate,
-            ErrorKind::Validation,
-            format!("{} tables failed validation: {}", failed.len(), failed.join("; ")),
-        ));
+) -> Result<Vec<LoadedTable>, MigrateError> {
+    let db = source.database();
+    let built = async {
+        timed(report, progress, Step::CreateSchema, step_create_schema(&opts.target, names, plan)).await?;
+        let load = step_load(source.clone(), plan, &opts.target, names, opts.tuning, progress);
+        let loaded = timed(report, progress, Step::LoadData, load).await?;
+        report_loaded(report, plan, &loaded);
+        crate::faults::pause("loaded");
+        let constraints = step_create_constraints(db, plan, &opts.target, names, facts.version_num);
+        let more = timed(report, progress, Step::CreateConstraints, constraints).await?;
+        report.untranslated.extend(more);
+        crate::faults::pause("constraints_created");
+        Ok(loaded)
     }
-    crate::faults::pause("validated");
-    Ok(())
+    .await;
+    if let Err(e) = &built {
+        drop_after_failure(opts, report, names, e).await;
+    }
+    built
+}
+
+/// Step 5 as a phase: reads every table back and judges it ([`report_validated`]); on
+/// failure the loading database is dropped as in [`load_phase`].
+///
+/// # Errors
+/// [`ErrorKind::Validation`] naming every table that failed; PostgreSQL errors.
+pub async fn validate_phase(
+    opts: &MigrateOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+    names: &Names,
+    plan: &Plan,
+    loaded: &[LoadedTable],
+) -> Result<(), MigrateError> {
+    let sent: Vec<TableChecksum> = loaded.iter().map(|l| l.checksum).collect();
+    let read = step_validate(plan, &opts.target, names, opts.tuning.jobs, &sent);
+    let checked = match timed(report, progress, Step::Validate, read).await {
+        Ok(back) => {
+            let failed = report_validated(report, &back);
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(MigrateError::new(
+                    Step::Validate,
+                    ErrorKind::Validation,
+                    format!("{} tables failed validation: {}", failed.len(), failed.join("; ")),
+                ))
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match &checked {
+        Ok(()) => crate::faults::pause("validated"),
+        Err(e) => drop_after_failure(opts, report, names, e).await,
+    }
+    checked
+}
+
+/// Drops `<name>__loading` after a failed step, unless kept for inspection or not ours (a
+/// Conflict: the loading name belongs to someone else). A drop that fails is a warning.
+async fn drop_after_failure(opts: &MigrateOptions, report: &mut Report, names: &Names, e: &MigrateError) {
+    if opts.keep_failed || e.kind == ErrorKind::Conflict {
+        return;
+    }
+    let cleanup = async {
+        let m = opts.target.connect(e.step, opts.target.maintenance_db()).await?;
+        target::drop_ours(&m, e.step, &names.loading).await
+    };
+    if let Err(ce) = cleanup.await {
+        tracing::warn!(database = %names.loading, error = %ce, "could not drop the loading database");
+        report.warnings.push(format!("could not drop {:?} after the failure: {ce}", names.loading));
+    }
 }
