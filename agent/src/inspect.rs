@@ -94,23 +94,6 @@ struct ModuleReport {
     kind: String,
 }
 
-/// SQL Server release of an internal database version (`dbi_version`).
-pub fn release_of(version: u16) -> Option<&'static str> {
-    Some(match version {
-        611 | 612 => "SQL Server 2005",
-        655 => "SQL Server 2008",
-        660 | 661 => "SQL Server 2008 R2",
-        706 => "SQL Server 2012",
-        782 => "SQL Server 2014",
-        852 => "SQL Server 2016",
-        869 => "SQL Server 2017",
-        895 | 904 => "SQL Server 2019",
-        957 => "SQL Server 2022",
-        998 => "SQL Server 2025",
-        _ => return None,
-    })
-}
-
 fn describe_table(b: &Backup, t: &Table, counts: bool, completeness: &Completeness) -> TableReport {
     let (rows, error) = if counts {
         match b.rows(t).and_then(|r| r.count()) {
@@ -209,7 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 backup: backup.description().clone(),
                 database: backup.boot().map(|b| b.name.clone()),
                 internal_version: backup.boot().map(|b| b.version),
-                sql_server: backup.boot().and_then(|b| release_of(b.version)),
+                sql_server: backup.boot().and_then(|b| mssql_backup::boot::release_of(b.version)),
                 create_version: backup.boot().map(|b| b.create_version),
                 completeness,
                 tables: Vec::new(),
@@ -248,7 +231,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         backup: backup.description().clone(),
         database: backup.boot().map(|b| b.name.clone()).or(db.map(|d| d.name.clone())),
         internal_version: backup.boot().map(|b| b.version),
-        sql_server: backup.boot().and_then(|b| release_of(b.version)),
+        sql_server: backup.boot().and_then(|b| mssql_backup::boot::release_of(b.version)),
         create_version: backup.boot().map(|b| b.create_version),
         completeness,
         tables,

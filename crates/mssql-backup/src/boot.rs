@@ -34,6 +34,27 @@ pub struct BootInfo {
     pub collation_id: u32,
 }
 
+/// The SQL Server release that writes internal database version `version` (the boot
+/// page's `dbi_version`, as `DATABASEPROPERTYEX(…, 'Version')` reports it): 611/612 for
+/// 2005 … 998 for 2025 (Microsoft's table of database versions per release, and the
+/// fixtures: MANIFEST.md gives each backup's build beside its version). `None` for a
+/// version no release is known to write (a pre-release build, or a newer release).
+pub fn release_of(version: u16) -> Option<&'static str> {
+    Some(match version {
+        611 | 612 => "SQL Server 2005",
+        655 => "SQL Server 2008",
+        660 | 661 => "SQL Server 2008 R2",
+        706 => "SQL Server 2012",
+        782 => "SQL Server 2014",
+        852 => "SQL Server 2016",
+        869 => "SQL Server 2017",
+        895 | 904 => "SQL Server 2019",
+        957 => "SQL Server 2022",
+        998 => "SQL Server 2025",
+        _ => return None,
+    })
+}
+
 /// Decodes the boot record of `page`.
 ///
 /// # Errors

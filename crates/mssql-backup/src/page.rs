@@ -90,33 +90,7 @@ impl From<u8> for PageType {
     }
 }
 
-/// A log sequence number: VLF sequence, log block offset, slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Lsn {
-    /// Virtual log file sequence number.
-    pub vlf: u32,
-    /// Log block offset within the VLF.
-    pub block: u32,
-    /// Record slot within the log block.
-    pub slot: u16,
-}
-
-impl Lsn {
-    /// Decodes the 10-byte on-disk form (`u32`, `u32`, `u16`).
-    pub fn from_bytes(b: &[u8; 10]) -> Self {
-        Lsn {
-            vlf: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            block: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            slot: u16::from_le_bytes([b[8], b[9]]),
-        }
-    }
-}
-
-impl std::fmt::Display for Lsn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.vlf, self.block, self.slot)
-    }
-}
+pub use crate::header::Lsn;
 
 /// The decoded 96-byte page header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
