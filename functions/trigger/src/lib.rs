@@ -14,12 +14,12 @@
 //! response lists only the messages that failed (`ReportBatchItemFailures`), so one bad
 //! message never redelivers the others.
 
-use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use bak2pg::job::{
     self, FAILURE_KIND, FailureMessage, NameError, ObjectRef, PipelineInput, database_name, decode_key, execution_name,
     is_backup_key, tenant_of,
 };
+use serde::Deserialize;
 
 /// Key prefixes the pipeline itself might use; never tenants.
 pub const RESERVED_TENANTS: [&str; 3] = ["jobs", "reports", "ssm-output"];
@@ -50,6 +50,46 @@ pub enum BadMessage {
     Name(#[from] NameError),
 }
 
+// The fields read, and only those: `aws_lambda_events::s3::S3Event` requires fields this
+// trigger never uses (`userIdentity`, `requestParameters`, `eventTime`), which moto's
+// notifications lack, and one missing field would refuse the whole upload.
+#[derive(Deserialize)]
+struct S3Notification {
+    #[serde(rename = "Records", default)]
+    records: Vec<Record>,
+    #[serde(rename = "Event")]
+    event: Option<String>,
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    event_name: Option<String>,
+    s3: Entity,
+}
+
+#[derive(Deserialize)]
+struct Entity {
+    bucket: Bucket,
+    object: Object,
+}
+
+#[derive(Deserialize)]
+struct Bucket {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Object {
+    key: String,
+    size: Option<u64>,
+    version_id: Option<String>,
+    e_tag: Option<String>,
+    sequencer: Option<String>,
+}
+
 /// Decides what one SQS message body asks for.
 ///
 /// # Errors
@@ -68,20 +108,18 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
         let name = execution_name(&input.database, &input.object, input.attempt);
         return Ok(vec![Decision::Start { name, input }]);
     }
-    // S3 sends `s3:TestEvent` (no Records) when a notification is configured.
-    let field = |k: &str| value.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    if field("Event") == "s3:TestEvent" {
+    let n: S3Notification =
+        serde_json::from_value(value).map_err(|e| BadMessage::Unrecognised(format!("not an S3 event: {e}")))?;
+    if n.event.as_deref() == Some("s3:TestEvent") {
         return Ok(vec![Decision::Skip("s3:TestEvent".into())]);
     }
-    if value.get("Records").is_none_or(|r| r.as_array().is_none_or(Vec::is_empty)) {
+    if n.records.is_empty() {
         return Err(BadMessage::Unrecognised(format!(
             "no Records (kind {:?}, Event {:?})",
-            field("kind"),
-            field("Event")
+            n.kind.unwrap_or_default(),
+            n.event.unwrap_or_default()
         )));
     }
-    let n: S3Event =
-        serde_json::from_value(value).map_err(|e| BadMessage::Unrecognised(format!("not an S3 event: {e}")))?;
     let mut out = Vec::new();
     for r in n.records {
         let event = r.event_name.unwrap_or_default();
@@ -89,7 +127,7 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
             out.push(Decision::Skip(format!("event {event:?} is not an upload")));
             continue;
         }
-        let key = decode_key(r.s3.object.key.as_deref().unwrap_or_default())?;
+        let key = decode_key(&r.s3.object.key)?;
         if !is_backup_key(&key) {
             out.push(Decision::Skip(format!(
                 "key {key:?} is not a backup upload (expected {})",
@@ -99,11 +137,11 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
         }
         let tenant = tenant_of(&key)?;
         let object = ObjectRef {
-            bucket: r.s3.bucket.name.unwrap_or_default(),
+            bucket: r.s3.bucket.name,
             key,
             version_id: r.s3.object.version_id.filter(|v| !v.is_empty() && v != "null"),
             sequencer: r.s3.object.sequencer,
-            size: r.s3.object.size.and_then(|n| u64::try_from(n).ok()),
+            size: r.s3.object.size,
             etag: r.s3.object.e_tag.map(|e| e.trim_matches('"').to_string()),
         };
         let input = PipelineInput { database: String::new(), tenant, object, attempt: 0, backup_set: None };
