@@ -7,6 +7,7 @@
 //!
 //! The crate performs no I/O beyond reading the backup files, has no async and knows
 //! nothing of PostgreSQL.
+#![warn(missing_docs)]
 
 pub mod alloc;
 pub mod backup;

@@ -28,7 +28,12 @@ pub enum Value {
     /// `float`.
     Float(f64),
     /// `decimal`/`numeric`: the value is `mantissa / 10^scale`, exactly (38 digits fit).
-    Decimal { mantissa: i128, scale: u8 },
+    Decimal {
+        /// The unscaled value.
+        mantissa: i128,
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+    },
     /// `money`/`smallmoney`: a count of 1/10000 units (`12.3456` is `123456`).
     Money(i64),
     /// `char`/`varchar`/`text` (decoded from the collation's code page) and
@@ -41,19 +46,53 @@ pub enum Value {
     /// groups little-endian), as [`guid_string`] formats them.
     Guid([u8; 16]),
     /// `date`: days since 0001-01-01 (proleptic Gregorian).
-    Date { days: i32 },
+    Date {
+        /// Days since the epoch the variant names.
+        days: i32,
+    },
     /// `time(scale)`: `ticks` units of 10^-scale seconds since midnight.
-    Time { ticks: u64, scale: u8 },
+    Time {
+        /// Ticks since midnight, in the unit the variant names.
+        ticks: u64,
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+    },
     /// `datetime`: `days` since 1900-01-01 (negative back to 1753-01-01) and `ticks` of
     /// 1/300 second since midnight (0..=25_919_999).
-    DateTime { days: i32, ticks: u32 },
+    DateTime {
+        /// Days since the epoch the variant names.
+        days: i32,
+        /// Ticks since midnight, in the unit the variant names.
+        ticks: u32,
+    },
     /// `smalldatetime`: days since 1900-01-01 and minutes since midnight.
-    SmallDateTime { days: u16, minutes: u16 },
+    SmallDateTime {
+        /// Days since the epoch the variant names.
+        days: u16,
+        /// Minutes since midnight.
+        minutes: u16,
+    },
     /// `datetime2(scale)`: days since 0001-01-01 and 10^-scale second ticks since midnight.
-    DateTime2 { days: i32, ticks: u64, scale: u8 },
+    DateTime2 {
+        /// Days since the epoch the variant names.
+        days: i32,
+        /// Ticks since midnight, in the unit the variant names.
+        ticks: u64,
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+    },
     /// `datetimeoffset(scale)`: the UTC date and time (as `DateTime2`) and the offset
     /// from UTC in minutes (local time = UTC + offset).
-    DateTimeOffset { days: i32, ticks: u64, scale: u8, offset_minutes: i16 },
+    DateTimeOffset {
+        /// Days since the epoch the variant names.
+        days: i32,
+        /// Ticks since midnight, in the unit the variant names.
+        ticks: u64,
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+        /// Offset from UTC in minutes.
+        offset_minutes: i16,
+    },
     /// `xml`, decoded from SQL Server's binary XML to text.
     Xml(String),
     /// `sql_variant`: the base type and the value of that type.

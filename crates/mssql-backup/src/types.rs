@@ -78,27 +78,66 @@ pub enum SqlType {
     /// `float(n)` (62): IEEE 754 binary64 (SQL Server stores `float(1..24)` as `real`).
     Float,
     /// `decimal(p, s)` (106) and `numeric(p, s)` (108; `numeric` true).
-    Decimal { precision: u8, scale: u8, numeric: bool },
+    Decimal {
+        /// Total digits, 1 to 38.
+        precision: u8,
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+        /// Declared `numeric` (else `decimal`).
+        numeric: bool,
+    },
     /// `money` (60): 64-bit integer of 1/10000 units.
     Money,
     /// `smallmoney` (122): 32-bit integer of 1/10000 units.
     SmallMoney,
     /// `char(n)` (175), `n` bytes.
-    Char { len: u16, collation: Collation },
+    Char {
+        /// Declared length: bytes for `char`/`binary` types, UTF-16 code units for `nchar`/`nvarchar`.
+        len: u16,
+        /// The column's collation (its code page decodes 8-bit text).
+        collation: Collation,
+    },
     /// `varchar(n)` (167), `n` bytes; `None` = `varchar(max)`.
-    VarChar { len: Option<u16>, collation: Collation },
+    VarChar {
+        /// Declared length: bytes for `char`/`binary` types, UTF-16 code units for `nchar`/`nvarchar`.
+        len: Option<u16>,
+        /// The column's collation (its code page decodes 8-bit text).
+        collation: Collation,
+    },
     /// `text` (35), legacy LOB.
-    Text { collation: Collation },
+    Text {
+        /// The column's collation (its code page decodes 8-bit text).
+        collation: Collation,
+    },
     /// `nchar(n)` (239), `n` UTF-16 code units.
-    NChar { len: u16, collation: Collation },
+    NChar {
+        /// Declared length: bytes for `char`/`binary` types, UTF-16 code units for `nchar`/`nvarchar`.
+        len: u16,
+        /// The column's collation (its code page decodes 8-bit text).
+        collation: Collation,
+    },
     /// `nvarchar(n)` (231), `n` UTF-16 code units; `None` = `nvarchar(max)`.
-    NVarChar { len: Option<u16>, collation: Collation },
+    NVarChar {
+        /// Declared length: bytes for `char`/`binary` types, UTF-16 code units for `nchar`/`nvarchar`.
+        len: Option<u16>,
+        /// The column's collation (its code page decodes 8-bit text).
+        collation: Collation,
+    },
     /// `ntext` (99), legacy LOB.
-    NText { collation: Collation },
+    NText {
+        /// The column's collation (its code page decodes 8-bit text).
+        collation: Collation,
+    },
     /// `binary(n)` (173).
-    Binary { len: u16 },
+    Binary {
+        /// Declared length: bytes for `char`/`binary` types, UTF-16 code units for `nchar`/`nvarchar`.
+        len: u16,
+    },
     /// `varbinary(n)` (165); `None` = `varbinary(max)`.
-    VarBinary { len: Option<u16> },
+    VarBinary {
+        /// Declared length: bytes for `char`/`binary` types, UTF-16 code units for `nchar`/`nvarchar`.
+        len: Option<u16>,
+    },
     /// `image` (34), legacy LOB.
     Image,
     /// `uniqueidentifier` (36).
@@ -106,15 +145,24 @@ pub enum SqlType {
     /// `date` (40).
     Date,
     /// `time(s)` (41), `s` fractional-second digits 0..=7.
-    Time { scale: u8 },
+    Time {
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+    },
     /// `smalldatetime` (58).
     SmallDateTime,
     /// `datetime` (61).
     DateTime,
     /// `datetime2(s)` (42).
-    DateTime2 { scale: u8 },
+    DateTime2 {
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+    },
     /// `datetimeoffset(s)` (43).
-    DateTimeOffset { scale: u8 },
+    DateTimeOffset {
+        /// Fractional digits (of the number, or of a second).
+        scale: u8,
+    },
     /// `rowversion`/`timestamp` (189): 8 bytes.
     RowVersion,
     /// `sql_variant` (98).
@@ -128,9 +176,21 @@ pub enum SqlType {
     /// `geography` (240, CLR type), kept as its raw bytes.
     Geography,
     /// Another CLR user-defined type (240): raw bytes; `max_length` -1 means unbounded.
-    Clr { name: String, max_length: i16 },
+    Clr {
+        /// The type's name, as the catalog gives it.
+        name: String,
+        /// `max_length` from the catalog, in bytes (-1: unbounded).
+        max_length: i16,
+    },
     /// A type id this reader does not know (`json`, `vector` of SQL Server 2025, …).
-    Unknown { type_id: u8, name: String, max_length: i16 },
+    Unknown {
+        /// The catalog's `system_type_id`.
+        type_id: u8,
+        /// The type's name, as the catalog gives it.
+        name: String,
+        /// `max_length` from the catalog, in bytes (-1: unbounded).
+        max_length: i16,
+    },
 }
 
 impl SqlType {

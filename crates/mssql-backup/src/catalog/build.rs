@@ -36,13 +36,29 @@ use crate::{Error, Result, collation, scsu};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnPlace {
     /// `len` bytes at record offset `offset` of the fixed part.
-    Fixed { offset: u16, len: u16 },
+    Fixed {
+        /// Byte offset in the record.
+        offset: u16,
+        /// Length in bytes.
+        len: u16,
+    },
     /// Bit `bit` of the byte at record offset `offset`.
-    Bit { offset: u16, bit: u8 },
+    Bit {
+        /// Byte offset in the record.
+        offset: u16,
+        /// Bit number in that byte (0 = least significant).
+        bit: u8,
+    },
     /// The `index`-th variable-length column (0-based).
-    Var { index: u16 },
+    Var {
+        /// Position among the variable-length columns (0-based).
+        index: u16,
+    },
     /// Inside the sparse column vector, under this column id.
-    Sparse { column_id: u16 },
+    Sparse {
+        /// Column id in the sparse column vector.
+        column_id: u16,
+    },
     /// Not stored in the row (a computed column that is not persisted, a column set).
     NotStored,
 }
@@ -268,6 +284,12 @@ fn definition_text(bytes: &[u8], marker: Option<&[u8]>) -> Result<String> {
 /// `Database::tables`), and, for salvage reads, the tables that could not be described.
 pub type Built = (Database, Vec<TableLayout>, Vec<String>);
 
+/// Builds the schema model and the physical layouts from the raw system tables.
+///
+/// # Errors
+/// [`crate::ErrorKind::Catalog`] when the system tables contradict each other (a column
+/// of an unknown table, an impossible type); with `salvage`, tables that cannot be
+/// described are listed instead.
 pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, salvage: bool) -> Result<Built> {
     let schemas: HashMap<i32, &str> =
         raw.clsobjs.iter().filter(|c| c.class == 50).map(|c| (c.id, c.name.as_str())).collect();
