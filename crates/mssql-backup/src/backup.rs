@@ -255,7 +255,7 @@ impl Backup {
     /// [`ErrorKind::Incomplete`] when catalog pages are missing; [`ErrorKind::Catalog`] and
     /// page errors otherwise.
     pub fn database(&self) -> Result<&Database> {
-        Ok(&self.schema_and_layouts()?.0)
+        Ok(&self.schema_and_layouts()?.database)
     }
 
     /// The physical layout of `table` (a table of [`Backup::database`]).
@@ -263,7 +263,7 @@ impl Backup {
     /// # Errors
     /// As [`Backup::database`]; [`ErrorKind::Catalog`] for a table not of this backup.
     pub fn layout(&self, table: &Table) -> Result<&TableLayout> {
-        let (_, layouts, _) = self.schema_and_layouts()?;
+        let layouts = &self.schema_and_layouts()?.layouts;
         layouts
             .iter()
             .find(|l| l.object_id == table.object_id)
@@ -333,9 +333,10 @@ impl Backup {
         }
         completeness::check_files(&self.store, &files, &mut out);
         match self.schema_and_layouts() {
-            Ok((db, layouts, unreadable)) => {
-                completeness::check_tables(&self.store, db, layouts, &mut out);
-                out.problems.extend(unreadable.iter().map(|u| format!("not described (catalog pages missing): {u}")));
+            Ok(built) => {
+                completeness::check_tables(&self.store, &built.database, &built.layouts, &mut out);
+                out.problems
+                    .extend(built.undescribed.iter().map(|u| format!("not described (catalog pages missing): {u}")));
             }
             Err(e) => out.problem("the system catalog cannot be read".into(), &e),
         }

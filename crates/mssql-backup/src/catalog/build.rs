@@ -273,23 +273,25 @@ fn definition_text(bytes: &[u8], marker: Option<&[u8]>) -> Result<String> {
     }
 }
 
-/// Builds the schema and layouts.
-///
-/// `db_name` and `db_collation` come from the boot page or backup header.
-///
-/// # Errors
-/// [`crate::ErrorKind::Catalog`] for inconsistent catalogs (a table without columns, a
-/// column without physical layout, an unknown collation).
-/// What [`build`] returns: the schema, the tables' layouts (same order as
-/// `Database::tables`), and, for salvage reads, the tables that could not be described.
-pub type Built = (Database, Vec<TableLayout>, Vec<String>);
+/// What [`build`] returns.
+#[derive(Debug)]
+pub struct Built {
+    /// The schema model.
+    pub database: Database,
+    /// The tables' physical layouts, in the order of `database.tables`.
+    pub layouts: Vec<TableLayout>,
+    /// For salvage reads, the tables that could not be described (their catalog pages
+    /// are missing); empty otherwise.
+    pub undescribed: Vec<String>,
+}
 
 /// Builds the schema model and the physical layouts from the raw system tables.
+/// `db_name` and `db_collation` come from the boot page or the backup header.
 ///
 /// # Errors
-/// [`crate::ErrorKind::Catalog`] when the system tables contradict each other (a column
-/// of an unknown table, an impossible type); with `salvage`, tables that cannot be
-/// described are listed instead.
+/// [`crate::ErrorKind::Catalog`] for an inconsistent catalog (a table without columns, a
+/// column without physical layout, an unknown collation, an impossible type); with
+/// `salvage`, tables that cannot be described are listed instead.
 pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, salvage: bool) -> Result<Built> {
     let schemas: HashMap<i32, &str> =
         raw.clsobjs.iter().filter(|c| c.class == 50).map(|c| (c.id, c.name.as_str())).collect();
@@ -706,8 +708,8 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
     let tables_sorted: Vec<Table> = order.iter().map(|&i| tables[i].clone()).collect();
     let layouts_sorted: Vec<TableLayout> = order.iter().map(|&i| layouts[i].clone()).collect();
     modules.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-    Ok((
-        Database {
+    Ok(Built {
+        database: Database {
             name: db_name.to_string(),
             collation: db_collation,
             tables: tables_sorted,
@@ -715,7 +717,7 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
             other_objects,
             unreadable_definitions: unreadable_defs,
         },
-        layouts_sorted,
-        unreadable,
-    ))
+        layouts: layouts_sorted,
+        undescribed: unreadable,
+    })
 }
