@@ -174,7 +174,7 @@ fn encode_table(
     let display = tp.source_display();
     let table = &source.database().tables[tp.index];
     let err = |kind, msg: String| MigrateError::new(step, kind, msg).table(display.clone());
-    let mut reader = source.rows(table).map_err(|e| err(ErrorKind::Source, format!("source: {e}")))?;
+    let mut reader = source.rows(table).map_err(|e| err(ErrorKind::Source, format!("source: {e}")).caused_by(e))?;
     let ncols = tp.columns.len();
     let copied: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].copied()).collect();
     let compared: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].compared()).collect();
@@ -198,9 +198,9 @@ fn encode_table(
             Err(e) => {
                 let hint = match &e {
                     SourceError::Backup(b) => b.kind.hint().map(|h| format!(". {h}")).unwrap_or_default(),
-                    SourceError::Other(_) => String::new(),
+                    SourceError::SqlServer { .. } | SourceError::Other(_) => String::new(),
                 };
-                return Err(err(ErrorKind::Source, format!("source failed after {rows} rows: {e}{hint}")));
+                return Err(err(ErrorKind::Source, format!("source failed after {rows} rows: {e}{hint}")).caused_by(e));
             }
         };
         if row.len() != ncols {

@@ -17,7 +17,18 @@ pub enum SourceError {
     /// The native reader failed.
     #[error(transparent)]
     Backup(#[from] mssql_backup::Error),
-    /// Anything else (SQL Server connection, RESTORE failure…).
+    /// SQL Server answered with an error, or the connection to it failed: the message
+    /// says where and what (with a hint when the remedy is known), `source` is tiberius'
+    /// error itself.
+    #[error("{message}")]
+    SqlServer {
+        /// What was being done, on which server, and the error as SQL Server gave it.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Anything else (a RESTORE that cannot be planned, a missing row…).
     #[error("{0}")]
     Other(String),
 }

@@ -78,12 +78,28 @@ pub struct MigrateError {
     pub message: String,
     /// The report as far as the run got (set by [`crate::migrate::migrate`]).
     pub report: Option<Box<crate::report::Report>>,
+    /// The underlying error (the driver's, the source's), kept for
+    /// [`std::error::Error::source`]; its text is already in `message`. Boxed twice so
+    /// that the field is one pointer (every step returns this error by value).
+    pub cause: Option<Box<Cause>>,
 }
+
+/// The underlying error of a [`MigrateError`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 impl MigrateError {
     /// A new error without table, object or SQLSTATE.
     pub fn new(step: Step, kind: ErrorKind, message: impl Into<String>) -> Self {
-        MigrateError { step, kind, table: None, object: None, sqlstate: None, message: message.into(), report: None }
+        MigrateError {
+            step,
+            kind,
+            table: None,
+            object: None,
+            sqlstate: None,
+            message: message.into(),
+            report: None,
+            cause: None,
+        }
     }
     /// Sets the table.
     pub fn table(mut self, table: impl Into<String>) -> Self {
@@ -93,6 +109,11 @@ impl MigrateError {
     /// Sets the object.
     pub fn object(mut self, object: impl Into<String>) -> Self {
         self.object = Some(object.into());
+        self
+    }
+    /// Keeps `cause` as the error's source.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Box::new(Box::new(cause)));
         self
     }
     /// True when running again later may succeed without changing anything (the server
@@ -134,7 +155,11 @@ impl fmt::Display for MigrateError {
     }
 }
 
-impl std::error::Error for MigrateError {}
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|c| &**c as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// The server's message, detail and hint, and the SQLSTATE, of a PostgreSQL error.
 pub fn pg_message(e: &tokio_postgres::Error) -> (String, Option<String>) {
@@ -278,6 +303,7 @@ impl Target {
                 sqlstate,
                 ..MigrateError::new(step, kind, format!("cannot connect to {} database {dbname:?}: {m}", self.server()))
             }
+            .caused_by(e)
         };
         // The two connectors give connections of different types: spawn each its own way.
         let client = match &self.tls {

@@ -91,6 +91,8 @@ async fn failure_mid_load_leaves_previous_database_unchanged() {
     assert_eq!(err.kind, ErrorKind::Source);
     assert_eq!(err.table.as_deref(), Some("dbo.items"));
     assert!(err.to_string().contains("fails at row 3001"), "{err}");
+    let cause = std::error::Error::source(&err).expect("the source's error as the source");
+    assert!(cause.downcast_ref::<bak2pg::source::SourceError>().is_some(), "{cause:?}");
     let report = err.report.as_ref().expect("report attached");
     assert_eq!(report.status, Status::Failed);
     assert_eq!(report.failed_step, Some(Step::LoadData));
@@ -214,6 +216,9 @@ async fn unreachable_server_fails_clearly_before_writing() {
     let text = err.to_string();
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
+    // The driver's error is kept as the source, not only as text.
+    let cause = std::error::Error::source(&err).expect("the connection error as the source");
+    assert!(cause.downcast_ref::<tokio_postgres::Error>().is_some(), "{cause:?}");
     let report = err.report.unwrap();
     assert!(!report.to_json().contains("s3cret"));
     assert!(report.tables.is_empty());

@@ -169,20 +169,21 @@ fn hint(code: u32) -> &'static str {
 }
 
 fn sql_error(server: &str, what: &str, e: tiberius::error::Error) -> SourceError {
-    match &e {
-        tiberius::error::Error::Server(t) => other(format!(
+    let message = match &e {
+        tiberius::error::Error::Server(t) => format!(
             "SQL Server {server}: {what}: error {} (severity {}): {}{}",
             t.code(),
             t.class(),
             t.message(),
             hint(t.code())
-        )),
-        tiberius::error::Error::Tls(m) => other(format!(
+        ),
+        tiberius::error::Error::Tls(m) => format!(
             "SQL Server {server}: {what}: TLS: {m} (trust the server's certificate with ca_file=PEM, or, for a \
              server on this machine only, trust_server_certificate=true)"
-        )),
-        _ => other(format!("SQL Server {server}: {what}: {e}")),
-    }
+        ),
+        _ => format!("SQL Server {server}: {what}: {e}"),
+    };
+    SourceError::SqlServer { message, source: Box::new(e) }
 }
 
 /// Opens a connection (TCP, TLS as configured, SQL login) to `database` (`None`: the
