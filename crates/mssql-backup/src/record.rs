@@ -322,45 +322,79 @@ pub fn forwarding_stub_target(area: &[u8]) -> Option<Rid> {
 /// # Errors
 /// [`crate::ErrorKind::Corrupt`] naming the page, the slot and what does not add up.
 pub fn check_data_page(page: &crate::page::Page) -> Result<()> {
+    let mut records = Vec::with_capacity(page.slot_count());
+    for slot in 0..page.slot_count() {
+        let Some(area) = page.record_area(slot)? else { continue };
+        let len = if RecordType::of(area[0]) == RecordType::ForwardingStub {
+            FORWARDING_STUB_LEN
+        } else {
+            Record::parse(area).map_err(|e| e.on_page(page.id()).context(format!("slot {slot}")))?.len()
+        };
+        records.push(PlacedRecord::new(page, slot, area, len));
+    }
+    check_page_space(page, &mut records)
+}
+
+/// Bytes of a forwarding stub: the status byte and the 8-byte RID of the moved row.
+pub(crate) const FORWARDING_STUB_LEN: usize = 9;
+
+/// Where one used slot's record lies on its page and how long it is (from its own header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PlacedRecord {
+    /// Byte offset of the record on the page.
+    offset: usize,
+    /// Record length in bytes.
+    len: usize,
+    /// Slot number.
+    slot: usize,
+}
+
+impl PlacedRecord {
+    /// The record of `slot`, whose record area (from [`crate::page::Page::record_area`])
+    /// is `area`, `len` bytes long.
+    pub(crate) fn new(page: &crate::page::Page, slot: usize, area: &[u8], len: usize) -> Self {
+        // The area runs from the record to the start of the slot array.
+        let offset = crate::page::PAGE_SIZE - 2 * page.slot_count() - area.len();
+        PlacedRecord { offset, len, slot }
+    }
+}
+
+/// The accounting half of [`check_data_page`], on the records of every used slot of
+/// `page` (in any order; sorted here). The row iterator feeds it the records it parses
+/// anyway, so a page's records are parsed once.
+///
+/// # Errors
+/// As [`check_data_page`].
+pub(crate) fn check_page_space(page: &crate::page::Page, records: &mut [PlacedRecord]) -> Result<()> {
     let h = page.header();
-    let id = page.id();
-    let bad = |what: String| Error::corrupt(format!("page structure: {what}")).on_page(id);
+    let bad = |what: String| Error::corrupt(format!("page structure: {what}")).on_page(page.id());
     let slots = page.slot_count();
     let free_data = usize::from(h.free_data);
     if free_data < crate::page::HEADER_SIZE || free_data + 2 * slots > crate::page::PAGE_SIZE {
         return Err(bad(format!("m_freeData {free_data} and {slots} slots do not fit the page")));
     }
-    let mut records = Vec::with_capacity(slots);
-    for slot in 0..slots {
-        let Some(area) = page.record_area(slot)? else { continue };
-        let off = usize::from(page.slot_offset(slot)?);
-        if off >= free_data {
-            return Err(bad(format!("slot {slot} points at offset {off}, at or past m_freeData {free_data}")));
-        }
-        let len = if RecordType::of(area[0]) == RecordType::ForwardingStub {
-            9
-        } else {
-            Record::parse(area).map_err(|e| e.on_page(id).context(format!("slot {slot}")))?.len()
-        };
-        records.push((off, len, slot));
-    }
     records.sort_unstable();
+    if let Some(r) = records.iter().find(|r| r.offset >= free_data) {
+        return Err(bad(format!("slot {} points at offset {}, at or past m_freeData {free_data}", r.slot, r.offset)));
+    }
     for w in records.windows(2) {
-        let ((a, alen, aslot), (b, _, bslot)) = (w[0], w[1]);
-        if a + alen > b {
+        let (a, b) = (w[0], w[1]);
+        if a.offset + a.len > b.offset {
             return Err(bad(format!(
-                "the record of slot {aslot} (offset {a}, {alen} bytes) overlaps that of slot {bslot} (offset {b})"
+                "the record of slot {} (offset {}, {} bytes) overlaps that of slot {} (offset {})",
+                a.slot, a.offset, a.len, b.slot, b.offset
             )));
         }
     }
-    if let Some(&(off, len, slot)) = records.last()
-        && off + len > free_data
+    if let Some(last) = records.last()
+        && last.offset + last.len > free_data
     {
         return Err(bad(format!(
-            "the record of slot {slot} (offset {off}, {len} bytes) runs past m_freeData {free_data}"
+            "the record of slot {} (offset {}, {} bytes) runs past m_freeData {free_data}",
+            last.slot, last.offset, last.len
         )));
     }
-    let used: usize = records.iter().map(|r| r.1).sum();
+    let used: usize = records.iter().map(|r| r.len).sum();
     let expected = (crate::page::PAGE_SIZE - crate::page::HEADER_SIZE).checked_sub(2 * slots + used);
     if expected != Some(usize::from(h.free_count)) {
         return Err(bad(format!(

@@ -10,7 +10,7 @@ use crate::alloc::PfsCache;
 use crate::catalog::build::{ColumnLayout, ColumnPlace, TableLayout};
 use crate::lob::{self, ComplexKind};
 use crate::page::Page;
-use crate::record::{Record, RecordType, forwarding_stub_target};
+use crate::record::{FORWARDING_STUB_LEN, PlacedRecord, Record, RecordType, forwarding_stub_target};
 use crate::scan::{DataPages, PageCache};
 use crate::schema::Table;
 use crate::store::PageStore;
@@ -57,6 +57,8 @@ pub struct TableRows<'a> {
     stats: ReadStats,
     decode_values: bool,
     salvage: bool,
+    /// The current page's records seen so far, for its structure check when it ends.
+    placed: Vec<crate::record::PlacedRecord>,
 }
 
 impl<'a> TableRows<'a> {
@@ -97,6 +99,7 @@ impl<'a> TableRows<'a> {
             stats: ReadStats { columns: vec![DecodeStats::default(); table.columns.len()], ..ReadStats::default() },
             decode_values: true,
             salvage,
+            placed: Vec::new(),
         })
     }
 
@@ -131,9 +134,7 @@ impl<'a> TableRows<'a> {
             }
             match self.pages.as_mut().expect("set above").next()? {
                 Some(p) => {
-                    // Every page this iterator decodes is FixedVar (compressed tables
-                    // with pages are refused in `new`).
-                    crate::record::check_data_page(&p).map_err(|e| self.store.locate_error(p.id(), e))?;
+                    self.placed.clear();
                     self.stats.pages += 1;
                     self.page = Some(p);
                     self.slot = 0;
@@ -176,6 +177,12 @@ impl<'a> TableRows<'a> {
                 continue;
             };
             if self.slot >= page.slot_count() {
+                // Every record of the page has been parsed (once): its structure must add
+                // up before the next page. (Every page here is FixedVar: compressed tables
+                // with pages are refused in `new`.) A row already returned from a page
+                // that fails goes no further: the read ends in this error.
+                crate::record::check_page_space(page, &mut self.placed)
+                    .map_err(|e| self.store.locate_error(page.id(), e))?;
                 self.page = None;
                 continue;
             }
@@ -189,10 +196,12 @@ impl<'a> TableRows<'a> {
                         .on_page(page.id())
                         .context(format!("slot {slot}")));
                 }
+                self.placed.push(PlacedRecord::new(page, slot, area, FORWARDING_STUB_LEN));
                 self.stats.forwarding_stubs += 1;
                 continue;
             }
             let rec = Record::parse(area).map_err(|e| e.on_page(page.id()).context(format!("slot {slot}")))?;
+            self.placed.push(PlacedRecord::new(page, slot, area, rec.len()));
             match rec.record_type() {
                 _ if rec.is_ghost_forwarded() => {
                     self.stats.ghosts += 1;
