@@ -92,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 line
             }
-            _ => inspect_only(&exe, &group),
+            _ => inspect_only(&exe, &group.files),
         };
         if !args.json {
             println!("{}", text(&line));
@@ -155,15 +155,23 @@ fn inspect(exe: &Path, files: &[PathBuf], counts: bool) -> (Option<Value>, Optio
     }
 }
 
+/// One backup to try: its files, and `inspect --json --no-counts` of the first one (what
+/// grouping read; `None` for archives and unreadable files).
+struct Group {
+    files: Vec<PathBuf>,
+    inspected: Option<Value>,
+}
+
 /// The files as backups to try: every file alone, except the families of a striped media
 /// set that are all present, given together.
-fn group_stripes(exe: &Path, files: Vec<PathBuf>) -> Vec<Vec<PathBuf>> {
-    let mut sets: BTreeMap<String, (u64, Vec<(u64, PathBuf)>)> = BTreeMap::new();
-    let mut groups: Vec<Option<Vec<PathBuf>>> = Vec::new();
+fn group_stripes(exe: &Path, files: Vec<PathBuf>) -> Vec<Group> {
+    let mut sets: BTreeMap<String, (u64, Vec<(u64, PathBuf, Option<Value>)>)> = BTreeMap::new();
+    let mut groups: Vec<Option<Group>> = Vec::new();
     let mut set_slot: BTreeMap<String, usize> = BTreeMap::new();
     for f in files {
         let is_bak = f.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("bak"));
-        let family = if is_bak { inspect(exe, std::slice::from_ref(&f), false).0 } else { None }.and_then(|v| {
+        let inspected = if is_bak { inspect(exe, std::slice::from_ref(&f), false).0 } else { None };
+        let family = inspected.as_ref().and_then(|v| {
             let fam = v.pointer("/backup/header/media/family")?;
             let count = fam.get("family_count")?.as_u64()?;
             let seq = fam.get("family_sequence")?.as_u64()?;
@@ -173,24 +181,27 @@ fn group_stripes(exe: &Path, files: Vec<PathBuf>) -> Vec<Vec<PathBuf>> {
         match family {
             Some((guid, count, seq)) => {
                 let entry = sets.entry(guid.clone()).or_insert((count, Vec::new()));
-                entry.1.push((seq, f));
+                entry.1.push((seq, f, inspected));
                 set_slot.entry(guid).or_insert_with(|| {
                     groups.push(None);
                     groups.len() - 1
                 });
             }
-            None => groups.push(Some(vec![f])),
+            None => groups.push(Some(Group { files: vec![f], inspected })),
         }
     }
     for (guid, (count, mut members)) in sets {
-        members.sort();
-        let complete = members.iter().map(|(s, _)| *s).eq(1..=count);
+        members.sort_by_key(|m| m.0);
+        let complete = members.iter().map(|m| m.0).eq(1..=count);
         let slot = set_slot[&guid];
         if complete {
-            groups[slot] = Some(members.into_iter().map(|(_, f)| f).collect());
+            // The family holding the boot page says the release; any says the build.
+            let told = |m: &&(u64, PathBuf, Option<Value>)| m.2.as_ref().is_some_and(|v| !v["sql_server"].is_null());
+            let inspected = members.iter().find(told).unwrap_or(&members[0]).2.clone();
+            groups[slot] = Some(Group { files: members.into_iter().map(|m| m.1).collect(), inspected });
         } else {
             // Each alone: migrate says what is missing.
-            let mut alone = members.into_iter().map(|(_, f)| vec![f]);
+            let mut alone = members.into_iter().map(|(_, f, inspected)| Group { files: vec![f], inspected });
             groups[slot] = alone.next();
             groups.extend(alone.map(Some));
         }
@@ -246,8 +257,8 @@ fn inspect_only(exe: &Path, files: &[PathBuf]) -> Line {
     }
 }
 
-fn migrate(exe: &Path, files: &[PathBuf], target: &str, db: &str, engine: &str) -> Line {
-    let (json, _, _) = inspect(exe, files, false);
+fn migrate(exe: &Path, group: &Group, target: &str, db: &str, engine: &str) -> Line {
+    let (files, json) = (&group.files, &group.inspected);
     let started = Instant::now();
     let dir = tempfile::tempdir().ok();
     let report_path = dir.as_ref().map(|d| d.path().join("report.json"));
