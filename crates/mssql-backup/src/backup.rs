@@ -316,13 +316,14 @@ impl Backup {
             .filter(|f| f.file_type == FileType::Data)
             .map(|f| (f.file_id, Some(f.size_bytes / 8192)))
             .collect();
+        // The file list names every file of the database (of any type): pages of another
+        // one are pages whose header was damaged.
+        let all: Vec<u16> = self.descriptions[0].files.iter().map(|f| f.file_id).collect();
+        let listed: Vec<String> = all.iter().map(u16::to_string).collect();
         for id in self.store.file_ids() {
             if !files.iter().any(|f| f.0 == id) {
-                if !files.is_empty() && out.damage.is_none() {
-                    // The file list names every data file of the database: pages of
-                    // another one are pages whose header was damaged.
-                    let listed: Vec<String> = files.iter().map(|f| f.0.to_string()).collect();
-                    out.damage = Some(Error::corrupt(format!(
+                if !all.is_empty() && !all.contains(&id) {
+                    out.note_damage(&Error::corrupt(format!(
                         "the backup holds pages of data file {id}, which its file list does not have \
                          (files {}): a damaged page header",
                         listed.join(", ")

@@ -38,6 +38,11 @@ impl Completeness {
     /// Notes `e` as a problem; keeps it as the cause when it is damage, not absence.
     pub fn problem(&mut self, what: String, e: &crate::Error) {
         self.problems.push(format!("{what}: {e}"));
+        self.note_damage(e);
+    }
+
+    /// Keeps `e` as the cause when it is the first damage (anything but absence) met.
+    pub fn note_damage(&mut self, e: &crate::Error) {
         if e.kind != crate::ErrorKind::Incomplete && self.damage.is_none() {
             self.damage = Some(e.clone());
         }
@@ -114,9 +119,7 @@ pub fn check_tables(store: &PageStore, db: &Database, layouts: &[TableLayout], o
                     Ok(map) => tc.missing_extents += missing_extents(store, &map).len() as u64,
                     Err(e) => {
                         tc.error.get_or_insert_with(|| e.to_string());
-                        if e.kind != crate::ErrorKind::Incomplete && out.damage.is_none() {
-                            out.damage = Some(e);
-                        }
+                        out.note_damage(&e);
                     }
                 }
             }
