@@ -230,6 +230,7 @@ async fn leftovers_that_are_not_ours_are_refused_not_dropped() {
 async fn a_postgres_restart_at_each_step_fails_clearly_and_the_rerun_completes() {
     let db = "f_restart";
     let mut before = fresh_previous(db).await;
+    let mut failed = Vec::new();
     for point in ["schema_created", "table_loaded", "loaded", "constraints_created", "validated"] {
         let paused = start_paused(point, db, &pg_url()).await;
         restart_postgres();
@@ -243,9 +244,13 @@ async fn a_postgres_restart_at_each_step_fails_clearly_and_the_rerun_completes()
             assert!(stderr.contains("error: step "), "{point}: names the step: {stderr}");
             assert!(report.is_some_and(|r| r.status == Status::Failed), "{point}");
             previous_intact(db, &before, point).await;
+            failed.push(point);
         }
         before = rerun_completes(db, point).await;
     }
+    // After a table's COPY the load goes on on the connection the restart cut: that run
+    // must have failed, or the restart never reached it.
+    assert!(failed.contains(&"table_loaded"), "the restart cut no run: {failed:?}");
     drop_like(db).await;
 }
 
@@ -306,6 +311,7 @@ async fn cutting_proxy(limit: u64) -> u16 {
 async fn a_connection_cut_fails_clearly_and_the_rerun_completes() {
     let db = "f_cut";
     let mut before = fresh_previous(db).await;
+    let mut cut = Vec::new();
     // Northwind's COPY data is ~560 kB: cuts in the DDL, inside the COPY, and near the end.
     for limit in [20_000u64, 200_000, 450_000, 900_000] {
         let port = cutting_proxy(limit).await;
@@ -323,9 +329,12 @@ async fn a_connection_cut_fails_clearly_and_the_rerun_completes() {
             assert_eq!(run.code, Some(1), "{case}: {}", run.output());
             assert!(run.stderr.contains("error: step "), "{case}: names the step: {}", run.output());
             previous_intact(db, &before, &case).await;
+            cut.push(limit);
         }
         before = rerun_completes(db, &case).await;
     }
+    // The cuts before the end of the COPY data must have hit a run.
+    assert!(cut.contains(&20_000) && cut.contains(&200_000), "runs the proxy cut: {cut:?}");
     drop_like(db).await;
 }
 

@@ -327,11 +327,8 @@ fn catalog_for(f: &Fixture) -> (Backup, Plan) {
 
 /// The backup's catalog and the plan the migration computed from it (the same database
 /// and options always give the same plan), to name the PostgreSQL objects.
-fn catalog(bak: &str) -> (Backup, Plan) {
-    let backup = Backup::open(&[&fixture(bak)]).unwrap_or_else(|e| panic!("{bak}: {e}"));
-    let plan = bak2pg::ddl::plan(backup.database().expect("catalog"), &PlanOptions::default())
-        .unwrap_or_else(|e| panic!("{bak}: {e}"));
-    (backup, plan)
+fn catalog(bak: &'static str) -> (Backup, Plan) {
+    catalog_for(&fx(bak, bak, vec![]))
 }
 
 fn find_table<'a>(db: &'a Database, schema: &str, name: &str) -> &'a Table {
