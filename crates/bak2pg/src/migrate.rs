@@ -385,15 +385,17 @@ pub fn report_loaded(report: &mut Report, plan: &Plan, loaded: &[LoadedTable]) {
     report.compute_totals();
 }
 
-/// Report: the read-back checksums and each table's status; returns one line per table
-/// that failed validation (empty when all passed).
+/// Report: the read-back checksums and each table's status.
 ///
 /// A table passes when PostgreSQL holds exactly the rows sent (row count and checksum)
 /// *and* as many rows were read as SQL Server's catalog counted (`catalog_rows`, when
 /// known). The first proves the load; only the second is evidence about the decoding.
 /// Measured on the fixtures, the catalog count agreed with the rows read on all 232
 /// tables of the 25 readable backups, so a difference is an error, not a warning.
-pub fn report_validated(report: &mut Report, back: &[ReadBack]) -> Vec<String> {
+///
+/// # Errors
+/// [`ErrorKind::Validation`] naming every table that failed, and why.
+pub fn report_validated(report: &mut Report, back: &[ReadBack]) -> Result<(), MigrateError> {
     let mut failed = Vec::new();
     for b in back {
         let t = &mut report.tables[b.table];
@@ -409,7 +411,14 @@ pub fn report_validated(report: &mut Report, back: &[ReadBack]) -> Vec<String> {
         };
     }
     report.compute_totals();
-    failed
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(MigrateError::new(
+        Step::Validate,
+        ErrorKind::Validation,
+        format!("{} tables failed validation: {}", failed.len(), failed.join("; ")),
+    ))
 }
 
 async fn timed<T>(
@@ -546,18 +555,7 @@ pub async fn validate_phase(
     let sent: Vec<TableChecksum> = loaded.iter().map(|l| l.checksum).collect();
     let read = step_validate(plan, &opts.target, names, opts.tuning.jobs, &sent);
     let checked = match timed(report, progress, Step::Validate, read).await {
-        Ok(back) => {
-            let failed = report_validated(report, &back);
-            if failed.is_empty() {
-                Ok(())
-            } else {
-                Err(MigrateError::new(
-                    Step::Validate,
-                    ErrorKind::Validation,
-                    format!("{} tables failed validation: {}", failed.len(), failed.join("; ")),
-                ))
-            }
-        }
+        Ok(back) => report_validated(report, &back),
         Err(e) => Err(e),
     };
     match &checked {
