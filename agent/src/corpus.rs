@@ -162,10 +162,17 @@ struct Group {
     inspected: Option<Value>,
 }
 
+/// One family (stripe) of a striped media set.
+struct Family {
+    sequence: u64,
+    file: PathBuf,
+    inspected: Option<Value>,
+}
+
 /// The files as backups to try: every file alone, except the families of a striped media
 /// set that are all present, given together.
 fn group_stripes(exe: &Path, files: Vec<PathBuf>) -> Vec<Group> {
-    let mut sets: BTreeMap<String, (u64, Vec<(u64, PathBuf, Option<Value>)>)> = BTreeMap::new();
+    let mut sets: BTreeMap<String, (u64, Vec<Family>)> = BTreeMap::new();
     let mut groups: Vec<Option<Group>> = Vec::new();
     let mut set_slot: BTreeMap<String, usize> = BTreeMap::new();
     for f in files {
@@ -181,7 +188,7 @@ fn group_stripes(exe: &Path, files: Vec<PathBuf>) -> Vec<Group> {
         match family {
             Some((guid, count, seq)) => {
                 let entry = sets.entry(guid.clone()).or_insert((count, Vec::new()));
-                entry.1.push((seq, f, inspected));
+                entry.1.push(Family { sequence: seq, file: f, inspected });
                 set_slot.entry(guid).or_insert_with(|| {
                     groups.push(None);
                     groups.len() - 1
@@ -191,17 +198,17 @@ fn group_stripes(exe: &Path, files: Vec<PathBuf>) -> Vec<Group> {
         }
     }
     for (guid, (count, mut members)) in sets {
-        members.sort_by_key(|m| m.0);
-        let complete = members.iter().map(|m| m.0).eq(1..=count);
+        members.sort_by_key(|m| m.sequence);
+        let complete = members.iter().map(|m| m.sequence).eq(1..=count);
         let slot = set_slot[&guid];
         if complete {
             // The family holding the boot page says the release; any says the build.
-            let told = |m: &&(u64, PathBuf, Option<Value>)| m.2.as_ref().is_some_and(|v| !v["sql_server"].is_null());
-            let inspected = members.iter().find(told).unwrap_or(&members[0]).2.clone();
-            groups[slot] = Some(Group { files: members.into_iter().map(|m| m.1).collect(), inspected });
+            let told = |m: &&Family| m.inspected.as_ref().is_some_and(|v| !v["sql_server"].is_null());
+            let inspected = members.iter().find(told).unwrap_or(&members[0]).inspected.clone();
+            groups[slot] = Some(Group { files: members.into_iter().map(|m| m.file).collect(), inspected });
         } else {
             // Each alone: migrate says what is missing.
-            let mut alone = members.into_iter().map(|(_, f, inspected)| Group { files: vec![f], inspected });
+            let mut alone = members.into_iter().map(|m| Group { files: vec![m.file], inspected: m.inspected });
             groups[slot] = alone.next();
             groups.extend(alone.map(Some));
         }
