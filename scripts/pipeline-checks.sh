@@ -21,7 +21,7 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     rustup target add aarch64-unknown-linux-gnu
 fi
 echo "pipeline-checks: cargo lambda build --release --arm64"
-functions=(bak2pg-trigger bak2pg-prepare bak2pg-collect bak2pg-report)
+functions=(bak2pg-trigger bak2pg-prepare bak2pg-report)
 args=()
 for f in "${functions[@]}"; do args+=(-p "$f"); done
 cargo lambda build --release --arm64 "${args[@]}"

@@ -174,11 +174,8 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
     // The real ASL, with the substitutions SAM makes.
     let asl = std::fs::read_to_string(repo().join("statemachine/migration.asl.json")).unwrap();
     let fun = |f: &str| format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:bak2pg-{f}");
-    let asl = asl
-        .replace("${PrepareFunctionArn}", &fun("prepare"))
-        .replace("${CollectFunctionArn}", &fun("collect"))
-        .replace("${ReportFunctionArn}", &fun("report"))
-        .replace("${DeadLetterQueueUrl}", &dlq_url);
+    let asl = asl.replace("${PrepareFunctionArn}", &fun("prepare")).replace("${ReportFunctionArn}", &fun("report"));
+    assert!(!asl.contains("${"), "a substitution SAM would make is not made here");
     let name = n.state_machine_arn.rsplit(':').next().unwrap();
     let role = format!("arn:aws:iam::{ACCOUNT}:role/bak2pg-test");
     if a.sfn.describe_state_machine().state_machine_arn(&n.state_machine_arn).send().await.is_ok() {
@@ -202,7 +199,7 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
         ("worker/jobs", "2".into()),
         ("worker/part-bytes", "1048576".into()),
         ("limits/min-free-bytes", "1048576".into()),
-        ("limits/poll-seconds", "1".into()),
+        ("limits/heartbeat-seconds", "60".into()),
         ("limits/step-timeout-seconds", "900".into()),
     ];
     // Settings a scenario may have changed go back to their absence (the defaults).
@@ -245,7 +242,7 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
     )
     .await;
     assert_eq!(status, 200);
-    let _ = q_url;
+    let _ = (q_url, dlq_url);
 }
 
 fn pg_url() -> String {
@@ -347,11 +344,49 @@ async fn wait_execution(n: &Names, a: &Aws, name: &str, limit: Duration) -> Exec
     loop {
         let d = a.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
         if d.status != ExecutionStatus::Running {
+            if d.status != ExecutionStatus::Succeeded {
+                deliver_status_change(n, &d).await;
+            }
             return d.status;
         }
         assert!(start.elapsed() < limit, "execution {name} still running after {limit:?}");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Plays the EventBridge rule of infra/template.yaml (moto's Step Functions emits no
+/// events): the "Execution Status Change" event of an unsuccessful execution, as AWS
+/// shapes it, to the report function. scripts/pipeline-checks.sh checks that the rule's
+/// pattern matches this event.
+async fn deliver_status_change(n: &Names, d: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput) {
+    let event = status_change_event(d);
+    // For scripts/pipeline-checks.sh, which matches them against the template's rule.
+    let log = repo().join(".moto/status-change-events.jsonl");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, format!("{event}\n").as_bytes()).unwrap();
+    let url = format!("{}/2015-03-31/functions/bak2pg-report/invocations", n.lambda);
+    let (status, resp) = http_post(&url, &event).await;
+    assert_eq!(status, 200, "the report function refused the status change event: {resp}");
+}
+
+fn status_change_event(d: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput) -> Value {
+    let status = match d.status {
+        ExecutionStatus::Failed => "FAILED",
+        ExecutionStatus::TimedOut => "TIMED_OUT",
+        ExecutionStatus::Aborted => "ABORTED",
+        ref other => panic!("no event for {other:?}"),
+    };
+    json!({
+        "version": "0", "id": "00000000-0000-0000-0000-000000000000",
+        "detail-type": "Step Functions Execution Status Change", "source": "aws.states",
+        "account": ACCOUNT, "time": "2026-12-06T00:00:00Z", "region": "us-east-1",
+        "resources": [d.execution_arn],
+        "detail": {
+            "executionArn": d.execution_arn, "stateMachineArn": d.state_machine_arn, "name": d.name,
+            "status": status, "startDate": 0, "stopDate": 0, "input": d.input, "output": d.output,
+            "error": d.error, "cause": d.cause
+        }
+    })
 }
 
 async fn commands(n: &Names) -> Vec<Value> {
@@ -522,7 +557,11 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
         for c in &ours {
             let out = c["StandardOutputContent"].as_str().unwrap();
             assert!(out.contains("succeeded in"), "one summary line per step: {out}");
+            assert!(c["Parameters"]["TaskToken"][0].as_str().is_some_and(|t| !t.is_empty()), "{c}");
         }
+        // Each step reported to the state machine itself, with a heartbeat on the way.
+        let beats = http_get(&format!("{}/_shim/heartbeats", n.shim)).await["count"].as_u64().unwrap();
+        assert!(beats >= 5, "{beats} heartbeats for five steps");
 
         // A replay of a finished step is skipped (same input digest): run `validate` again by hand.
         let job = format!("s3://{}/jobs/e2ehotel/{exec}/job.json", n.artifacts);
@@ -601,6 +640,68 @@ fn a_load_killed_mid_way_is_retried_and_completes_with_nothing_left_over() {
             .collect();
         assert_eq!(left, vec!["killedload".to_string()], "no __loading or __creating left");
         let c = pg("killedload").await;
+        let authors: i64 = c.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
+        assert_eq!(authors, 23);
+    });
+}
+
+/// A step that fails permanently ends the execution failed at that step (no Catch, so a
+/// console Redrive would resume there); its report and dead-letter message come from the
+/// status change event. Once the cause is removed, the execution is resumed from the failed
+/// step — what Redrive does, played as a new execution with `resume` (moto has no
+/// RedriveExecution) — and completes without fetching or reading again.
+#[test]
+fn a_permanently_failed_step_is_resumed_after_the_fix_and_completes() {
+    scenario(|n, a| async move {
+        drop_databases("redrive").await;
+        // Someone else's database in the way of the load (not ours: refused, never dropped).
+        let m = pg("postgres").await;
+        m.batch_execute("CREATE DATABASE redrive__loading").await.unwrap();
+        pg("redrive__loading").await.batch_execute("CREATE TABLE theirs (x int)").await.unwrap();
+        let names = upload_and_trigger(&n, &a, "redrive/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = names[0].clone();
+        assert_eq!(wait_execution(&n, &a, &exec, Duration::from_secs(600)).await, ExecutionStatus::Failed);
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        assert_eq!((dlq[0].failed_step.as_str(), dlq[0].error.as_str()), ("load", "Bak2pg.Permanent"));
+        assert!(dlq[0].cause.contains("redrive__loading"), "names the database in the way: {}", dlq[0].cause);
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/redrive/{exec}.json")).await).unwrap();
+        assert_eq!((report["status"].as_str(), report["failed_step"].as_str()), (Some("failed"), Some("load")));
+        // The execution stopped at the step: nothing after it ran.
+        let cmds = commands(&n).await;
+        assert_eq!(commands_of(&cmds, &exec, "load").len(), 1, "a permanent failure is not retried");
+        assert!(commands_of(&cmds, &exec, "validate").is_empty());
+
+        // The operator removes the cause and resumes at the failed step.
+        m.batch_execute("DROP DATABASE redrive__loading").await.unwrap();
+        let arn = format!("{}:{exec}", n.state_machine_arn.replace(":stateMachine:", ":execution:"));
+        let first = a.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+        let mut input: PipelineInput = serde_json::from_str(first.input.as_deref().unwrap()).unwrap();
+        input.resume = Some(bak2pg::job::Resume { execution: exec.clone(), step: bak2pg::job::StepName::Load });
+        let again = format!("{}-resume", &exec[..exec.len().min(70)]);
+        a.sfn
+            .start_execution()
+            .state_machine_arn(&n.state_machine_arn)
+            .name(&again)
+            .input(serde_json::to_string(&input).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let status = wait_execution(&n, &a, &again, Duration::from_secs(600)).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
+        // fetch and read ran once, for the first execution; load twice; the rest once.
+        let cmds = commands(&n).await;
+        let count = |step| commands_of(&cmds, &exec, step).len();
+        assert_eq!([count("fetch"), count("read"), count("load"), count("validate"), count("swap")], [1, 1, 2, 1, 1]);
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/redrive/{again}.json")).await).unwrap();
+        assert_eq!(report["status"], "succeeded");
+        assert_eq!(report["migration"]["status"], "passed");
+        let steps: Vec<&str> =
+            report["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+        assert_eq!(steps, ["fetch", "read", "load", "validate", "swap"], "the report has every step's result");
+        let c = pg("redrive").await;
         let authors: i64 = c.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
         assert_eq!(authors, 23);
     });

@@ -10,15 +10,27 @@ unchanged, except:
   turns that into what Lambda answers (200 + `X-Amz-Function-Error: Unhandled`, the
   `{"errorType","errorMessage"}` body unchanged), so Retry/Catch see the handler's type.
 * SSM `SendCommand` / `GetCommandInvocation` (`X-Amz-Target: AmazonSSM.*`): emulates the
-  SSM agent of the worker: runs `<agent> step <Step> --job <JobUri>` on this machine, in the
-  background, and reports `InProgress` until it exits, then `Success` (exit 0) or `Failed`
-  with the exit status and stdout/stderr. The document name and instance id are recorded,
-  not checked; the command's S3 output upload is not emulated (stdout is returned by
-  GetCommandInvocation instead).
+  SSM agent of the worker running the step document: `<agent> step <Step> --job <JobUri>`
+  on this machine, in the background, with `BAK2PG_TASK_TOKEN` set from the command's
+  `TaskToken` parameter as the document does (the agent then reports to moto's Step
+  Functions itself: the callback pattern). The command reads `InProgress` until it exits,
+  then `Success` (exit 0) or `Failed` with the exit status and stdout/stderr (for the
+  tests; the state machine no longer polls). The document name and instance id are
+  recorded, not checked; the command's S3 output upload is not emulated.
 * Fault injection, for the transient-failure tests: S3 GETs of keys containing a configured
   marker answer `503 SlowDown` the first N times; the first `load` command of a job whose
-  URI contains a `kill_faults` marker runs with `BAK2PG_FAULT_PAUSE=<point>:<dir>` and is
-  killed (SIGKILL) once it pauses there, as a worker dying mid-step would be.
+  URI contains a `kill_faults` marker runs with `BAK2PG_FAULT_PAUSE=<point>:<dir>`, and the
+  process that pauses there (the step's worker process, `<dir>/pid`) is killed (SIGKILL),
+  as the kernel's out-of-memory killer would. (A whole worker dying is left to the Task's
+  `HeartbeatSeconds`, which moto 5.2.5 cannot emulate: its heartbeat timeout fails the
+  execution with `States.Runtime` instead of raising `States.HeartbeatTimeout`.)
+
+* Step Functions `SendTaskHeartbeat` (`X-Amz-Target: AWSStepFunctions.SendTaskHeartbeat`):
+  answered here (and counted, `GET /_shim/heartbeats`), not forwarded. moto 5.2.5 gives
+  every retry of a Task the same task token and, once a token has had a heartbeat, mixes
+  up the outcomes of its attempts (a retried step's success is refused as `InvalidToken`,
+  or the step is sent once more); AWS issues a new token per attempt. The heartbeat's
+  answer to a task the state machine gave up on is covered by the agent's own tests.
 
 Configuration comes from the test: `POST /_shim/config` with
 `{"lambda_url", "agent", "agent_env", "s3_faults": {"marker": n}, "kill_faults": {"marker": "point"}}`.
@@ -30,6 +42,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,6 +57,7 @@ LOCK = threading.Lock()
 CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "s3_faults": {}, "kill_faults": {}}
 FAULTS_LEFT = {}
 KILLED = set()
+HEARTBEATS = [0]
 COMMANDS = {}
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -129,6 +143,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send_command(json.loads(body or b"{}"))
             if target == "AmazonSSM.GetCommandInvocation":
                 return self._get_invocation(json.loads(body or b"{}"))
+            if target == "AWSStepFunctions.SendTaskHeartbeat":
+                with LOCK:
+                    HEARTBEATS[0] += 1
+                return self._json(200, {})
             if self.command == "GET" and self._s3_fault():
                 return self._send(503, b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>injected by the test shim</Message></Error>",
                                   [("Content-Type", "application/xml")])
@@ -158,6 +176,9 @@ class Handler(BaseHTTPRequestHandler):
                 CONFIG.update(json.loads(body))
                 FAULTS_LEFT.clear()
             return self._json(200, {"ok": True})
+        if self.path == "/_shim/heartbeats":
+            with LOCK:
+                return self._json(200, {"count": HEARTBEATS[0]})
         if self.path == "/_shim/commands":
             with LOCK:
                 return self._json(200, [dict(c, proc=None) for c in COMMANDS.values()])
@@ -184,6 +205,9 @@ class Handler(BaseHTTPRequestHandler):
         cmd = [CONFIG["agent"], "step", step, "--job", job]
         env = dict(os.environ)
         env.update(CONFIG["agent_env"])
+        token = (params.get("TaskToken") or [""])[0]
+        if token:
+            env["BAK2PG_TASK_TOKEN"] = token
         entry = {"CommandId": cid, "InstanceId": instance, "DocumentName": req.get("DocumentName"), "Parameters": params,
                  "Status": "InProgress", "ResponseCode": -1, "StandardOutputContent": "", "StandardErrorContent": "",
                  "proc": None}
@@ -203,8 +227,14 @@ class Handler(BaseHTTPRequestHandler):
                 deadline = time.time() + 300
                 while p.poll() is None and not os.path.exists(os.path.join(pause_dir, "paused")) and time.time() < deadline:
                     time.sleep(0.01)
-                p.kill()
-                log(f"command {cid} ({step}): killed (SIGKILL) at its pause point")
+                try:
+                    with open(os.path.join(pause_dir, "pid")) as f:
+                        victim = int(f.read().strip())
+                    os.kill(victim, signal.SIGKILL)
+                    log(f"command {cid} ({step}): process {victim} killed (SIGKILL) at its pause point")
+                except (OSError, ValueError) as e:
+                    p.kill()
+                    log(f"command {cid} ({step}): no pid at the pause point ({e!r}); killed the command")
             out, err = p.communicate()
             with LOCK:
                 entry.update(Status="Success" if p.returncode == 0 else "Failed", ResponseCode=p.returncode,

@@ -372,9 +372,10 @@ impl FunctionError {
     pub fn error_type(&self) -> &'static str {
         self.0.class.error_name()
     }
-    /// `errorMessage`.
+    /// `errorMessage`, bounded (see [`StepError::bounded_cause`]): the function's log has
+    /// the whole message.
     pub fn error_message(&self) -> String {
-        serde_json::to_string(&self.0).expect("serializable")
+        self.0.bounded_cause("the function's log")
     }
 }
 

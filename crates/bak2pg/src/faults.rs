@@ -1,7 +1,9 @@
 //! Pause points for the fault tests.
 //!
 //! With `BAK2PG_FAULT_PAUSE=<point>:<dir>` in the environment, a run that reaches the
-//! named point writes `<dir>/paused` (holding the point's name) and waits until
+//! named point writes `<dir>/pid` (its process id: the process to kill, which under the
+//! pipeline's supervisor is not the one the test started) and `<dir>/paused` (holding the
+//! point's name), and waits until
 //! `<dir>/resume` exists (at most ten minutes). The test then kills the process, restarts
 //! PostgreSQL or cuts the connection at that exact instant, and resumes or not. Without
 //! the variable, [`pause`] is one cached environment lookup.
@@ -37,7 +39,8 @@ pub fn pause(point: &str) {
         return;
     }
     tracing::warn!(point, dir = %dir.display(), "paused for a fault test");
-    if std::fs::write(dir.join("paused"), point).is_err() {
+    let pid = std::fs::write(dir.join("pid"), std::process::id().to_string());
+    if pid.is_err() || std::fs::write(dir.join("paused"), point).is_err() {
         return;
     }
     let start = Instant::now();

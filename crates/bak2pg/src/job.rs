@@ -85,7 +85,27 @@ impl StepError {
     pub fn transient(code: impl Into<String>, message: impl Into<String>) -> Self {
         StepError { class: ErrorClass::Transient, code: code.into(), message: message.into() }
     }
+
+    /// The error as JSON for the state machine's `Cause`, its message cut to at most
+    /// [`MAX_CAUSE_MESSAGE`] bytes (on a character boundary) with `where_full` said after
+    /// the cut. What crosses the state machine stays far below Step Functions' 256 KiB
+    /// payload limit (a limit no `Catch` can handle), however many tables a message lists.
+    pub fn bounded_cause(&self, where_full: &str) -> String {
+        let mut e = self.clone();
+        if e.message.len() > MAX_CAUSE_MESSAGE {
+            let mut cut = MAX_CAUSE_MESSAGE;
+            while !e.message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            e.message.truncate(cut);
+            e.message.push_str(&format!("… (truncated; the full message is in {where_full})"));
+        }
+        serde_json::to_string(&e).expect("serializable")
+    }
 }
+
+/// Longest error message, in bytes, that [`StepError::bounded_cause`] passes on.
+pub const MAX_CAUSE_MESSAGE: usize = 4096;
 
 /// The agent's steps, in pipeline order. Each is one SSM command
 /// (`bak2pg step <name> --job <s3 uri>`).
@@ -176,6 +196,28 @@ pub struct PipelineInput {
     /// the last full one. An operator sets it in a console replay's input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_set: Option<u16>,
+    /// Resume an earlier execution of this upload from one of its steps instead of starting
+    /// afresh: the steps before it are not run again (their results, next to the earlier
+    /// execution's job document, are used). What a console *Redrive* does within 14 days of
+    /// a failure; this input does it later, or after the definition changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// [`PipelineInput::resume`]: `{"execution": "<earlier execution name>", "step": "load"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The earlier execution's name (its job folder is reused).
+    pub execution: String,
+    /// The first step to run.
+    pub step: StepName,
+}
+
+impl PipelineInput {
+    /// The execution whose job folder the steps use: the resumed one, else `execution`.
+    pub fn job_execution<'a>(&'a self, execution: &'a str) -> &'a str {
+        self.resume.as_ref().map_or(execution, |r| r.execution.as_str())
+    }
 }
 
 /// How the agent reaches PostgreSQL. Non-secret: the password is read by the agent from
@@ -272,6 +314,22 @@ pub struct WorkerConfig {
     pub min_free_bytes: u64,
     /// Part size of ranged downloads, in bytes.
     pub part_bytes: u64,
+    /// The state machine's `HeartbeatSeconds` for a step: a step sends a heartbeat every
+    /// fifth of it, and the state machine gives up on a step that stays silent this long.
+    #[serde(default = "default_heartbeat_seconds")]
+    pub heartbeat_seconds: u64,
+    /// One step's time limit, slot wait included: the agent stops the step and reports a
+    /// timeout (not retried) when it is reached.
+    #[serde(default = "default_step_timeout_seconds")]
+    pub step_timeout_seconds: u64,
+}
+
+fn default_heartbeat_seconds() -> u64 {
+    300
+}
+
+fn default_step_timeout_seconds() -> u64 {
+    6 * 3600
 }
 
 /// The job document: everything a step needs, written once by `prepare`.

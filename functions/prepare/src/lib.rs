@@ -25,13 +25,13 @@
 //! | `limits/max-member-bytes`     | largest backup in an archive                     | `1099511627776`  |
 //! | `limits/min-free-bytes`       | disk kept free on the worker                     | `1073741824`     |
 //! | `limits/step-timeout-seconds` | one step's time limit, slot wait included        | `21600`          |
-//! | `limits/poll-seconds`         | the state machine's polling interval             | `30`             |
+//! | `limits/heartbeat-seconds`    | a step silent this long is given up and re-run   | `300`            |
 
 use std::collections::BTreeMap;
 
 use bak2pg::job::{
-    EngineChoice, JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, TargetConfig, WorkerConfig, database_name,
-    is_backup_key, jobs_prefix, tenant_of,
+    EngineChoice, JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, StepName, TargetConfig, WorkerConfig,
+    database_name, is_backup_key, jobs_prefix, tenant_of,
 };
 use bak2pg_aws::{AwsError, FunctionError};
 use serde::{Deserialize, Serialize};
@@ -45,28 +45,40 @@ pub struct PrepareInput {
     pub execution: String,
 }
 
-/// What the state machine uses to run the steps.
+/// What the state machine uses to run the steps (`$.job` in its data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrepareOutput {
-    /// `s3://artifacts/jobs/<db>/<execution>/job.json`.
+    /// `s3://artifacts/jobs/<db>/<execution>/job.json` (the resumed execution's folder
+    /// when the input resumes one).
     pub job_uri: String,
+    /// The steps to run, in order: all of them, or those from the resumed step on.
+    pub steps: Vec<StepName>,
     /// The worker.
     pub instance_id: String,
     /// The SSM document that runs `bak2pg step`.
     pub document: String,
-    /// Bucket and prefix for the SSM command output.
+    /// Bucket for the SSM command output.
     pub output_bucket: String,
     /// Prefix for the SSM command output.
     pub output_prefix: String,
-    /// Seconds between two status polls.
-    pub poll_seconds: u64,
-    /// Polls before the state machine gives up on a step (step timeout / poll + slack).
-    pub max_polls: u64,
-    /// The SSM command's execution timeout, as the document's string parameter.
+    /// The document's `ExecutionTimeout` (a string, as SSM document parameters are): the
+    /// step's limit plus one heartbeat, a backstop behind the agent's own limit.
     pub step_timeout: String,
+    /// The Task's `TimeoutSeconds`: the step's limit plus two heartbeats (the agent reports
+    /// its own timeout first).
+    pub task_timeout_seconds: u64,
+    /// The Task's `HeartbeatSeconds`: a step silent this long is given up and run again.
+    pub heartbeat_seconds: u64,
+    /// SendCommand's `TimeoutSeconds`: how long SSM may try to deliver the command to a
+    /// worker that is stopped or offline (then it expires instead of running late).
+    pub delivery_timeout_seconds: u64,
     /// The report's key (`reports/<db>/<execution>.json`).
     pub report_uri: String,
 }
+
+/// `AWS-RunShellScript`'s and `aws:runShellScript`'s largest `executionTimeout`, in seconds
+/// (48 hours, per the SSM document plugin reference).
+pub const MAX_EXECUTION_TIMEOUT: u64 = 172_800;
 
 /// Deployment settings from the environment.
 #[derive(Debug, Clone)]
@@ -144,10 +156,19 @@ pub fn build(
     if !is_backup_key(&i.object.key) {
         return Err(bad(format!("key {:?} is not a backup upload", i.object.key)));
     }
-    let execution = &req.execution;
-    if execution.is_empty() || !execution.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(bad(format!("execution name {execution:?} is not a safe folder name")));
+    let safe = |e: &str| !e.is_empty() && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !safe(&req.execution) {
+        return Err(bad(format!("execution name {:?} is not a safe folder name", req.execution)));
     }
+    // A resumed execution works in the folder of the one it resumes.
+    let execution = i.job_execution(&req.execution);
+    if !safe(execution) {
+        return Err(bad(format!("resumed execution name {execution:?} is not a safe folder name")));
+    }
+    let steps: Vec<StepName> = match &i.resume {
+        None => StepName::ALL.to_vec(),
+        Some(r) => StepName::ALL.into_iter().skip_while(|s| *s != r.step).collect(),
+    };
     let path = &env.config_path;
     let sslmode = get(config, "pg/sslmode").unwrap_or("verify-full").to_string();
     if !["disable", "prefer", "require", "verify-ca", "verify-full"].contains(&sslmode.as_str()) {
@@ -172,7 +193,16 @@ pub fn build(
         max_member_bytes: number(config, path, "limits/max-member-bytes", 1u64 << 40)?,
         min_free_bytes: number(config, path, "limits/min-free-bytes", 1u64 << 30)?,
         part_bytes: number(config, path, "worker/part-bytes", 64u64 << 20)?,
+        heartbeat_seconds: number(config, path, "limits/heartbeat-seconds", 300u64)?.max(10),
+        step_timeout_seconds: number(config, path, "limits/step-timeout-seconds", 6 * 3600u64)?.max(60),
     };
+    let (timeout, heartbeat) = (worker.step_timeout_seconds, worker.heartbeat_seconds);
+    if timeout + 2 * heartbeat > MAX_EXECUTION_TIMEOUT {
+        return Err(config_error(format!(
+            "SSM parameters {path}limits/step-timeout-seconds ({timeout}) plus two heartbeats ({heartbeat} s each) \
+             exceed the {MAX_EXECUTION_TIMEOUT} s an SSM shell command may run"
+        )));
+    }
     let engine = match get(config, "engine") {
         None => EngineChoice::Auto,
         Some(e) => EngineChoice::parse(e).ok_or_else(|| {
@@ -190,7 +220,7 @@ pub fn build(
     let results = format!("s3://{}/{prefix}", env.artifacts_bucket);
     let job = JobDocument {
         version: JOB_VERSION,
-        execution: execution.clone(),
+        execution: execution.to_string(),
         tenant: i.tenant.clone(),
         object: i.object.clone(),
         target,
@@ -201,19 +231,19 @@ pub fn build(
         results: results.clone(),
         backup_set: i.backup_set,
     };
-    let timeout: u64 = number(config, path, "limits/step-timeout-seconds", 6 * 3600)?;
-    let poll: u64 = number(config, path, "limits/poll-seconds", 30u64)?.max(1);
     let out = PrepareOutput {
         job_uri: format!("{results}job.json"),
+        steps,
         instance_id: required(config, path, "worker/instance-id")?,
         document: env.document.clone(),
         output_bucket: env.artifacts_bucket.clone(),
-        output_prefix: format!("ssm-output/{db}/{execution}"),
-        poll_seconds: poll,
-        // The SSM timeout ends the command first; the slack covers SSM's own reporting.
-        max_polls: timeout / poll + 10,
-        step_timeout: timeout.to_string(),
-        report_uri: format!("s3://{}/{}", env.artifacts_bucket, bak2pg::job::report_key(&db, execution)),
+        output_prefix: format!("ssm-output/{db}/{}", req.execution),
+        step_timeout: (timeout + heartbeat).to_string(),
+        task_timeout_seconds: timeout + 2 * heartbeat,
+        heartbeat_seconds: heartbeat,
+        // SendCommand accepts 30 s at least.
+        delivery_timeout_seconds: heartbeat.max(30),
+        report_uri: format!("s3://{}/{}", env.artifacts_bucket, bak2pg::job::report_key(&db, &req.execution)),
     };
     Ok((job, out))
 }
@@ -247,6 +277,28 @@ pub async fn handle(
     req.input.object.etag = head.e_tag().map(|e| e.trim_matches('"').to_string());
     let (job, out) = build(env, &req, &config)?;
     let uri = S3Uri::parse(&out.job_uri).map_err(|e| StepError::permanent("config", e))?;
+    if let Some(r) = &req.input.resume {
+        // Only the same upload may be resumed: the earlier steps' results are about it.
+        let earlier: Option<JobDocument> = bak2pg_aws::get_json(s3, &uri).await?;
+        let earlier = earlier.ok_or_else(|| {
+            StepError::permanent(
+                "resume_missing",
+                format!("{uri} does not exist: execution {} left no job", r.execution),
+            )
+        })?;
+        let (a, b) = (&earlier.object, &job.object);
+        if (&a.bucket, &a.key, &a.version_id, &a.etag) != (&b.bucket, &b.key, &b.version_id, &b.etag) {
+            return Err(StepError::permanent(
+                "resume_mismatch",
+                format!(
+                    "execution {} migrated s3://{}/{} (ETag {:?}), not this input's object (ETag {:?})",
+                    r.execution, a.bucket, a.key, a.etag, b.etag
+                ),
+            )
+            .into());
+        }
+    }
+    // Written again on resume: the configuration may have been fixed since.
     bak2pg_aws::put_json(s3, &uri, &job).await?;
     tracing::info!(execution = %req.execution, job = %out.job_uri, "job document written");
     Ok(out)
@@ -272,6 +324,7 @@ mod tests {
                 database: "hotel123".into(),
                 attempt: 0,
                 backup_set: None,
+                resume: None,
             },
             execution: "hotel123-0123".into(),
         }
@@ -282,7 +335,7 @@ mod tests {
             ("pg/host", "db.internal"),
             ("pg/password-parameter", "/bak2pg/test/secrets/pg-password"),
             ("worker/instance-id", "i-0123456789abcdef0"),
-            ("limits/poll-seconds", "10"),
+            ("limits/heartbeat-seconds", "60"),
             ("limits/step-timeout-seconds", "600"),
         ]
         .into_iter()
@@ -295,11 +348,15 @@ mod tests {
     }
 
     #[test]
-    fn builds_the_job_and_the_plan_of_polls() {
+    fn builds_the_job_and_the_step_limits() {
         let (job, out) = build(&env(), &req(), &config()).unwrap();
         assert_eq!(out.job_uri, "s3://art/jobs/hotel123/hotel123-0123/job.json");
         assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123.json");
-        assert_eq!((out.poll_seconds, out.max_polls, out.step_timeout.as_str()), (10, 70, "600"));
+        assert_eq!(out.steps, StepName::ALL.to_vec());
+        assert_eq!((job.worker.step_timeout_seconds, job.worker.heartbeat_seconds), (600, 60));
+        // The agent's limit first, then SSM's (one heartbeat later), then the Task's.
+        assert_eq!((out.step_timeout.as_str(), out.task_timeout_seconds), ("660", 720));
+        assert_eq!((out.heartbeat_seconds, out.delivery_timeout_seconds), (60, 60));
         assert_eq!(job.target.sslmode, "verify-full");
         assert_eq!(job.target.url(), "postgres://bak2pg@db.internal:5432/postgres?sslmode=verify-full");
         assert_eq!(job.worker.slots, 2);
@@ -321,6 +378,28 @@ mod tests {
         let mut c = config();
         c.insert("worker/slots".into(), "many".into());
         assert!(build(&env(), &req(), &c).is_err());
+    }
+
+    #[test]
+    fn a_resumed_execution_uses_the_earlier_folder_and_the_remaining_steps() {
+        let mut r = req();
+        r.execution = "hotel123-0123-resume".into();
+        r.input.resume = Some(bak2pg::job::Resume { execution: "hotel123-0123".into(), step: StepName::Load });
+        let (job, out) = build(&env(), &r, &config()).unwrap();
+        assert_eq!(job.execution, "hotel123-0123");
+        assert_eq!(out.job_uri, "s3://art/jobs/hotel123/hotel123-0123/job.json");
+        assert_eq!(out.steps, [StepName::Load, StepName::Validate, StepName::Swap]);
+        assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123-resume.json");
+        r.input.resume = Some(bak2pg::job::Resume { execution: "../other".into(), step: StepName::Load });
+        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+    }
+
+    #[test]
+    fn a_step_limit_beyond_what_ssm_allows_is_refused() {
+        let mut c = config();
+        c.insert("limits/step-timeout-seconds".into(), "172800".into());
+        let e = build(&env(), &req(), &c).unwrap_err();
+        assert!(e.code == "config" && e.message.contains("172800"), "{e}");
     }
 
     #[test]

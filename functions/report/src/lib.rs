@@ -1,15 +1,64 @@
 //! The `report` Lambda: the final report of an execution, succeeded or failed, written to
 //! `s3://<artifacts>/reports/<database>/<execution>.json`.
 //!
+//! Two callers: the state machine's last state, for a success ([`ReportInput`]); and, for a
+//! failure, the EventBridge rule on Step Functions' "Execution Status Change" events
+//! (`FAILED`, `TIMED_OUT`, `ABORTED`), so that every way an execution can end unsuccessfully
+//! — a step's failure, a time limit, a manual stop, an error no `Catch` could catch — gets
+//! its report and its dead-letter message ([`FailureMessage`]), while the execution itself
+//! ends failed *at the failed state*: a console Redrive resumes there.
+//!
 //! It gathers every step result next to the job document (status, timing, summary, error)
 //! and the migration report the last successful agent step carried (tables, row counts,
 //! checksums on both sides, conversions, objects not migrated — the same document
 //! `bak2pg migrate --report` writes). It holds no secret: the job document has none, and
 //! neither do the results.
 
-use bak2pg::job::{PipelineInput, S3Uri, StepName, StepResult, StepStatus, report_key};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use bak2pg::job::{
+    FAILURE_KIND, FailureMessage, PipelineInput, S3Uri, StepError, StepName, StepResult, StepStatus, jobs_prefix,
+    report_key,
+};
 use bak2pg_aws::FunctionError;
 use serde::{Deserialize, Serialize};
+
+/// What the function is invoked with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Event {
+    /// An execution's status change, from the EventBridge rule.
+    StatusChange(Box<EventBridgeEvent<ExecutionStatusChange>>),
+    /// The state machine's report state.
+    Report(ReportInput),
+}
+
+/// The `detail` of a "Step Functions Execution Status Change" event (fields as in the Step
+/// Functions user guide, "Automating Step Functions event delivery with EventBridge").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionStatusChange {
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// Its state machine.
+    #[serde(default)]
+    pub state_machine_arn: String,
+    /// The execution's name.
+    pub name: String,
+    /// `FAILED`, `TIMED_OUT`, `ABORTED` (the rule passes only those), …
+    pub status: String,
+    /// The execution's input, as a JSON string (absent when too large to include).
+    #[serde(default)]
+    pub input: Option<String>,
+    /// The error name of a failed execution.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Its cause.
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
+/// Longest cause, in bytes, passed into a report or a dead-letter message.
+pub const MAX_CAUSE: usize = 8192;
 
 /// The error the state machine caught (`{"Error": …, "Cause": …}`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -151,6 +200,140 @@ pub async fn handle(
     Ok(ReportOutput { report_uri: uri.to_string() })
 }
 
+/// The failed execution's report input: the failed step is the first of the execution's
+/// steps without a successful result (`prepare` when there is no job, `report` when every
+/// step succeeded), the error is the execution's (or its status when it has none: a time
+/// limit or a stop).
+///
+/// # Errors
+/// Permanent `bad_input` when the event carries no usable execution input.
+pub fn failure_input(
+    artifacts_bucket: &str,
+    change: &ExecutionStatusChange,
+    results: &dyn Fn(&str) -> Option<Vec<StepResult>>,
+) -> Result<ReportInput, StepError> {
+    let bad = |m: String| StepError::permanent("bad_input", m);
+    let text = change.input.as_deref().ok_or_else(|| bad(format!("{}: the event has no input", change.name)))?;
+    let input: PipelineInput =
+        serde_json::from_str(text).map_err(|e| bad(format!("{}: input is not a pipeline input: {e}", change.name)))?;
+    let db = bak2pg::job::database_name(&input.tenant).map_err(|e| bad(e.to_string()))?;
+    let job_exec = input.job_execution(&change.name).to_string();
+    let job_uri = format!("s3://{artifacts_bucket}/{}job.json", jobs_prefix(&db, &job_exec));
+    let first = input.resume.as_ref().map_or(StepName::Fetch, |r| r.step);
+    let mut step_error = None;
+    let (job_uri, failed_step) = match results(&job_uri) {
+        None => (None, "prepare".to_string()),
+        Some(found) => {
+            let failed = StepName::ALL
+                .into_iter()
+                .skip_while(|s| *s != first)
+                .find(|s| !found.iter().any(|r| r.step == *s && r.status == StepStatus::Succeeded));
+            step_error = failed.and_then(|s| found.iter().find(|r| r.step == s)).and_then(|r| r.error.clone());
+            (Some(job_uri), failed.map_or("report".to_string(), |s| s.to_string()))
+        }
+    };
+    let error = change.error.clone().filter(|e| !e.is_empty()).unwrap_or_else(|| match change.status.as_str() {
+        "TIMED_OUT" => "States.Timeout".to_string(),
+        other => format!("Execution.{other}"),
+    });
+    // A step's own result is the fuller account when the event carries no cause of its own
+    // (a Map state passes its iteration's cause on; emulators do not always).
+    let mut cause = match (change.cause.clone().filter(|c| !c.trim().is_empty()), step_error) {
+        (Some(c), _) => c,
+        (None, Some(e)) => e.bounded_cause(&format!("{failed_step}.json")),
+        (None, None) => String::new(),
+    };
+    if cause.len() > MAX_CAUSE {
+        let mut cut = MAX_CAUSE;
+        while !cause.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cause.truncate(cut);
+        cause.push_str("… (truncated; the execution's history has it whole)");
+    }
+    Ok(ReportInput {
+        status: "failed".into(),
+        execution_arn: change.execution_arn.clone(),
+        execution: change.name.clone(),
+        input,
+        job_uri,
+        failed_step: Some(failed_step),
+        error: Some(CaughtError { error, cause }),
+    })
+}
+
+/// The step results next to a job document; `None` when there is no job document.
+async fn results_of(s3: &aws_sdk_s3::Client, job_uri: &str) -> Result<Option<Vec<StepResult>>, FunctionError> {
+    let job = S3Uri::parse(job_uri).map_err(|m| StepError::permanent("bad_input", m))?;
+    if bak2pg_aws::get_json::<serde_json::Value>(s3, &job).await?.is_none() {
+        return Ok(None);
+    }
+    let dir = job.key.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+    let mut results = Vec::new();
+    for step in StepName::ALL {
+        let uri = S3Uri { bucket: job.bucket.clone(), key: format!("{dir}{step}.json") };
+        if let Some(r) = bak2pg_aws::get_json::<StepResult>(s3, &uri).await? {
+            results.push(r);
+        }
+    }
+    Ok(Some(results))
+}
+
+/// Where the function sends dead-letter messages.
+pub struct DeadLetters<'a> {
+    /// The client.
+    pub sqs: &'a aws_sdk_sqs::Client,
+    /// `DEAD_LETTER_QUEUE_URL`.
+    pub queue_url: &'a str,
+}
+
+/// The handler for both callers (see the module documentation).
+///
+/// # Errors
+/// S3/SQS failures (classified; the function's on-failure destination is the dead-letter
+/// queue, so an event that cannot be handled still lands there) and malformed input.
+pub async fn handle_event(
+    s3: &aws_sdk_s3::Client,
+    artifacts_bucket: &str,
+    dlq: &DeadLetters<'_>,
+    event: Event,
+) -> Result<ReportOutput, FunctionError> {
+    let change = match event {
+        Event::Report(input) => return handle(s3, artifacts_bucket, input).await,
+        Event::StatusChange(ev) => ev.detail,
+    };
+    let mut found = None;
+    if let Some(text) = change.input.as_deref()
+        && let Ok(input) = serde_json::from_str::<PipelineInput>(text)
+        && let Ok(db) = bak2pg::job::database_name(&input.tenant)
+    {
+        let job = format!("s3://{artifacts_bucket}/{}job.json", jobs_prefix(&db, input.job_execution(&change.name)));
+        found = Some((job.clone(), results_of(s3, &job).await?));
+    }
+    let lookup = |uri: &str| found.as_ref().filter(|(j, _)| j == uri).and_then(|(_, r)| r.clone());
+    let input = failure_input(artifacts_bucket, &change, &lookup)?;
+    let out = handle(s3, artifacts_bucket, input.clone()).await?;
+    let error = input.error.clone().unwrap_or_default();
+    let message = FailureMessage {
+        kind: FAILURE_KIND.into(),
+        execution: input.execution_arn.clone(),
+        failed_step: input.failed_step.clone().unwrap_or_default(),
+        error: error.error,
+        cause: error.cause,
+        input: input.input.clone(),
+    };
+    dlq.sqs
+        .send_message()
+        .queue_url(dlq.queue_url)
+        .message_body(serde_json::to_string(&message).expect("serializable"))
+        .send()
+        .await
+        .map_err(|e| bak2pg_aws::AwsError::from_sdk("sqs_send", "SendMessage to the dead-letter queue", &e))?;
+    tracing::warn!(execution = %input.execution, failed_step = %message.failed_step, error = %message.error,
+        "execution failed: report written, dead-letter message sent");
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +374,7 @@ mod tests {
                 database: "t".into(),
                 attempt: 0,
                 backup_set: None,
+                resume: None,
             },
             job_uri: None,
             failed_step: Some("validate".into()),
@@ -207,5 +391,81 @@ mod tests {
         assert_eq!(r.migration, Some(serde_json::json!({"n": 2})));
         assert_eq!(r.steps.len(), 3);
         assert_eq!(r.steps[2].status, StepStatus::Failed);
+    }
+
+    fn change(status: &str, input: &PipelineInput) -> ExecutionStatusChange {
+        ExecutionStatusChange {
+            execution_arn: "arn:aws:states:us-east-1:1:execution:m:hotel-1".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+            name: "hotel-1".into(),
+            status: status.into(),
+            input: Some(serde_json::to_string(input).unwrap()),
+            error: (status == "FAILED").then(|| "Bak2pg.Permanent".into()),
+            cause: Some("x".repeat(MAX_CAUSE + 100)),
+        }
+    }
+
+    fn pipeline_input() -> PipelineInput {
+        serde_json::from_value(serde_json::json!({
+            "object": {"bucket": "up", "key": "hotel/a.bak"}, "tenant": "hotel", "database": "hotel"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failed_execution_names_its_first_unfinished_step() {
+        let input = pipeline_input();
+        let ok = |s| res(s, StepStatus::Succeeded, serde_json::Value::Null);
+        let results = |uri: &str| {
+            assert_eq!(uri, "s3://art/jobs/hotel/hotel-1/job.json");
+            Some(vec![
+                ok(StepName::Fetch),
+                ok(StepName::Read),
+                res(StepName::Load, StepStatus::Failed, serde_json::Value::Null),
+            ])
+        };
+        let r = failure_input("art", &change("FAILED", &input), &results).unwrap();
+        assert_eq!(r.failed_step.as_deref(), Some("load"));
+        let e = r.error.unwrap();
+        assert_eq!(e.error, "Bak2pg.Permanent");
+        assert!(e.cause.len() < MAX_CAUSE + 100 && e.cause.ends_with("has it whole)"), "bounded");
+        // No job document: prepare failed. A time limit has no error name: its status says it.
+        let r = failure_input("art", &change("TIMED_OUT", &input), &|_| None).unwrap();
+        assert_eq!((r.failed_step.as_deref(), r.error.unwrap().error.as_str()), (Some("prepare"), "States.Timeout"));
+        // Every step succeeded: the report state failed.
+        let all = |_: &str| Some(StepName::ALL.map(ok).to_vec());
+        assert_eq!(
+            failure_input("art", &change("ABORTED", &input), &all).unwrap().failed_step.as_deref(),
+            Some("report")
+        );
+    }
+
+    #[test]
+    fn a_resumed_execution_reads_the_resumed_folder() {
+        let mut input = pipeline_input();
+        input.resume = Some(bak2pg::job::Resume { execution: "hotel-0".into(), step: StepName::Validate });
+        let results = |uri: &str| {
+            assert_eq!(uri, "s3://art/jobs/hotel/hotel-0/job.json");
+            Some(vec![res(StepName::Load, StepStatus::Succeeded, serde_json::Value::Null)])
+        };
+        let r = failure_input("art", &change("FAILED", &input), &results).unwrap();
+        assert_eq!(r.failed_step.as_deref(), Some("validate"));
+        assert_eq!(r.execution, "hotel-1", "the report is the resuming execution's");
+    }
+
+    #[test]
+    fn both_callers_parse() {
+        let ev = serde_json::json!({
+            "version": "0", "id": "1", "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states", "account": "1", "time": "2026-12-06T10:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:states:us-east-1:1:execution:m:hotel-1"],
+            "detail": {"executionArn": "arn:aws:states:us-east-1:1:execution:m:hotel-1", "stateMachineArn": "m",
+                       "name": "hotel-1", "status": "FAILED", "startDate": 1, "stopDate": 2,
+                       "input": "{}", "output": null, "error": "Bak2pg.Permanent", "cause": "{}"}
+        });
+        assert!(matches!(serde_json::from_value::<Event>(ev).unwrap(), Event::StatusChange(_)));
+        let report = serde_json::json!({"status": "succeeded", "execution_arn": "a", "execution": "e",
+            "input": serde_json::to_value(pipeline_input()).unwrap(), "job_uri": "s3://b/k"});
+        assert!(matches!(serde_json::from_value::<Event>(report).unwrap(), Event::Report(_)));
     }
 }

@@ -1,5 +1,5 @@
 //! Lambda entry point of `report` (see the library documentation). Environment:
-//! `ARTIFACTS_BUCKET`.
+//! `ARTIFACTS_BUCKET`, `DEAD_LETTER_QUEUE_URL`.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -8,10 +8,13 @@ async fn main() -> Result<(), Error> {
     bak2pg_aws::init_lambda_logging();
     let cfg = bak2pg_aws::sdk_config().await;
     let s3 = bak2pg_aws::s3_client(&cfg);
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
     let bucket = std::env::var("ARTIFACTS_BUCKET").map_err(|_| "ARTIFACTS_BUCKET is not set")?;
-    lambda_runtime::run(service_fn(|ev: LambdaEvent<bak2pg_report::ReportInput>| {
-        let (s3, bucket) = (&s3, &bucket);
-        async move { bak2pg_report::handle(s3, bucket, ev.payload).await }
+    let queue_url = std::env::var("DEAD_LETTER_QUEUE_URL").map_err(|_| "DEAD_LETTER_QUEUE_URL is not set")?;
+    let dlq = bak2pg_report::DeadLetters { sqs: &sqs, queue_url: &queue_url };
+    lambda_runtime::run(service_fn(|ev: LambdaEvent<bak2pg_report::Event>| {
+        let (s3, bucket, dlq) = (&s3, &bucket, &dlq);
+        async move { bak2pg_report::handle_event(s3, bucket, dlq, ev.payload).await }
     }))
     .await
 }

@@ -103,6 +103,8 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
             .map_err(|e| BadMessage::Unrecognised(format!("failure message without its input: {e}")))?;
         let mut input = f.input;
         input.attempt += 1;
+        // A replay is a fresh attempt: it starts from the download, whatever it resumed.
+        input.resume = None;
         // The names are checked again: the message came back from outside.
         check_names(&input)?;
         let name = execution_name(&input.database, &input.object, input.attempt);
@@ -144,7 +146,8 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
             size: r.s3.object.size,
             etag: r.s3.object.e_tag.map(|e| e.trim_matches('"').to_string()),
         };
-        let input = PipelineInput { database: String::new(), tenant, object, attempt: 0, backup_set: None };
+        let input =
+            PipelineInput { database: String::new(), tenant, object, attempt: 0, backup_set: None, resume: None };
         let input = PipelineInput { database: check_names(&input)?, ..input };
         let name = execution_name(&input.database, &input.object, 0);
         out.push(Decision::Start { name, input });

@@ -1,92 +1,41 @@
-//! `bak2pg step <fetch|read|load|validate|swap> --job s3://…/job.json`: one step of the
-//! AWS pipeline, as SSM Run Command runs it on the worker.
-//!
-//! The steps call the same engine functions as `bak2pg migrate`
-//! ([`bak2pg::archive::prepare_backup`], [`NativeSource`], `bak2pg::migrate::step_*`), split
-//! where the state machine retries:
-//!
-//! | step       | does                                                      | state it leaves                       |
-//! |------------|-----------------------------------------------------------|---------------------------------------|
-//! | `fetch`    | ranged S3 download, checksum, free-disk check, extraction | `<work>/<execution>/` (the `.bak`)    |
-//! | `read`     | open the backup, completeness, catalog, plan              | `plan.json` next to the job           |
-//! | `load`     | preflight, `<db>__loading` afresh, COPY, constraints      | `<db>__loading`; work folder removed  |
-//! | `validate` | read every table back, compare with what `load` sent      | —                                     |
-//! | `swap`     | rename `<db>__loading` into place                         | `<db>`                                |
-//!
-//! Contract (see DESIGN.md): each step writes `<step>.json` ([`StepResult`]) next to the job
-//! document and prints one summary line on stdout. A step whose result already says
-//! succeeded for the same input digest is skipped; anything else restarts from a clean
-//! state (`fetch` empties its folder, `load` drops our leftover loading database, `read` and
-//! `load` fetch again when the work folder is gone). Exit status: 0 succeeded (or skipped),
-//! 1 failed with a result written, 3 failed without one (S3 unreachable).
-//!
-//! Heavy steps take one of `worker.slots` slots (lock files in `<work_root>/.slots`,
-//! released by the kernel when the process ends, so a killed step frees its slot); a step
-//! that has to wait prints so and keeps polling: the state machine's time limit covers it.
-//!
-//! Engine (`--engine`, else the job's `engine`, chosen by [`select::decide`] as for
-//! `migrate`): with `sqlserver`, `read` restores the backup on the worker's SQL Server and
-//! keeps the restored database for `load`, which reads its rows over TDS and drops it
-//! afterwards (`--keep-restored` keeps it). A `read` run again drops the database its
-//! earlier success restored; a `load` that finds it gone restores again.
-//!
-//! Secrets: the PostgreSQL and SQL Server passwords are read from the SSM SecureStrings the
-//! job names, with the instance role, and handed to the connections only; they are never
-//! printed or written.
+//! The steps' work: each one's engine calls and the outputs it leaves for the next.
 
-use std::fs::File;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use bak2pg::archive::{self, Limits, PreparedBackup};
+use bak2pg::archive::{self, PreparedBackup};
 use bak2pg::ddl::{self, Plan, PlanOptions};
-use bak2pg::job::{
-    EngineChoice, ErrorClass, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
-};
+use bak2pg::job::{EngineChoice, ErrorClass, StepError, StepName, digest_of};
 use bak2pg::load::LoadedTable;
-use bak2pg::migrate::{self as engine, MigrateOptions};
+use bak2pg::migrate as engine;
 use bak2pg::report::{InputReport, Report, Status, StepTiming};
 use bak2pg::source::Source;
 use bak2pg::source::native::NativeSource;
 use bak2pg::source::select::{self, Decision};
-use bak2pg::source::sqlserver::{self as mssql, MssqlConfig, RestoreFacts, RestoreOptions, Secret, SqlServerSource};
+use bak2pg::source::sqlserver::{self as mssql, MssqlConfig, RestoreFacts, RestoreOptions, SqlServerSource};
 use bak2pg::target::{MigrateError, Names, RunLock, Target};
 use bak2pg::validate;
 use bak2pg_aws::Downloaded;
 use mssql_backup::backup::OpenOptions;
 use serde::{Deserialize, Serialize};
 
-use crate::migrate::{Engine, restore_note};
-use crate::sqlserver::SqlServerArgs;
+use super::Ctx;
+use super::errors::{archive_err, io_err, migrate_err, source_err};
+use crate::migrate::restore_note;
 
-/// Arguments of `step`.
-#[derive(clap::Args)]
-pub struct Args {
-    /// The step: fetch, read, load, validate or swap.
-    #[arg(value_parser = parse_step)]
-    step: StepName,
-    /// The job document, `s3://bucket/jobs/<tenant>/<execution>/job.json`.
-    #[arg(long)]
-    job: String,
-    /// Longest wait for a free slot, in seconds (the state machine's limit is the real one).
-    #[arg(long, default_value_t = 6 * 3600)]
-    slot_wait_seconds: u64,
-    /// The engine, instead of the job's `engine` (`auto` by default).
-    #[arg(long, value_enum)]
-    engine: Option<Engine>,
-    /// The worker's SQL Server (`--mssql`, else `BAK2PG_MSSQL`/`MSSQL_*`, else the job's
-    /// `sqlserver_url`); its password comes from the job's SecureString or `MSSQL_PASSWORD`.
-    #[command(flatten)]
-    sqlserver: SqlServerArgs,
-}
-
-fn parse_step(s: &str) -> Result<StepName, String> {
-    StepName::parse(s)
-        .ok_or_else(|| format!("unknown step {s:?}; one of {}", StepName::ALL.map(|s| s.as_str()).join(", ")))
+/// Runs `step`'s work: its summary line and outputs, or the classified error.
+pub(super) async fn run(ctx: &Ctx, step: StepName) -> Result<(String, serde_json::Value), StepError> {
+    fn value<T: Serialize>(v: &T) -> serde_json::Value {
+        serde_json::to_value(v).expect("outputs serialize")
+    }
+    match step {
+        StepName::Fetch => fetch(ctx).await.map(|(s, o)| (s, value(&o))),
+        StepName::Read => read(ctx).await.map(|(s, o)| (s, value(&o))),
+        StepName::Load => load(ctx).await.map(|(s, o)| (s, value(&o))),
+        StepName::Validate => validate_step(ctx).await.map(|(s, o)| (s, value(&o))),
+        StepName::Swap => swap(ctx).await.map(|(s, o)| (s, value(&o))),
+    }
 }
 
 /// What `fetch` produced (its result's `outputs`).
@@ -120,331 +69,6 @@ struct LoadOutputs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ReportOutputs {
     report: Report,
-}
-
-/// Everything a step function gets.
-struct Ctx {
-    job: JobDocument,
-    job_uri: S3Uri,
-    s3: aws_sdk_s3::Client,
-    ssm: aws_sdk_ssm::Client,
-    work: PathBuf,
-    engine: EngineChoice,
-    sqlserver: SqlServerArgs,
-}
-
-impl Ctx {
-    fn result_uri(&self, step: StepName) -> S3Uri {
-        S3Uri { bucket: self.job_uri.bucket.clone(), key: sibling(&self.job_uri.key, &format!("{step}.json")) }
-    }
-
-    fn plan_uri(&self) -> S3Uri {
-        S3Uri { bucket: self.job_uri.bucket.clone(), key: sibling(&self.job_uri.key, "plan.json") }
-    }
-
-    async fn result(&self, step: StepName) -> Result<Option<StepResult>, StepError> {
-        Ok(bak2pg_aws::get_json(&self.s3, &self.result_uri(step)).await?)
-    }
-
-    /// The outputs of an earlier step, which must have succeeded.
-    async fn outputs<T: serde::de::DeserializeOwned>(&self, step: StepName) -> Result<(StepResult, T), StepError> {
-        let r = self.result(step).await?.filter(|r| r.status == StepStatus::Succeeded).ok_or_else(|| {
-            StepError::permanent(
-                "step_order",
-                format!("step {step} has no successful result for this execution; run the steps in order"),
-            )
-        })?;
-        let out = serde_json::from_value(r.outputs.clone())
-            .map_err(|e| StepError::permanent("bad_document", format!("{step}.json outputs: {e}")))?;
-        Ok((r, out))
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            max_member_bytes: self.job.worker.max_member_bytes,
-            min_free_bytes: self.job.worker.min_free_bytes,
-            ..Limits::default()
-        }
-    }
-
-    /// The migration options, with the password read from SSM (never logged).
-    async fn options(&self) -> Result<MigrateOptions, StepError> {
-        let t = &self.job.target;
-        let mut opts = MigrateOptions::new(&t.url()).map_err(|e| StepError::permanent("config", e.to_string()))?;
-        if !t.password_parameter.is_empty() {
-            let pw = bak2pg_aws::get_parameter(&self.ssm, &t.password_parameter, true).await?;
-            opts.target = opts.target.with_default_password(Some(&pw));
-        }
-        opts.database = Some(t.database.clone());
-        opts.keep_previous = t.keep_previous();
-        opts.tuning.jobs = self.job.worker.jobs.max(1);
-        opts.plan = PlanOptions::default();
-        Ok(opts)
-    }
-
-    /// The worker's SQL Server, or `None` when none is configured. The password (from the
-    /// job's SecureString, else `MSSQL_PASSWORD`) is read only with `password`, i.e. when
-    /// the server is going to be used.
-    async fn mssql(&self, password: bool) -> Result<Option<(MssqlConfig, RestoreOptions)>, StepError> {
-        let mut args = self.sqlserver.clone();
-        if args.mssql.is_none() && std::env::var_os("MSSQL_HOST").is_none() {
-            args.mssql = self.job.sqlserver_url.clone();
-        }
-        let secret = match (&self.job.sqlserver_password_parameter, password) {
-            (Some(name), true) => Some(Secret::new(bak2pg_aws::get_parameter(&self.ssm, name, true).await?)),
-            _ => None,
-        };
-        let mut setup = args.setup(secret).map_err(|e| StepError::permanent("config", format!("{e:#}")))?;
-        if let Some((_, opts)) = &mut setup {
-            // Kept between `read` and `load`; `load` drops it unless --keep-restored.
-            opts.keep_restored = true;
-        }
-        Ok(setup)
-    }
-
-    /// [`Ctx::mssql`] with the password, for a step that needs the server.
-    async fn require_mssql(&self) -> Result<(MssqlConfig, RestoreOptions), StepError> {
-        self.mssql(true).await?.ok_or_else(|| {
-            StepError::permanent(
-                "config",
-                "step read restored on SQL Server, but no SQL Server is configured for this step \
-                 (--mssql, BAK2PG_MSSQL or the job's sqlserver_url)",
-            )
-        })
-    }
-}
-
-/// `dir/of/job.json` → `dir/of/<name>`.
-fn sibling(key: &str, name: &str) -> String {
-    match key.rsplit_once('/') {
-        Some((dir, _)) => format!("{dir}/{name}"),
-        None => name.to_string(),
-    }
-}
-
-/// Runs one step; see the module documentation for exit statuses.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
-    Ok(runtime.block_on(run_async(args)))
-}
-
-async fn run_async(args: Args) -> ExitCode {
-    let step = args.step;
-    let started = Instant::now();
-    let started_at = bak2pg::report::utc_rfc3339(SystemTime::now());
-    let cfg = bak2pg_aws::sdk_config().await;
-    let s3 = bak2pg_aws::s3_client(&cfg);
-    let ssm = bak2pg_aws::ssm_client(&cfg);
-    let job_uri = match S3Uri::parse(&args.job) {
-        Ok(u) => u,
-        Err(e) => {
-            println!("bak2pg step {step}: failed (permanent bad_job_uri): {e}");
-            return ExitCode::from(3);
-        }
-    };
-    let job: JobDocument = match bak2pg_aws::get_json::<JobDocument>(&s3, &job_uri).await {
-        Ok(Some(j)) if j.version == JOB_VERSION => j,
-        Ok(Some(j)) => {
-            println!("bak2pg step {step}: failed (permanent bad_job): job version {} is not {JOB_VERSION}", j.version);
-            return ExitCode::from(3);
-        }
-        Ok(None) => {
-            println!("bak2pg step {step}: failed (permanent bad_job): {job_uri} does not exist");
-            return ExitCode::from(3);
-        }
-        Err(e) => {
-            println!("bak2pg step {step}: failed ({:?} {}): {e}", e.class, e.code);
-            return ExitCode::from(3);
-        }
-    };
-    let work = Path::new(&job.worker.work_root).join(&job.execution);
-    let engine = args.engine.map_or(job.engine, Engine::choice);
-    let ctx = Ctx { job, job_uri, s3, ssm, work, engine, sqlserver: args.sqlserver };
-
-    // The input digest: the job's own plus the results this step builds on.
-    let digest = match input_digest(&ctx, step).await {
-        Ok(d) => d,
-        Err(e) => return finish(&ctx, step, &started_at, started, 0.0, String::new(), Err(e)).await,
-    };
-    match ctx.result(step).await {
-        Ok(Some(r)) if r.status == StepStatus::Succeeded && r.input_digest == digest => {
-            println!("bak2pg step {step}: skipped, already succeeded for this input: {}", r.summary);
-            return ExitCode::SUCCESS;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            println!("bak2pg step {step}: failed ({:?} {}): {}", e.class, e.code, e.message);
-            return ExitCode::from(3);
-        }
-    }
-
-    let mut waited = 0.0;
-    let _slot = if step.is_heavy() {
-        match take_slot(&ctx, Duration::from_secs(args.slot_wait_seconds)).await {
-            Ok((slot, w)) => {
-                waited = w;
-                Some(slot)
-            }
-            Err(e) => return finish(&ctx, step, &started_at, started, waited, digest, Err(e)).await,
-        }
-    } else {
-        None
-    };
-    tracing::info!(step = %step, execution = %ctx.job.execution, "step started");
-    let outcome = match step {
-        StepName::Fetch => fetch(&ctx).await.map(|(s, o)| (s, to_value(&o))),
-        StepName::Read => read(&ctx).await.map(|(s, o)| (s, to_value(&o))),
-        StepName::Load => load(&ctx).await.map(|(s, o)| (s, to_value(&o))),
-        StepName::Validate => validate_step(&ctx).await.map(|(s, o)| (s, to_value(&o))),
-        StepName::Swap => swap(&ctx).await.map(|(s, o)| (s, to_value(&o))),
-    };
-    finish(&ctx, step, &started_at, started, waited, digest, outcome).await
-}
-
-fn to_value<T: Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).expect("outputs serialize")
-}
-
-/// Writes the result and prints the summary line.
-async fn finish(
-    ctx: &Ctx,
-    step: StepName,
-    started_at: &str,
-    started: Instant,
-    waited: f64,
-    digest: String,
-    outcome: Result<(String, serde_json::Value), StepError>,
-) -> ExitCode {
-    let seconds = started.elapsed().as_secs_f64();
-    let (status, summary, outputs, error) = match outcome {
-        Ok((summary, outputs)) => (StepStatus::Succeeded, summary, outputs, None),
-        Err(e) => (StepStatus::Failed, e.message.clone(), serde_json::Value::Null, Some(e)),
-    };
-    let result = StepResult {
-        version: JOB_VERSION,
-        step,
-        status,
-        input_digest: digest,
-        execution: ctx.job.execution.clone(),
-        started_at: started_at.to_string(),
-        seconds,
-        waited_seconds: waited,
-        summary: summary.clone(),
-        outputs,
-        error: error.clone(),
-    };
-    let written = bak2pg_aws::put_json(&ctx.s3, &ctx.result_uri(step), &result).await;
-    let line = match &error {
-        None => format!("bak2pg step {step}: succeeded in {seconds:.1}s: {summary}"),
-        Some(e) => format!("bak2pg step {step}: failed ({:?} {}) after {seconds:.1}s: {}", e.class, e.code, e.message),
-    };
-    println!("{}", line.replace('\n', " "));
-    match (written, error) {
-        (Err(e), _) => {
-            println!("bak2pg step {step}: could not write the result: {e}");
-            ExitCode::from(3)
-        }
-        (Ok(()), None) => ExitCode::SUCCESS,
-        (Ok(()), Some(_)) => ExitCode::from(1),
-    }
-}
-
-async fn input_digest(ctx: &Ctx, step: StepName) -> Result<String, StepError> {
-    let before = match step {
-        StepName::Fetch => None,
-        StepName::Read => Some(StepName::Fetch),
-        StepName::Load => Some(StepName::Read),
-        StepName::Validate => Some(StepName::Load),
-        StepName::Swap => Some(StepName::Validate),
-    };
-    let prev = match before {
-        None => None,
-        Some(b) => {
-            let (r, _) = ctx.outputs::<serde_json::Value>(b).await?;
-            Some((r.input_digest, digest_of(&r.outputs)))
-        }
-    };
-    Ok(digest_of(&(step, ctx.job.digest(), ctx.engine, prev)))
-}
-
-/// A held slot: the lock is released when the file is closed (also when the process dies).
-struct Slot {
-    _file: File,
-}
-
-async fn take_slot(ctx: &Ctx, max_wait: Duration) -> Result<(Slot, f64), StepError> {
-    let slots = ctx.job.worker.slots.max(1);
-    let dir = Path::new(&ctx.job.worker.work_root).join(".slots");
-    std::fs::create_dir_all(&dir).map_err(|e| io_err("create the slot folder", &dir, e))?;
-    let start = Instant::now();
-    let mut said = false;
-    loop {
-        for i in 0..slots {
-            let path = dir.join(format!("slot-{i}.lock"));
-            let f = File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| io_err("open a slot", &path, e))?;
-            if f.try_lock().is_ok() {
-                let waited = start.elapsed().as_secs_f64();
-                if said {
-                    println!("got slot {i} of {slots} after waiting {waited:.0}s");
-                }
-                return Ok((Slot { _file: f }, waited));
-            }
-        }
-        if !said {
-            println!("waiting for a free slot: all {slots} heavy-step slots of this worker are busy");
-            let _ = std::io::stdout().flush();
-            said = true;
-        }
-        if start.elapsed() >= max_wait {
-            return Err(StepError::transient(
-                "slot_wait_timeout",
-                format!("no free slot after {}s (all {slots} busy)", max_wait.as_secs()),
-            ));
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-}
-
-fn io_err(action: &str, path: &Path, e: std::io::Error) -> StepError {
-    StepError::transient("io", format!("{action} {}: {e}", path.display()))
-}
-
-fn migrate_err(e: MigrateError) -> StepError {
-    let class = if e.is_transient() { ErrorClass::Transient } else { ErrorClass::Permanent };
-    let code = format!(
-        "{}_{}",
-        e.step,
-        serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-    );
-    StepError { class, code, message: e.to_string() }
-}
-
-fn archive_err(e: archive::ArchiveError) -> StepError {
-    let class = match e.class() {
-        archive::ErrorClass::Permanent => ErrorClass::Permanent,
-        archive::ErrorClass::Transient => ErrorClass::Transient,
-    };
-    StepError { class, code: e.code().to_string(), message: e.to_string() }
-}
-
-fn source_err(e: bak2pg::source::SourceError) -> StepError {
-    use bak2pg::source::SourceError;
-    match &e {
-        SourceError::Backup(b) if b.kind == mssql_backup::ErrorKind::Io => StepError::transient("io", e.to_string()),
-        SourceError::Backup(b) => {
-            let code = serde_json::to_value(b.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(|s| format!("backup_{}", s.to_lowercase())))
-                .unwrap_or_else(|| "backup".into());
-            StepError::permanent(code, e.to_string())
-        }
-        SourceError::SqlServer { .. } | SourceError::Other(_) => StepError::permanent("source", e.to_string()),
-    }
 }
 
 /// Removes work folders of other executions untouched for a day (a failed execution that
@@ -839,32 +463,4 @@ async fn swap(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> {
     report.status = Status::Passed;
     report.compute_totals();
     Ok((summary, ReportOutputs { report }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn siblings_of_the_job() {
-        assert_eq!(sibling("jobs/t/e/job.json", "fetch.json"), "jobs/t/e/fetch.json");
-        assert_eq!(sibling("job.json", "plan.json"), "plan.json");
-    }
-
-    #[test]
-    fn steps_parse() {
-        assert_eq!(parse_step("load").unwrap(), StepName::Load);
-        assert!(parse_step("restore").unwrap_err().contains("fetch, read, load, validate, swap"));
-    }
-
-    #[test]
-    fn archive_errors_keep_class_and_code() {
-        let e = archive_err(archive::ArchiveError::NoBackupInArchive {
-            archive: "x.rar".into(),
-            format: archive::ArchiveFormat::Rar5,
-            members: vec![],
-            total: 0,
-        });
-        assert_eq!((e.class, e.code.as_str()), (ErrorClass::Permanent, "no_backup_in_archive"));
-    }
 }
