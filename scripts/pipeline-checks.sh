@@ -2,6 +2,7 @@
 # Offline checks of the AWS pipeline's declarative parts and the Lambda build, run by
 # scripts/test after the tests (any failure fails the run):
 #   statelint on the state machine, cfn-lint and `sam validate --lint` on the template,
+#   tests/pipeline/contract.py (AWS's error names, redrive, failure path, IAM, hygiene),
 #   `cargo lambda build --release --arm64` of the four functions (zig from .venv/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,8 @@ echo "pipeline-checks: cfn-lint infra/template.yaml"
 cfn-lint infra/template.yaml
 echo "pipeline-checks: sam validate --lint"
 sam validate --lint -t infra/template.yaml
+echo "pipeline-checks: tests/pipeline/contract.py"
+python tests/pipeline/contract.py
 
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     rustup target add aarch64-unknown-linux-gnu

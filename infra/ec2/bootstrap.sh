@@ -37,18 +37,25 @@ getent group mssql >/dev/null || groupadd --system mssql
 id mssql >/dev/null 2>&1 || useradd --system --gid mssql --home-dir /var/opt/mssql --shell /usr/sbin/nologin mssql
 id bak2pg >/dev/null 2>&1 || useradd --system --gid mssql --home-dir /var/lib/bak2pg --shell /usr/sbin/nologin bak2pg
 
-install -d -o bak2pg -g mssql -m 2770 /var/lib/bak2pg /var/lib/bak2pg/work /var/lib/bak2pg/work/.slots
+install -d -o bak2pg -g mssql -m 2770 /var/lib/bak2pg /var/lib/bak2pg/work /var/lib/bak2pg/work/.slots /var/lib/bak2pg/work/.running
 install -d -o mssql -g mssql -m 2770 /var/opt/mssql /var/opt/mssql/backup
 install -d -o root -g root -m 0755 /etc/bak2pg
 
 install_binary
 
-# RDS certificate bundle (all regions), for pg/sslmode=verify-full with pg/ca-file.
-if command -v curl >/dev/null; then
-    curl -fsSL -o /etc/bak2pg/rds-global-bundle.pem.new https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
-    mv /etc/bak2pg/rds-global-bundle.pem.new /etc/bak2pg/rds-global-bundle.pem
-    chmod 0644 /etc/bak2pg/rds-global-bundle.pem
+# RDS certificate bundle (all regions), for pg/sslmode=verify-full with pg/ca-file. Without
+# it every verify-full connection fails, so its absence stops the bootstrap.
+if ! command -v curl >/dev/null; then
+    echo "bootstrap.sh: curl is needed to fetch the RDS CA bundle (apt-get install curl / dnf install curl)" >&2
+    exit 1
 fi
+curl -fsSL -o /etc/bak2pg/rds-global-bundle.pem.new https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+grep -q "BEGIN CERTIFICATE" /etc/bak2pg/rds-global-bundle.pem.new || {
+    echo "bootstrap.sh: the RDS CA bundle downloaded is not PEM" >&2
+    exit 1
+}
+mv /etc/bak2pg/rds-global-bundle.pem.new /etc/bak2pg/rds-global-bundle.pem
+chmod 0644 /etc/bak2pg/rds-global-bundle.pem
 
 # The SSM agent must run for Run Command to reach this instance.
 if systemctl list-unit-files | grep -q '^amazon-ssm-agent'; then

@@ -89,6 +89,10 @@ pub struct Env {
     pub artifacts_bucket: String,
     /// `SSM_DOCUMENT`.
     pub document: String,
+    /// `SECRETS_PATH` (the template's `SecretsPath`): the worker may read SecureStrings
+    /// under it only, so password parameters elsewhere are refused here, by name, rather
+    /// than failing on the worker with AccessDenied. Unset: not checked.
+    pub secrets_path: Option<String>,
 }
 
 impl Env {
@@ -102,6 +106,7 @@ impl Env {
             config_path: var("CONFIG_PATH")?,
             artifacts_bucket: var("ARTIFACTS_BUCKET")?,
             document: var("SSM_DOCUMENT")?,
+            secrets_path: std::env::var("SECRETS_PATH").ok().filter(|p| !p.is_empty()),
         })
     }
 }
@@ -215,6 +220,16 @@ pub fn build(
             "SSM parameter {path}sqlserver/url holds a password; keep it in the SecureString named by \
              sqlserver/password-parameter"
         )));
+    }
+    if let Some(secrets) = &env.secrets_path {
+        for k in ["pg/password-parameter", "sqlserver/password-parameter"] {
+            if let Some(name) = get(config, k).filter(|n| !n.starts_with(secrets.as_str())) {
+                return Err(config_error(format!(
+                    "SSM parameter {path}{k} names {name:?}, outside {secrets} (the template's SecretsPath), \
+                     which is all the worker may read; move the SecureString under it"
+                )));
+            }
+        }
     }
     let prefix = jobs_prefix(&db, execution);
     let results = format!("s3://{}/{prefix}", env.artifacts_bucket);
@@ -344,7 +359,12 @@ mod tests {
     }
 
     fn env() -> Env {
-        Env { config_path: "/bak2pg/test/config/".into(), artifacts_bucket: "art".into(), document: "doc".into() }
+        Env {
+            config_path: "/bak2pg/test/config/".into(),
+            artifacts_bucket: "art".into(),
+            document: "doc".into(),
+            secrets_path: None,
+        }
     }
 
     #[test]
@@ -392,6 +412,16 @@ mod tests {
         assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123-resume.json");
         r.input.resume = Some(bak2pg::job::Resume { execution: "../other".into(), step: StepName::Load });
         assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+    }
+
+    #[test]
+    fn password_parameters_outside_the_secrets_path_are_refused() {
+        let env = Env { secrets_path: Some("/bak2pg/secrets/".into()), ..env() };
+        let e = build(&env, &req(), &config()).unwrap_err();
+        assert!(e.code == "config" && e.message.contains("outside /bak2pg/secrets/"), "{e}");
+        let mut c = config();
+        c.insert("pg/password-parameter".into(), "/bak2pg/secrets/pg".into());
+        assert!(build(&env, &req(), &c).is_ok());
     }
 
     #[test]
