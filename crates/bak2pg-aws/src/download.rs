@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType, ObjectAttributes, ServerSideEncryption};
-use base64::Engine as _;
 use bak2pg::job::{ErrorClass, ObjectRef, S3Uri};
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -228,13 +228,8 @@ async fn download_inner(
         AwsError::new(ErrorClass::Transient, "io", format!("{action} {}", dest.display()), e.to_string())
     };
     let file = tokio::fs::File::create(dest).await.map_err(|e| io("create", e))?;
-    let mut sink = Sink {
-        file,
-        written: 0,
-        sha: Sha256::new(),
-        md5: head.etag_is_md5().then(md5::Md5::new),
-        checksum: checker,
-    };
+    let mut sink =
+        Sink { file, written: 0, sha: Sha256::new(), md5: head.etag_is_md5().then(md5::Md5::new), checksum: checker };
     let mut parts = 0u64;
     let mut resumed = 0u64;
     let part_bytes = opts.part_bytes.max(1);
@@ -276,7 +271,8 @@ async fn download_inner(
     let Sink { mut file, written, sha, md5, checksum, .. } = sink;
     file.flush().await.map_err(|e| io("flush", e))?;
     file.sync_all().await.map_err(|e| io("sync", e))?;
-    let mismatch = |message: String| AwsError::new(ErrorClass::Transient, "checksum", format!("GetObject {uri}"), message);
+    let mismatch =
+        |message: String| AwsError::new(ErrorClass::Transient, "checksum", format!("GetObject {uri}"), message);
     if written != head.size {
         return Err(mismatch(format!("{written} bytes received, the object has {}", head.size)));
     }
@@ -341,13 +337,7 @@ enum Failure {
 }
 
 /// One GET of `from..=end`, written to `sink` as it arrives.
-async fn get_range(
-    s3: &aws_sdk_s3::Client,
-    head: &Head,
-    from: u64,
-    end: u64,
-    sink: &mut Sink,
-) -> Result<(), Failure> {
+async fn get_range(s3: &aws_sdk_s3::Client, head: &Head, from: u64, end: u64, sink: &mut Sink) -> Result<(), Failure> {
     let uri = &head.uri;
     let op = format!("GetObject {uri} bytes {from}-{end}");
     let out = s3
@@ -368,7 +358,9 @@ async fn get_range(
         let chunk = match out.body.try_next().await {
             Ok(Some(c)) => c,
             Ok(None) => break,
-            Err(e) => return Err(Failure::Retry(AwsError::new(ErrorClass::Transient, "s3_download", &op, e.to_string()))),
+            Err(e) => {
+                return Err(Failure::Retry(AwsError::new(ErrorClass::Transient, "s3_download", &op, e.to_string())));
+            }
         };
         if sink.written + chunk.len() as u64 > end + 1 {
             return Err(Failure::Fatal(AwsError::new(
@@ -631,7 +623,9 @@ async fn part_count(s3: &aws_sdk_s3::Client, head: &Head) -> Result<u32, AwsErro
     Ok(count.unwrap_or(1))
 }
 
-/// One part's size and the object's part count, from HeadObject `partNumber`.
+/// One part's size and the object's part count, from HeadObject `partNumber`. Not pinned with
+/// `If-Match` (moto compares it with the part's ETag, S3 with the object's): the GETs that
+/// follow are, so sizes read from a newer object end in `object_changed` all the same.
 async fn head_part(s3: &aws_sdk_s3::Client, head: &Head, n: u32) -> Result<(u64, Option<u32>), AwsError> {
     let uri = &head.uri;
     let h = s3
@@ -639,17 +633,10 @@ async fn head_part(s3: &aws_sdk_s3::Client, head: &Head, n: u32) -> Result<(u64,
         .bucket(&uri.bucket)
         .key(&uri.key)
         .set_version_id(head.pin_version())
-        .set_if_match(head.if_match())
         .part_number(n as i32)
         .send()
         .await
-        .map_err(|e| {
-            if e.raw_response().is_some_and(|r| r.status_code() == 412) {
-                object_changed(uri, &head.etag, "HeadObject answered 412 Precondition Failed")
-            } else {
-                AwsError::from_sdk("s3_download", format!("HeadObject {uri} part {n}"), &e)
-            }
-        })?;
+        .map_err(|e| AwsError::from_sdk("s3_download", format!("HeadObject {uri} part {n}"), &e))?;
     Ok((h.content_length().unwrap_or(0).max(0) as u64, h.parts_count().map(|c| c.max(0) as u32)))
 }
 
