@@ -314,6 +314,34 @@ async fn an_object_overwritten_before_the_resume_is_a_permanent_object_changed()
     assert_eq!(proxy.gets().len(), 2, "the resume was sent once: 412 is not retried");
 }
 
+#[tokio::test]
+async fn in_a_versioned_bucket_the_version_read_first_is_downloaded_whole_despite_an_overwrite() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = direct();
+    let bucket = bucket(&s3, "versioned").await;
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
+    let first = bytes(2 * MIB, 5);
+    let put = s3.put_object().bucket(&bucket).key("v.bak").body(ByteStream::from(first.clone())).send().await.unwrap();
+    let proxy = Proxy::start(Rules { cut_after: Some(100_000), ..Rules::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("v.bak");
+    let (c, o, d) = (client(&proxy.url, true), object(&bucket, "v.bak"), dest.clone());
+    let run = tokio::spawn(async move { download_with(&c, &o, &d, &options(1500)).await });
+    tokio::time::timeout(Duration::from_secs(30), proxy.shared.cut.notified()).await.expect("the proxy cut the body");
+    s3.put_object().bucket(&bucket).key("v.bak").body(ByteStream::from(bytes(2 * MIB, 6))).send().await.unwrap();
+
+    let got = run.await.unwrap().expect("the first version, pinned by its version id");
+    assert_eq!(got.version_id.as_deref(), put.version_id());
+    assert_eq!(got.sha256, sha256_hex(&first));
+    assert_eq!(std::fs::read(&dest).unwrap(), first);
+    assert_eq!(got.resumed, 1);
+}
+
 /// Uploads `parts` as a multipart upload with `algorithm`; the parts' bytes concatenated.
 async fn multipart(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, algorithm: ChecksumAlgorithm, parts: &[Vec<u8>]) {
     let up = s3
