@@ -5,8 +5,9 @@
 //!   build, which keeps the arm64 Lambda cross-build simple);
 //! - [`s3_client`] (path-style addressing when an endpoint is overridden, as emulators on
 //!   `127.0.0.1` need), [`get_json`] / [`put_json`] for job documents and step results,
-//!   [`download`] for the upload itself (ranged parts pinned to one ETag, MD5 and size
-//!   checked, SHA-256 computed);
+//!   [`download`] for the upload itself (ranged parts pinned to one ETag, resumed from the
+//!   last good byte, checked against the MD5 ETag and S3's additional checksums, full-object
+//!   or composite; SHA-256 computed);
 //! - [`get_parameter`] / [`get_parameters_by_path`] for SSM Parameter Store;
 //! - [`AwsError`]: every SDK failure classified permanent or transient
 //!   ([`bak2pg::job::ErrorClass`]) by the same rules everywhere.
@@ -14,16 +15,16 @@
 //! Secrets read here (SecureString parameters) are returned to the caller and never logged.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
-use bak2pg::job::{ErrorClass, ObjectRef, S3Uri, StepError};
+use bak2pg::job::{ErrorClass, S3Uri, StepError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+
+mod download;
+pub use download::{CheckedChecksum, DownloadOptions, Downloaded, download, download_with, s3_checksum};
 
 /// A classified AWS failure. Never holds a parameter's value.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -233,132 +234,6 @@ pub async fn get_parameters_by_path(
             return Ok(out);
         }
     }
-}
-
-/// What [`download`] wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Downloaded {
-    /// Bytes written (equal to the object's size).
-    pub size: u64,
-    /// The object's ETag (quotes removed).
-    pub etag: String,
-    /// The version downloaded, when the bucket is versioned.
-    pub version_id: Option<String>,
-    /// SHA-256 of the bytes, lowercase hex.
-    pub sha256: String,
-    /// True when the ETag is a plain MD5 (single-part upload) and matched the bytes.
-    pub md5_checked: bool,
-    /// Ranged requests made.
-    pub parts: u64,
-}
-
-/// Downloads `object` to `dest` (created or truncated), streaming: ranged GETs of
-/// `part_bytes` each, all pinned to the ETag read first (`If-Match`, and the version id
-/// when known), so a concurrent overwrite fails the download instead of mixing two
-/// objects. Checks the byte count, and the MD5 when the ETag is one; computes the SHA-256.
-///
-/// # Errors
-/// S3 failures (a missing object is permanent, network and 5xx transient), local I/O
-/// (transient, `io`), a size or MD5 mismatch (transient, `checksum`: the bytes were damaged
-/// in transit or the object changed). A failed download removes `dest`.
-pub async fn download(
-    s3: &aws_sdk_s3::Client,
-    object: &ObjectRef,
-    dest: &Path,
-    part_bytes: u64,
-) -> Result<Downloaded, AwsError> {
-    let r = download_inner(s3, object, dest, part_bytes.max(1 << 20)).await;
-    if r.is_err() {
-        let _ = tokio::fs::remove_file(dest).await;
-    }
-    r
-}
-
-async fn download_inner(
-    s3: &aws_sdk_s3::Client,
-    object: &ObjectRef,
-    dest: &Path,
-    part_bytes: u64,
-) -> Result<Downloaded, AwsError> {
-    let uri = S3Uri { bucket: object.bucket.clone(), key: object.key.clone() };
-    let head = s3
-        .head_object()
-        .bucket(&uri.bucket)
-        .key(&uri.key)
-        .set_version_id(object.version_id.clone())
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("s3_download", format!("HeadObject {uri}"), &e))?;
-    let size = head.content_length().unwrap_or(0).max(0) as u64;
-    let etag = head.e_tag().unwrap_or("").trim_matches('"').to_string();
-    let version_id = head.version_id().map(str::to_string).or_else(|| object.version_id.clone());
-    let io = |action: &str, e: std::io::Error| {
-        AwsError::new(ErrorClass::Transient, "io", format!("{action} {}", dest.display()), e.to_string())
-    };
-    let mut file = tokio::fs::File::create(dest).await.map_err(|e| io("create", e))?;
-    let mut sha = Sha256::new();
-    let mut md5 = md5::Md5::new();
-    let mut written = 0u64;
-    let mut parts = 0u64;
-    while written < size || (size == 0 && parts == 0) {
-        let end = (written + part_bytes).min(size).saturating_sub(1);
-        let mut req = s3.get_object().bucket(&uri.bucket).key(&uri.key).set_version_id(version_id.clone());
-        if size > 0 {
-            req = req.range(format!("bytes={written}-{end}"));
-        }
-        if !etag.is_empty() {
-            req = req.if_match(format!("\"{etag}\""));
-        }
-        let op = format!("GetObject {uri} bytes {written}-{end}");
-        let mut out = req.send().await.map_err(|e| AwsError::from_sdk("s3_download", &op, &e))?;
-        parts += 1;
-        while let Some(chunk) = out
-            .body
-            .try_next()
-            .await
-            .map_err(|e| AwsError::new(ErrorClass::Transient, "s3_download", &op, e.to_string()))?
-        {
-            sha.update(&chunk);
-            md5::Digest::update(&mut md5, &chunk);
-            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
-            written += chunk.len() as u64;
-        }
-        if size == 0 {
-            break;
-        }
-        if written != end + 1 {
-            return Err(AwsError::new(
-                ErrorClass::Transient,
-                "checksum",
-                op,
-                format!("the part ended at byte {written}, expected {}", end + 1),
-            ));
-        }
-    }
-    file.flush().await.map_err(|e| io("flush", e))?;
-    file.sync_all().await.map_err(|e| io("sync", e))?;
-    if written != size {
-        return Err(AwsError::new(
-            ErrorClass::Transient,
-            "checksum",
-            format!("GetObject {uri}"),
-            format!("{written} bytes received, the object has {size}"),
-        ));
-    }
-    // A multipart upload's ETag is `<md5 of part md5s>-<parts>`, not the object's MD5.
-    let md5_checked = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
-    if md5_checked {
-        let got = hex::encode(md5::Digest::finalize(md5));
-        if !got.eq_ignore_ascii_case(&etag) {
-            return Err(AwsError::new(
-                ErrorClass::Transient,
-                "checksum",
-                format!("GetObject {uri}"),
-                format!("MD5 of the bytes received is {got}, the ETag says {etag}"),
-            ));
-        }
-    }
-    Ok(Downloaded { size, etag, version_id, sha256: hex::encode(sha.finalize()), md5_checked, parts })
 }
 
 /// An error for a Lambda function's response: `errorType` is the class's error name
