@@ -100,12 +100,14 @@ async fn fetch(ctx: &Ctx) -> Result<(String, FetchOutputs), StepError> {
                 (Some(a), Some(m)) => format!(" from {a} member {m:?}"),
                 _ => String::new(),
             };
+            let d = &out.download;
+            let resumed = if d.resumed > 0 { format!(", {} resumed", d.resumed) } else { String::new() };
             let summary = format!(
-                "downloaded {} bytes in {} part(s) (sha256 {}, md5 {}), backup {} bytes{from}",
-                out.download.size,
-                out.download.parts,
-                &out.download.sha256[..16],
-                if out.download.md5_checked { "checked" } else { "n/a: multipart ETag" },
+                "downloaded {} bytes in {} part(s){resumed} (sha256 {}, checked: {}), backup {} bytes{from}",
+                d.size,
+                d.parts,
+                &d.sha256[..16],
+                d.evidence,
                 b.size
             );
             Ok((summary, out))
