@@ -707,6 +707,54 @@ fn a_permanently_failed_step_is_resumed_after_the_fix_and_completes() {
     });
 }
 
+/// A step whose task the state machine gave up on (its heartbeat is answered
+/// `TaskTimedOut`: the execution was stopped, or sent the step again) stops its work and
+/// exits 4 without reporting, instead of running on unseen.
+#[test]
+fn a_step_the_state_machine_gave_up_on_stops() {
+    scenario(|n, a| async move {
+        // A job whose fetch would wait for the worker's only slot, held here: the step is
+        // surely still running when its first heartbeat is answered.
+        let work = repo().join(".moto/work-gone");
+        let _ = std::fs::remove_dir_all(&work);
+        let slots = work.join(".slots");
+        std::fs::create_dir_all(&slots).unwrap();
+        let held =
+            std::fs::File::options().create(true).truncate(false).write(true).open(slots.join("slot-0.lock")).unwrap();
+        held.try_lock().unwrap();
+        let job: bak2pg::job::JobDocument = serde_json::from_value(json!({
+            "version": bak2pg::job::JOB_VERSION, "execution": "gone-1", "tenant": "gone",
+            "object": {"bucket": n.uploads, "key": "gone/pubs.bak"},
+            "target": {"host": "127.0.0.1", "port": 5432, "user": "u", "maintenance_db": "postgres",
+                       "sslmode": "disable", "password_parameter": "/p", "database": "gone", "replace": false},
+            "worker": {"work_root": work.display().to_string(), "slots": 1, "jobs": 1, "max_member_bytes": 1,
+                       "min_free_bytes": 1, "part_bytes": 1048576, "heartbeat_seconds": 10},
+            "results": format!("s3://{}/jobs/gone/gone-1/", n.artifacts)
+        }))
+        .unwrap();
+        let uri = bak2pg::job::S3Uri::parse(&format!("s3://{}/jobs/gone/gone-1/job.json", n.artifacts)).unwrap();
+        bak2pg_aws::put_json(&a.s3, &uri, &job).await.unwrap();
+        let started = Instant::now();
+        let out = tokio::process::Command::new(agent())
+            .args(["step", "fetch", "--job", &uri.to_string()])
+            .env("AWS_ENDPOINT_URL", &n.shim)
+            .env("BAK2PG_TASK_TOKEN", "gone-token")
+            .output()
+            .await
+            .unwrap();
+        drop(held);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(4), "{stdout}");
+        assert!(stdout.contains("stopped: the state machine no longer waits for it (TaskTimedOut)"), "{stdout}");
+        assert!(started.elapsed() < Duration::from_secs(30), "stopped at the first heartbeat");
+        // The work stopped with it: no result was written, and the lock is free again.
+        let result = a.s3.get_object().bucket(&n.artifacts).key("jobs/gone/gone-1/fetch.json").send().await;
+        assert!(result.is_err(), "the stopped step wrote no result");
+        let lock = std::fs::File::open(work.join(".running/gone-1.lock")).unwrap();
+        assert!(lock.try_lock().is_ok(), "no process of the step holds the execution's lock");
+    });
+}
+
 #[test]
 fn an_archive_without_a_backup_goes_to_the_dead_letter_queue_without_retry() {
     scenario(|n, a| async move {

@@ -29,8 +29,8 @@ unchanged, except:
   answered here (and counted, `GET /_shim/heartbeats`), not forwarded. moto 5.2.5 gives
   every retry of a Task the same task token and, once a token has had a heartbeat, mixes
   up the outcomes of its attempts (a retried step's success is refused as `InvalidToken`,
-  or the step is sent once more); AWS issues a new token per attempt. The heartbeat's
-  answer to a task the state machine gave up on is covered by the agent's own tests.
+  or the step is sent once more); AWS issues a new token per attempt. A token starting
+  with `gone-` is answered `TaskTimedOut`, as for a task the state machine gave up on.
 
 Configuration comes from the test: `POST /_shim/config` with
 `{"lambda_url", "agent", "agent_env", "s3_faults": {"marker": n}, "kill_faults": {"marker": "point"}}`.
@@ -144,6 +144,10 @@ class Handler(BaseHTTPRequestHandler):
             if target == "AmazonSSM.GetCommandInvocation":
                 return self._get_invocation(json.loads(body or b"{}"))
             if target == "AWSStepFunctions.SendTaskHeartbeat":
+                token = json.loads(body or b"{}").get("taskToken", "")
+                if token.startswith("gone-"):
+                    # A task the state machine gave up on, as Step Functions answers it.
+                    return self._json(400, {"__type": "TaskTimedOut", "message": "Task Timed Out"})
                 with LOCK:
                     HEARTBEATS[0] += 1
                 return self._json(200, {})

@@ -171,3 +171,59 @@ fn holders(path: &Path) -> Vec<u32> {
     let _ = File::open(path).and_then(|mut f| f.read_to_string(&mut text));
     text.split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| p > 1).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(root: &Path) -> JobDocument {
+        let mut j: JobDocument = serde_json::from_value(serde_json::json!({
+            "version": bak2pg::job::JOB_VERSION, "execution": "hotel-1", "tenant": "hotel",
+            "object": {"bucket": "b", "key": "hotel/a.bak"},
+            "target": {"host": "h", "port": 5432, "user": "u", "maintenance_db": "postgres", "sslmode": "disable",
+                       "password_parameter": "/p", "database": "hotel", "replace": false},
+            "worker": {"work_root": "", "slots": 1, "jobs": 1, "max_member_bytes": 1, "min_free_bytes": 1,
+                       "part_bytes": 1},
+            "results": "s3://b/jobs/hotel/hotel-1/"
+        }))
+        .expect("a job document");
+        j.worker.work_root = root.display().to_string();
+        j
+    }
+
+    #[test]
+    fn a_second_copy_is_refused_naming_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = job(dir.path());
+        let held = ExecutionLock::try_acquire(&j).unwrap();
+        let e = ExecutionLock::try_acquire(&j).err().expect("refused while held");
+        assert_eq!(e.code, "step_running");
+        assert!(e.message.contains(&std::process::id().to_string()), "{e}");
+        drop(held);
+        assert!(ExecutionLock::try_acquire(&j).is_ok(), "free once the holder is gone");
+    }
+
+    #[tokio::test]
+    async fn a_holder_that_does_not_stop_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = job(dir.path());
+        let path = dir.path().join(".running/hotel-1.lock");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        // Another process holds the lock (flock(1) takes the same lock as File::try_lock).
+        let mut holder = std::process::Command::new("flock").arg(&path).args(["sleep", "60"]).spawn().unwrap();
+        while File::open(&path).unwrap().try_lock().is_ok() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // flock(1) runs sleep as its child: both hold the lock; both are named, as the
+        // supervisor names itself and its child.
+        let child = std::fs::read_to_string(format!("/proc/{}/task/{}/children", holder.id(), holder.id())).unwrap();
+        std::fs::write(&path, format!("{} {}", holder.id(), child.trim())).unwrap();
+        let mut beats = 0;
+        let lock = ExecutionLock::acquire(&j, Duration::from_secs(1), async || beats += 1).await;
+        assert!(lock.is_ok(), "{:?}", lock.err());
+        assert!(beats >= 1, "the caller's heartbeat kept running while it waited");
+        let status = holder.wait().unwrap();
+        assert!(!status.success(), "the holder was killed: {status}");
+    }
+}

@@ -639,6 +639,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn causes_crossing_the_state_machine_are_bounded() {
+        // A validation mismatch listing thousands of tables, with multi-byte names.
+        let tables: Vec<String> = (0..5000).map(|i| format!("dbo.Réservations_{i}")).collect();
+        let e = StepError::permanent("validation_mismatch", format!("mismatched: {}", tables.join(", ")));
+        let cause = e.bounded_cause("validate.json next to the job document");
+        assert!(cause.len() < MAX_CAUSE_MESSAGE + 200, "{} bytes", cause.len());
+        let back: StepError = serde_json::from_str(&cause).expect("still the error as JSON");
+        assert_eq!((back.class, back.code.as_str()), (ErrorClass::Permanent, "validation_mismatch"));
+        assert!(back.message.ends_with("(truncated; the full message is in validate.json next to the job document)"));
+        assert!(back.message.starts_with("mismatched: dbo.Réservations_0, "));
+        // A short message passes whole.
+        let short = StepError::transient("io", "disk full");
+        assert_eq!(serde_json::from_str::<StepError>(&short.bounded_cause("x")).unwrap(), short);
+    }
+
+    #[test]
     fn keys_decode_plus_and_percent() {
         assert_eq!(decode_key("hotel123/Hotel+Backup%282%29.rar").unwrap(), "hotel123/Hotel Backup(2).rar");
         assert_eq!(decode_key("h/caf%C3%A9+%E2%82%AC.bak").unwrap(), "h/café €.bak");
