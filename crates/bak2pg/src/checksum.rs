@@ -44,7 +44,8 @@ use crate::pgvalue::{PgType, PgValue, USECS_PER_DAY};
 const DAYS_1970_TO_2000: i64 = 10_957;
 
 /// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian; year 0 is
-/// 1 BC). Howard Hinnant's `civil_from_days`.
+/// 1 BC). Howard Hinnant's `civil_from_days`, not jiff's dates: those end at year 9999,
+/// and a `datetimeoffset` of 9999-12-31 at a negative offset is in year 10000 in UTC.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
@@ -58,26 +59,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y + i64::from(m <= 2), m, d)
 }
 
-/// Appends the decimal digits of `x` (no sign, no padding). Digit pairs from a table, no
-/// `core::fmt`: the checksum writes one of these per integer, date and time field.
-fn write_u64(out: &mut Vec<u8>, mut x: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    while x >= 100 {
-        let r = (x % 100) as usize * 2;
-        x /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
-    }
-    if x >= 10 {
-        let r = x as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + x as u8;
-    }
-    out.extend_from_slice(&buf[i..]);
+/// Appends the decimal digits of `x` (no sign, no padding), with `itoa` (no `core::fmt`:
+/// the checksum writes one of these per integer, date and time field).
+fn write_u64(out: &mut Vec<u8>, x: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
 }
 
 /// Appends `x` in decimal with a `-` for negatives.
@@ -90,8 +75,8 @@ fn write_i64(out: &mut Vec<u8>, x: i64) {
 
 /// Appends `x` (< 100) as two digits.
 fn write_2(out: &mut Vec<u8>, x: u32) {
-    let r = x as usize % 100 * 2;
-    out.extend_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    let x = (x % 100) as u8;
+    out.extend_from_slice(&[b'0' + x / 10, b'0' + x % 10]);
 }
 
 /// Appends `x` zero-padded to at least `width` digits.
@@ -103,9 +88,6 @@ fn write_padded(out: &mut Vec<u8>, x: u64, width: usize) {
         out.splice(start..start, std::iter::repeat_n(b'0', width - len));
     }
 }
-
-const DIGIT_PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839\
-404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
 /// Writes `YYYY-MM-DD` for `days` since 2000-01-01; returns true for a BC date (the
 /// caller appends ` BC` after the whole value, as PostgreSQL does).
