@@ -717,7 +717,7 @@ mod tests {
     use super::*;
 
     fn latin1() -> mssql_backup::Collation {
-        mssql_backup::collation::lookup(0x3400D008).unwrap()
+        mssql_backup::Collation::from_id(0x3400D008).unwrap()
     }
 
     fn dec(ty: &SqlType, cd: ColumnData<'static>) -> Value {
