@@ -227,6 +227,7 @@ impl Backup {
     }
 
     /// The page store.
+    #[cfg(any(test, feature = "internals"))]
     pub(crate) fn store(&self) -> &PageStore {
         &self.store
     }

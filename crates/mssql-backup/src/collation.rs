@@ -556,11 +556,6 @@ fn decoder_for(code_page: u16) -> Option<Decoder> {
     })
 }
 
-/// True when this module can decode text of `code_page`.
-pub fn supports_code_page(code_page: u16) -> bool {
-    decoder_for(code_page).is_some()
-}
-
 /// Decodes 8-bit character data stored under code page `code_page` to a `String`.
 ///
 /// Every byte 0x00–0x7F is ASCII in all of these code pages (even as a DBCS trail byte it

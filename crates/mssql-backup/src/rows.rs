@@ -16,7 +16,7 @@ use crate::schema::Table;
 use crate::store::PageStore;
 use crate::types::SqlType;
 use crate::value::{self, DecodeStats, Value};
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, Result};
 
 /// Counters of a table read.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -398,9 +398,4 @@ pub(crate) fn holds_data_pages(store: &PageStore, pfs: &PfsCache, layout: &Table
         }
     }
     Ok(false)
-}
-
-/// Error kinds that mean "this table cannot be read natively" rather than damage.
-pub fn is_unsupported(e: &Error) -> bool {
-    e.kind == ErrorKind::Unsupported
 }
