@@ -20,6 +20,7 @@ use crate::{Error, Result};
 
 /// Counters of a table read.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadStats {
     /// Rows returned.
     pub rows: u64,

@@ -960,6 +960,7 @@ mod tests {
                         }
                         (*type_id, id, *max_length, 0, 0)
                     }
+                    other => panic!("no sys.columns row for {other:?}"),
                 };
                 let (seed, inc, last) = c.identity.map_or((0, 0, None), |i| (i.seed, i.increment, i.last_value));
                 r.columns.push(ColumnRow {

@@ -599,7 +599,7 @@ mod tests {
                 kind: match f.file_type {
                     mssql_backup::FileType::Data => FileKind::Data,
                     mssql_backup::FileType::Log => FileKind::Log,
-                    mssql_backup::FileType::Other(t) => panic!("file type {t}"),
+                    other => panic!("file type {other:?}"),
                 },
                 file_id: i64::from(f.file_id),
             })
