@@ -303,7 +303,8 @@ impl Backup {
     /// needs no decoder).
     ///
     /// # Errors
-    /// As [`Backup::layout`]; missing or damaged IAM and PFS pages.
+    /// As [`Backup::database`]; [`ErrorKind::Catalog`] for a table not of this backup;
+    /// missing or damaged IAM and PFS pages.
     pub fn holds_data_pages(&self, table: &Table) -> Result<bool> {
         let layout = self.layout(table)?;
         crate::rows::holds_data_pages(&self.store, &self.pfs, layout).map_err(|e| e.with_file(&self.paths[0]))

@@ -307,7 +307,8 @@ pub struct CollationParts {
     pub id: u32,
     /// SQL sort order id (bits 24–31), 0 for a Windows collation.
     pub sort_id: u8,
-    /// Windows collation family index (bits 0–7), see [`FAMILIES`].
+    /// Windows collation family index (bits 0–7), in SQL Server's numbering of the
+    /// families (`Latin1_General`, `Japanese_XJIS`, …).
     pub family: u8,
     /// Collation version: 0 = 80, 1 = 90, 2 = 100, 3 = 140.
     pub version: u8,

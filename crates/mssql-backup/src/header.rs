@@ -379,10 +379,10 @@ pub enum FileType {
 impl BackupHeader {
     /// Refuses, with a clear error, a backup set that this reader cannot turn into a
     /// database: one that is not a full database backup, a TDE-encrypted backup as far as
-    /// the header shows. Whether the files given make up the whole media set is
-    /// [`check_media_set`]'s question.
+    /// the header shows. Whether the files given make up the whole media set is checked
+    /// when they are opened together.
     ///
-    /// Kept apart from [`read`] so that any backup can first be described.
+    /// Kept apart from reading the header so that any backup can first be described.
     ///
     /// # Errors
     /// [`ErrorKind::NotFullBackup`] naming the backup type for anything but a full

@@ -154,7 +154,7 @@ impl<'a> TableRows<'a> {
     /// until the next call.
     ///
     /// # Errors
-    /// [`ErrorKind::Incomplete`] for missing pages, checksum and format errors naming the
+    /// [`crate::ErrorKind::Incomplete`] for missing pages, checksum and format errors naming the
     /// page and slot, value decoding errors naming the column.
     #[allow(clippy::should_implement_trait)]
     pub fn next_row(&mut self) -> Result<Option<&[Value]>> {
