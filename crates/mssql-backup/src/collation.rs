@@ -466,6 +466,20 @@ fn sort_order_entry(sort_id: u8) -> Option<&'static (u8, &'static str, u16)> {
     SORT_ORDERS.iter().find(|(i, ..)| *i == sort_id)
 }
 
+impl Collation {
+    /// The collation of stored id `id` (`syscolpars.collationid`, boot page
+    /// `dbi_collation`, `COLLATIONPROPERTY(name, 'CollationID')`), named as
+    /// `sys.fn_helpcollations()` does, with the code page of its 8-bit data.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Catalog`] for 0 (no collation: the caller substitutes the
+    /// database default) and for an id that no SQL Server collation has (see
+    /// [`crate::CollationParts::parse`]): a code page is never guessed.
+    pub fn from_id(id: u32) -> Result<Collation> {
+        lookup(id)
+    }
+}
+
 /// The collation of stored id `id` (`syscolpars.collationid`, `dbi_collation`), with its
 /// name and code page.
 ///

@@ -50,6 +50,7 @@ pub mod internals;
 
 pub use backup::{Backup, OpenOptions, choose_set, read_backup_sets};
 pub use boot::{BootInfo, release_of};
+pub use catalog::build::StoredType;
 pub use collation::CollationParts;
 pub use completeness::{Completeness, TableCompleteness};
 pub use error::{Error, ErrorKind, Result};
@@ -58,5 +59,5 @@ pub use header::{
     MediaFamily, MediaSet, ProductVersion, TdeKeyDescriptor, Timestamp,
 };
 pub use rows::{ReadStats, TableRows};
-pub use types::{Collation, PageId, SqlType, StoredType};
+pub use types::{Collation, PageId, SqlType};
 pub use value::{DecodeStats, Value};

@@ -1,11 +1,8 @@
 //! SQL Server data types as declared in the catalog, and page identifiers.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-use crate::Result;
 
 /// A page address: data file id and page number within that file, as SQL Server writes
 /// it (`1:9` is page 9 of file 1, the boot page). Page `n` of a file starts at byte
@@ -57,20 +54,6 @@ pub struct Collation {
     /// Windows code page of `char`/`varchar`/`text` bytes under this collation (1252,
     /// 1258, 932, …); 65001 for the `_UTF8` collations of SQL Server 2019+.
     pub code_page: u16,
-}
-
-impl Collation {
-    /// The collation of stored id `id` (`syscolpars.collationid`, boot page
-    /// `dbi_collation`, `COLLATIONPROPERTY(name, 'CollationID')`), named as
-    /// `sys.fn_helpcollations()` does, with the code page of its 8-bit data.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::Catalog`] for 0 (no collation: the caller substitutes the
-    /// database default) and for an id that no SQL Server collation has (see
-    /// [`crate::CollationParts::parse`]): a code page is never guessed.
-    pub fn from_id(id: u32) -> Result<Collation> {
-        crate::collation::lookup(id)
-    }
 }
 
 /// A column's declared type, from `syscolpars` (`xtype`, `utype`, `length`, `prec`,
@@ -212,63 +195,6 @@ pub enum SqlType {
 }
 
 impl SqlType {
-    /// The type a column declares, from its stored type ids: `syscolpars` in a backup, or
-    /// `sys.columns` of a live SQL Server (the same values). `type_names` maps user type
-    /// ids to names (`sys.types`); it names CLR types and types this crate does not know.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::Catalog`] for a collation id that is not known.
-    pub fn from_stored(c: &StoredType, type_names: &HashMap<i32, String>) -> Result<SqlType> {
-        let coll = || -> Result<Collation> { crate::collation::lookup(c.collation_id) };
-        let var_len = |len: i16| if len == -1 { None } else { Some(len as u16) };
-        Ok(match c.system_type_id {
-            34 => SqlType::Image,
-            35 => SqlType::Text { collation: coll()? },
-            36 => SqlType::UniqueIdentifier,
-            40 => SqlType::Date,
-            41 => SqlType::Time { scale: c.scale },
-            42 => SqlType::DateTime2 { scale: c.scale },
-            43 => SqlType::DateTimeOffset { scale: c.scale },
-            48 => SqlType::TinyInt,
-            52 => SqlType::SmallInt,
-            56 => SqlType::Int,
-            58 => SqlType::SmallDateTime,
-            59 => SqlType::Real,
-            60 => SqlType::Money,
-            61 => SqlType::DateTime,
-            62 => SqlType::Float,
-            98 => SqlType::SqlVariant,
-            99 => SqlType::NText { collation: coll()? },
-            104 => SqlType::Bit,
-            106 => SqlType::Decimal { precision: c.precision, scale: c.scale, numeric: false },
-            108 => SqlType::Decimal { precision: c.precision, scale: c.scale, numeric: true },
-            122 => SqlType::SmallMoney,
-            127 => SqlType::BigInt,
-            165 => SqlType::VarBinary { len: var_len(c.max_length) },
-            167 => SqlType::VarChar { len: var_len(c.max_length), collation: coll()? },
-            173 => SqlType::Binary { len: c.max_length as u16 },
-            175 => SqlType::Char { len: c.max_length as u16, collation: coll()? },
-            189 => SqlType::RowVersion,
-            231 => SqlType::NVarChar { len: var_len(c.max_length).map(|n| n / 2), collation: coll()? },
-            239 => SqlType::NChar { len: c.max_length as u16 / 2, collation: coll()? },
-            241 => SqlType::Xml,
-            240 => match c.user_type_id {
-                128 => SqlType::HierarchyId,
-                129 => SqlType::Geometry,
-                130 => SqlType::Geography,
-                u => SqlType::Clr {
-                    name: type_names.get(&u).cloned().unwrap_or_else(|| format!("clr type {u}")),
-                    max_length: c.max_length,
-                },
-            },
-            other => SqlType::Unknown {
-                type_id: other,
-                name: type_names.get(&c.user_type_id).cloned().unwrap_or_else(|| format!("type {other}")),
-                max_length: c.max_length,
-            },
-        })
-    }
-
     /// The T-SQL spelling of the type (`nvarchar(40)`, `decimal(10,2)`, `varchar(max)`).
     pub fn sql_name(&self) -> String {
         fn len_or_max(len: &Option<u16>) -> String {
@@ -346,27 +272,6 @@ impl SqlType {
                 | SqlType::Geography
         ) || matches!(self, SqlType::Clr { max_length: -1, .. })
     }
-}
-
-/// A column's type as SQL Server stores it in its catalog (`syscolpars`, and the
-/// `sys.columns` view over it), before [`SqlType::from_stored`] names it. Every field is
-/// the catalog's own, so a live server's `sys.columns` row fills it as well.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StoredType {
-    /// `system_type_id` (`syscolpars.xtype`): 56 `int`, 231 `nvarchar`, 240 CLR types…
-    pub system_type_id: u8,
-    /// `user_type_id` (`syscolpars.utype`): names alias and CLR types
-    /// (128 `hierarchyid`, 129 `geometry`, 130 `geography`).
-    pub user_type_id: i32,
-    /// `max_length` in bytes (`syscolpars.length`); -1 for `(max)`.
-    pub max_length: i16,
-    /// `precision` (`syscolpars.prec`).
-    pub precision: u8,
-    /// `scale` (`syscolpars.scale`).
-    pub scale: u8,
-    /// `collation_id` (`syscolpars.collationid`, `COLLATIONPROPERTY(…, 'CollationID')`);
-    /// 0 for non-character types.
-    pub collation_id: u32,
 }
 
 impl fmt::Display for SqlType {
