@@ -57,8 +57,8 @@ impl Rng {
 /// Where the pages of an uncompressed backup are: (file offset, page type, m_indexId,
 /// m_objId, slot count) of every page.
 fn pages(bytes: &[u8], path: &Path) -> Vec<(usize, u8, u16, u32, u16)> {
-    let src = mssql_backup::source::MmapSource::open(path).expect("map");
-    let img = mssql_backup::mtf::MtfImage::parse(&src).expect("MTF");
+    let src = mssql_backup::internals::source::MmapSource::open(path).expect("map");
+    let img = mssql_backup::internals::mtf::MtfImage::parse(&src).expect("MTF");
     let mut out = Vec::new();
     for run in img.page_runs().expect("runs") {
         for k in 0..run.pages {
@@ -116,7 +116,7 @@ fn variants(source: &str, rng: &mut Rng) -> Vec<Variant> {
         return out;
     }
     if source.contains("compressed") {
-        let src = mssql_backup::compressed::CompressedSource::open(&path).expect("container");
+        let src = mssql_backup::internals::compressed::CompressedSource::open(&path).expect("container");
         let chunks: Vec<_> = src.chunks().collect();
         for i in 0..PER_SOURCE {
             let mut b = original.clone();

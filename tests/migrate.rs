@@ -318,7 +318,7 @@ fn catalog_for(f: &Fixture) -> (Backup, Plan) {
     };
     let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let backup_set = f.args.iter().position(|a| *a == "--backup-set").map(|i| f.args[i + 1].parse().expect("a number"));
-    let options = mssql_backup::backup::OpenOptions { salvage: false, backup_set };
+    let options = mssql_backup::OpenOptions { salvage: false, backup_set };
     let backup = Backup::open_with(&files, options).unwrap_or_else(|e| panic!("{}: {e}", f.input));
     let plan = bak2pg::ddl::plan(backup.database().expect("catalog"), &PlanOptions::default())
         .unwrap_or_else(|e| panic!("{}: {e}", f.input));
@@ -1479,8 +1479,8 @@ async fn refused_backups_exit_2_name_the_problem_and_write_nothing() {
 /// File offset of data page `id` in the uncompressed backup `bytes` (as
 /// `crates/mssql-backup/tests/damaged.rs` finds it).
 fn page_offset(path: &Path, id: mssql_backup::PageId) -> u64 {
-    use mssql_backup::mtf::MtfImage;
-    use mssql_backup::source::MmapSource;
+    use mssql_backup::internals::mtf::MtfImage;
+    use mssql_backup::internals::source::MmapSource;
     let src = MmapSource::open(path).expect("map the backup");
     let img = MtfImage::parse(&src).expect("MTF image");
     let bytes = src.bytes();
@@ -1501,12 +1501,17 @@ fn page_offset(path: &Path, id: mssql_backup::PageId) -> u64 {
 fn data_page(path: &Path, schema: &str, table: &str) -> (mssql_backup::PageId, u64) {
     let b = Backup::open(&[path]).expect("open");
     let t = b.database().expect("catalog").table(schema, table).expect("table").clone();
-    let au = b.layout(&t).expect("layout").rowsets[0].in_row.expect("in-row allocation unit");
-    let map = mssql_backup::alloc::read_iam_chain(b.store(), au.first_iam).expect("IAM chain");
+    let au =
+        mssql_backup::internals::layout(&b, &t).expect("layout").rowsets[0].in_row.expect("in-row allocation unit");
+    let map = mssql_backup::internals::alloc::read_iam_chain(mssql_backup::internals::store(&b), au.first_iam)
+        .expect("IAM chain");
     let page = map
         .pages()
         .find(|p| {
-            b.store().read(*p).map(|pg| pg.header().page_type == mssql_backup::page::PageType::Data).unwrap_or(false)
+            mssql_backup::internals::store(&b)
+                .read(*p)
+                .map(|pg| pg.header().page_type == mssql_backup::internals::page::PageType::Data)
+                .unwrap_or(false)
         })
         .expect("a data page");
     (page, page_offset(path, page))
@@ -1517,11 +1522,13 @@ fn data_page(path: &Path, schema: &str, table: &str) -> (mssql_backup::PageId, u
 /// (little-endian, the column's width), and the page checksum recomputed so that only
 /// the value tells the damage: what a decoder error reading the wrong bytes would give.
 fn with_fixed_value(path: &Path, original: &[u8], schema: &str, table: &str, column: &str, value: i64) -> Vec<u8> {
-    use mssql_backup::catalog::ColumnPlace;
+    use mssql_backup::internals::catalog::ColumnPlace;
     let b = Backup::open(&[path]).expect("open");
     let t = b.database().expect("catalog").table(schema, table).expect("table").clone();
     let ci = t.columns.iter().position(|c| c.name == column).expect("column");
-    let ColumnPlace::Fixed { offset, len } = b.layout(&t).expect("layout").rowsets[0].columns[ci].place else {
+    let ColumnPlace::Fixed { offset, len } =
+        mssql_backup::internals::layout(&b, &t).expect("layout").rowsets[0].columns[ci].place
+    else {
         panic!("{column} is not a fixed-length column")
     };
     let (_, at) = data_page(path, schema, table);
@@ -1533,7 +1540,7 @@ fn with_fixed_value(path: &Path, original: &[u8], schema: &str, table: &str, col
     page[field..field + len as usize].copy_from_slice(&value.to_le_bytes()[..len as usize]);
     let flags = u16::from_le_bytes([page[4], page[5]]);
     assert_eq!(flags & 0x200, 0x200, "{path:?}: the page carries a checksum");
-    let sum = mssql_backup::page::checksum(page);
+    let sum = mssql_backup::internals::page::checksum(page);
     page[60..64].copy_from_slice(&sum.to_le_bytes());
     bytes
 }
@@ -1668,16 +1675,21 @@ async fn damaged_copies_are_refused_naming_the_true_cause() {
     let original = std::fs::read(&compressed).expect("read the fixture");
     let b = Backup::open(&[&compressed]).expect("open");
     let orders = b.database().expect("catalog").table("dbo", "Orders").expect("Orders").clone();
-    let au = b.layout(&orders).expect("layout").rowsets[0].in_row.expect("in-row unit");
-    let map = mssql_backup::alloc::read_iam_chain(b.store(), au.first_iam).expect("IAM chain");
+    let au = mssql_backup::internals::layout(&b, &orders).expect("layout").rowsets[0].in_row.expect("in-row unit");
+    let map = mssql_backup::internals::alloc::read_iam_chain(mssql_backup::internals::store(&b), au.first_iam)
+        .expect("IAM chain");
     let page = map
         .pages()
-        .find(|p| b.store().read(*p).is_ok_and(|pg| pg.header().page_type == mssql_backup::page::PageType::Data))
+        .find(|p| {
+            mssql_backup::internals::store(&b)
+                .read(*p)
+                .is_ok_and(|pg| pg.header().page_type == mssql_backup::internals::page::PageType::Data)
+        })
         .expect("a data page");
-    let located = b.store().locate_error(page, mssql_backup::Error::corrupt("where"));
+    let located = mssql_backup::internals::store(&b).locate_error(page, mssql_backup::Error::corrupt("where"));
     let (chunk, record) = located.chunk.expect("a compressed page lies in a chunk");
     drop(b);
-    let src = mssql_backup::compressed::CompressedSource::open(&compressed).expect("container");
+    let src = mssql_backup::internals::compressed::CompressedSource::open(&compressed).expect("container");
     let info = src.chunk(chunk).expect("the chunk");
     assert_eq!(info.record_offset, record);
     let mut payload = original.clone();

@@ -4,11 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use mssql_backup::Backup;
-use mssql_backup::backup::OpenOptions;
-use mssql_backup::completeness::Completeness;
-use mssql_backup::header::BackupDescription;
 use mssql_backup::schema::Table;
+use mssql_backup::{Backup, BackupDescription, Completeness, OpenOptions};
 use serde::Serialize;
 
 /// Arguments of `inspect`.
@@ -192,7 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 backup: backup.description().clone(),
                 database: backup.boot().map(|b| b.name.clone()),
                 internal_version: backup.boot().map(|b| b.version),
-                sql_server: backup.boot().and_then(|b| mssql_backup::boot::release_of(b.version)),
+                sql_server: backup.boot().and_then(|b| mssql_backup::release_of(b.version)),
                 create_version: backup.boot().map(|b| b.create_version),
                 completeness,
                 tables: Vec::new(),
@@ -231,7 +228,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         backup: backup.description().clone(),
         database: backup.boot().map(|b| b.name.clone()).or(db.map(|d| d.name.clone())),
         internal_version: backup.boot().map(|b| b.version),
-        sql_server: backup.boot().and_then(|b| mssql_backup::boot::release_of(b.version)),
+        sql_server: backup.boot().and_then(|b| mssql_backup::release_of(b.version)),
         create_version: backup.boot().map(|b| b.create_version),
         completeness,
         tables,

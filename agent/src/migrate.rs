@@ -15,7 +15,7 @@ use bak2pg::source::sqlserver::{RestoreFacts, SqlServerSource};
 use bak2pg::source::{Source, SourceError};
 use bak2pg::{MigrateOptions, Progress, Report, Step};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mssql_backup::backup::OpenOptions;
+use mssql_backup::OpenOptions;
 
 /// Which restore engine reads the backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

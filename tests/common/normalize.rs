@@ -846,7 +846,7 @@ mod tests {
     use mssql_backup::Collation;
 
     fn cp1252() -> Collation {
-        mssql_backup::collation::lookup(0x3400D008).unwrap()
+        mssql_backup::Collation::from_id(0x3400D008).unwrap()
     }
     fn num(s: &str) -> Literal {
         Literal::Number(s.into())

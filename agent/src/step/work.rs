@@ -17,7 +17,7 @@ use bak2pg::source::sqlserver::{self as mssql, MssqlConfig, RestoreFacts, Restor
 use bak2pg::target::{MigrateError, Names, RunLock, Target};
 use bak2pg::validate;
 use bak2pg_aws::Downloaded;
-use mssql_backup::backup::OpenOptions;
+use mssql_backup::OpenOptions;
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;

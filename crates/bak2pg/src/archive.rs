@@ -648,7 +648,7 @@ fn extract_backup(
             container,
             modified: m.modified,
             // Headers matter only to choose; with one candidate the next step reads it.
-            header: if several { choose::read_header_facts(&staged.path, container) } else { None },
+            header: if several { choose::read_header_facts(&staged.path) } else { None },
         };
         candidates.push(candidate.clone());
         match best.take() {

@@ -923,7 +923,7 @@ fn fk_violators(t: &Table, fk: &ForeignKey, qt: &str, cols: &[String], rqt: &str
             Some(coll) => {
                 // An id this reader cannot take apart compares case-insensitively here:
                 // the lenient side only turns a violation into a reported NOT VALID.
-                let ci = mssql_backup::collation::CollationParts::parse(coll.id).map_or(true, |p| !p.case_sensitive);
+                let ci = mssql_backup::CollationParts::parse(coll.id).map_or(true, |p| !p.case_sensitive);
                 let f = |side: &str, col: &str| {
                     let trimmed = format!("rtrim({side}.{col}::text)");
                     if ci { format!("lower({trimmed})") } else { trimmed }

@@ -182,7 +182,8 @@ pub fn map_type(ty: &SqlType, unknown_as_bytea: bool) -> Result<(PgType, Option<
         SqlType::HierarchyId | SqlType::Geometry | SqlType::Geography | SqlType::Clr { .. } => {
             return Ok((PgType::Bytea, Some(MappingNote::RawClrBytes)));
         }
-        SqlType::Unknown { .. } => {
+        // `SqlType::Unknown`, and any type mssql-backup names in a later version.
+        _ => {
             if unknown_as_bytea {
                 return Ok((PgType::Bytea, Some(MappingNote::RawUnknownBytes)));
             }
@@ -297,6 +298,8 @@ pub fn value_kind(v: &Value) -> &'static str {
         Value::DateTimeOffset { .. } => "datetimeoffset",
         Value::Xml(_) => "xml",
         Value::Variant(_) => "sql_variant",
+        // A kind mssql-backup adds in a later version.
+        _ => "value",
     }
 }
 

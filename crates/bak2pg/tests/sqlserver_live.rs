@@ -28,7 +28,7 @@ use bak2pg::source::native::NativeSource;
 use bak2pg::source::sqlserver::{self, BackupDir, MssqlConfig, RestoreOptions, Secret, SqlServerSource};
 use bak2pg::source::{Source, SourceError};
 use bak2pg::typemap::{self, ColumnConversions};
-use mssql_backup::backup::OpenOptions;
+use mssql_backup::OpenOptions;
 use mssql_backup::value::DecodeStats;
 
 struct Live {

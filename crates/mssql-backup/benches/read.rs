@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mssql_backup::compressed::CompressedSource;
-use mssql_backup::{Backup, xpress};
+use mssql_backup::Backup;
+use mssql_backup::internals::compressed::CompressedSource;
+use mssql_backup::internals::xpress;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)

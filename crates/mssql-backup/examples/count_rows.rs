@@ -7,7 +7,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let paths: Vec<&Path> = args.iter().map(Path::new).collect();
     let salvage = std::env::var("SALVAGE").is_ok();
-    let b = Backup::open_with(&paths, mssql_backup::backup::OpenOptions { salvage, ..Default::default() })
+    let b = Backup::open_with(&paths, mssql_backup::OpenOptions { salvage, ..Default::default() })
         .unwrap_or_else(|e| panic!("{e}"));
     let c = b.completeness();
     println!("complete: {} problems: {:?}", c.complete, c.problems);

@@ -1,13 +1,13 @@
 //! Debug aid: dumps base-table rows of a backup (`cargo run --example dump_catalog -- FILE [table]`).
 
-use mssql_backup::backup::Backup;
+use mssql_backup::Backup;
 use std::path::Path;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let b = Backup::open(&[Path::new(&args[1])]).unwrap_or_else(|e| panic!("{e}"));
     println!("boot: {:?}", b.boot());
-    let raw = b.raw_catalog().unwrap_or_else(|e| panic!("{e}"));
+    let raw = mssql_backup::internals::raw_catalog(&b).unwrap_or_else(|e| panic!("{e}"));
     let what = args.get(2).map(|s| s.as_str()).unwrap_or("summary");
     let user: Vec<_> = raw.objects.iter().filter(|o| o.kind == "U").collect();
     println!(

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use crate::page::{PAGE_SIZE, PageType};
 use crate::store::PageStore;
 use crate::types::PageId;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, Result};
 
 /// Pages covered by one PFS page.
 pub const PFS_INTERVAL: u32 = 8088;
@@ -34,11 +34,6 @@ const MAP_EXTENTS: usize = 63_904;
 /// The PFS page that describes `page`.
 pub fn pfs_page_for(page: PageId) -> PageId {
     PageId::new(page.file, (page.page / PFS_INTERVAL * PFS_INTERVAL).max(1))
-}
-
-/// The GAM page that covers `page`.
-pub fn gam_page_for(page: PageId) -> PageId {
-    PageId::new(page.file, (page.page / GAM_INTERVAL * GAM_INTERVAL).max(2))
 }
 
 /// Cached PFS bytes, shared between threads (one 8 KiB page per 8088 database pages).
@@ -199,22 +194,4 @@ pub fn missing_extents(store: &PageStore, map: &IamMap) -> Vec<PageId> {
     missing.sort();
     missing.dedup();
     missing
-}
-
-/// Returns `Err(Incomplete)` naming the pages when any are missing.
-pub fn require_present(store: &PageStore, what: &str, map: &IamMap) -> Result<()> {
-    let missing = missing_extents(store, map);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = missing.iter().take(8).map(|e| e.to_string()).collect();
-    Err(Error::new(
-        ErrorKind::Incomplete,
-        format!(
-            "{what}: {} extent(s) are not in the backup (first: {}{})",
-            missing.len(),
-            list.join(", "),
-            if missing.len() > 8 { ", …" } else { "" }
-        ),
-    ))
 }

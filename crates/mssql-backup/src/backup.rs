@@ -28,7 +28,8 @@ use crate::source::{ByteSource, MmapSource};
 use crate::store::{PageStore, StoreFile};
 use crate::{Error, ErrorKind, Result};
 
-/// How to open a backup.
+/// How to open a backup. Build it as `OpenOptions { salvage: true, ..Default::default() }`:
+/// a field added later then keeps its default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Read what is there from an incomplete backup: missing pages are skipped and
@@ -39,6 +40,33 @@ pub struct OpenOptions {
     /// WITH FILE = n`, 1-based; [`crate::header::BackupHeader::position`]). `None`: the
     /// last full database backup set of the file (see [`choose_set`]).
     pub backup_set: Option<u16>,
+}
+
+/// Every backup set of the file at `path`, in file order: `RESTORE HEADERONLY` from the
+/// MTF blocks alone (no page index, no catalog), for an uncompressed or a compressed
+/// (`MSSQLBAK`, told by its magic) backup. Cheaper than [`Backup::open`] when only the
+/// description is wanted; [`choose_set`] picks the one [`Backup::open`] would read.
+///
+/// # Errors
+/// As [`Backup::open`], naming the file.
+pub fn read_backup_sets(path: &Path) -> Result<Vec<BackupDescription>> {
+    let source: Box<dyn ByteSource> = Box::new(MmapSource::open(path)?);
+    let (source, is_compressed) = unwrap_container(source, path)?;
+    let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(path))?;
+    header::read_sets(&image, source.as_ref(), is_compressed).map_err(|e| e.with_file(path))
+}
+
+/// `source` itself, or the MTF stream inside it when it is an `MSSQLBAK` container (and
+/// whether it was).
+fn unwrap_container(source: Box<dyn ByteSource>, path: &Path) -> Result<(Box<dyn ByteSource>, bool)> {
+    let mut head = [0u8; 8];
+    let n = source.len().min(8) as usize;
+    source.read_exact_at(0, &mut head[..n]).map_err(|e| e.with_file(path))?;
+    if compressed::is_compressed(&head[..n]) {
+        Ok((Box::new(CompressedSource::from_source(source, path)?), true))
+    } else {
+        Ok((source, false))
+    }
 }
 
 /// The backup set to read among `sets` (one file's, in file order): the one at position
@@ -109,10 +137,7 @@ impl Backup {
 
     /// Opens a backup from byte sources already open (in-memory images in tests, or
     /// decompressed streams), each named by the path used in errors.
-    ///
-    /// # Errors
-    /// As [`Backup::open`].
-    pub fn from_sources(sources: Vec<(PathBuf, Box<dyn ByteSource>)>, options: OpenOptions) -> Result<Backup> {
+    pub(crate) fn from_sources(sources: Vec<(PathBuf, Box<dyn ByteSource>)>, options: OpenOptions) -> Result<Backup> {
         if sources.is_empty() {
             return Err(Error::new(ErrorKind::Io, "no backup file given"));
         }
@@ -122,12 +147,7 @@ impl Backup {
         let mut first_sets: Vec<BackupDescription> = Vec::new();
         let mut set_index = 0;
         for (k, (path, source)) in sources.into_iter().enumerate() {
-            let mut head = [0u8; 8];
-            let n = source.len().min(8) as usize;
-            source.read_exact_at(0, &mut head[..n]).map_err(|e| e.with_file(&path))?;
-            let is_compressed = compressed::is_compressed(&head[..n]);
-            let source: Box<dyn ByteSource> =
-                if is_compressed { Box::new(CompressedSource::from_source(source, &path)?) } else { source };
+            let (source, is_compressed) = unwrap_container(source, &path)?;
             let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(&path))?;
             let sets = header::read_sets(&image, source.as_ref(), is_compressed).map_err(|e| e.with_file(&path))?;
             // Every stripe file holds the same sets: the first file decides which is read,
@@ -207,7 +227,8 @@ impl Backup {
     }
 
     /// The page store.
-    pub fn store(&self) -> &PageStore {
+    #[cfg(any(test, feature = "internals"))]
+    pub(crate) fn store(&self) -> &PageStore {
         &self.store
     }
 
@@ -224,10 +245,7 @@ impl Backup {
     }
 
     /// Reads the system base tables.
-    ///
-    /// # Errors
-    /// As [`catalog::load`].
-    pub fn raw_catalog(&self) -> Result<RawCatalog> {
+    pub(crate) fn raw_catalog(&self) -> Result<RawCatalog> {
         let version = self.internal_version()?;
         catalog::load(&self.store, &self.pfs, self.boot.as_ref(), version, self.options.salvage)
             .map_err(|e| e.with_file(&self.paths[0]))
@@ -258,11 +276,9 @@ impl Backup {
         Ok(&self.schema_and_layouts()?.database)
     }
 
-    /// The physical layout of `table` (a table of [`Backup::database`]).
-    ///
-    /// # Errors
-    /// As [`Backup::database`]; [`ErrorKind::Catalog`] for a table not of this backup.
-    pub fn layout(&self, table: &Table) -> Result<&TableLayout> {
+    /// The physical layout of `table` (a table of [`Backup::database`]); a
+    /// [`ErrorKind::Catalog`] error for a table not of this backup.
+    pub(crate) fn layout(&self, table: &Table) -> Result<&TableLayout> {
         let layouts = &self.schema_and_layouts()?.layouts;
         layouts
             .iter()
@@ -287,7 +303,8 @@ impl Backup {
     /// needs no decoder).
     ///
     /// # Errors
-    /// As [`Backup::layout`]; missing or damaged IAM and PFS pages.
+    /// As [`Backup::database`]; [`ErrorKind::Catalog`] for a table not of this backup;
+    /// missing or damaged IAM and PFS pages.
     pub fn holds_data_pages(&self, table: &Table) -> Result<bool> {
         let layout = self.layout(table)?;
         crate::rows::holds_data_pages(&self.store, &self.pfs, layout).map_err(|e| e.with_file(&self.paths[0]))

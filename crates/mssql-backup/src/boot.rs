@@ -19,6 +19,7 @@ pub const BOOT_PAGE: PageId = PageId::new(1, 9);
 
 /// What the boot page says.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BootInfo {
     /// Internal database version (`dbi_version`): 611 = SQL Server 2005, 655 = 2008,
     /// 661 = 2008 R2, 706 = 2012, 782 = 2014, 852 = 2016, 869 = 2017, 904 = 2019,

@@ -307,7 +307,8 @@ pub struct CollationParts {
     pub id: u32,
     /// SQL sort order id (bits 24–31), 0 for a Windows collation.
     pub sort_id: u8,
-    /// Windows collation family index (bits 0–7), see [`FAMILIES`].
+    /// Windows collation family index (bits 0–7), in SQL Server's numbering of the
+    /// families (`Latin1_General`, `Japanese_XJIS`, …).
     pub family: u8,
     /// Collation version: 0 = 80, 1 = 90, 2 = 100, 3 = 140.
     pub version: u8,
@@ -465,6 +466,20 @@ fn sort_order_entry(sort_id: u8) -> Option<&'static (u8, &'static str, u16)> {
     SORT_ORDERS.iter().find(|(i, ..)| *i == sort_id)
 }
 
+impl Collation {
+    /// The collation of stored id `id` (`syscolpars.collationid`, boot page
+    /// `dbi_collation`, `COLLATIONPROPERTY(name, 'CollationID')`), named as
+    /// `sys.fn_helpcollations()` does, with the code page of its 8-bit data.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Catalog`] for 0 (no collation: the caller substitutes the
+    /// database default) and for an id that no SQL Server collation has (see
+    /// [`crate::CollationParts::parse`]): a code page is never guessed.
+    pub fn from_id(id: u32) -> Result<Collation> {
+        lookup(id)
+    }
+}
+
 /// The collation of stored id `id` (`syscolpars.collationid`, `dbi_collation`), with its
 /// name and code page.
 ///
@@ -554,11 +569,6 @@ fn decoder_for(code_page: u16) -> Option<Decoder> {
         CP_UTF8 => Decoder::Whatwg(e::UTF_8),
         _ => return None,
     })
-}
-
-/// True when this module can decode text of `code_page`.
-pub fn supports_code_page(code_page: u16) -> bool {
-    decoder_for(code_page).is_some()
 }
 
 /// Decodes 8-bit character data stored under code page `code_page` to a `String`.

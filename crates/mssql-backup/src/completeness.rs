@@ -16,6 +16,7 @@ use crate::types::PageId;
 
 /// Completeness of the backup as a whole and per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Completeness {
     /// True when nothing is missing.
     pub complete: bool,
@@ -51,6 +52,7 @@ impl Completeness {
 
 /// Whether one table's pages are all present.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TableCompleteness {
     /// Schema name.
     pub schema: String,

@@ -54,10 +54,10 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::source::{ByteSource, MmapSource};
+use crate::source::ByteSource;
 use crate::xpress::Decoder;
 use crate::{Error, ErrorKind, Result};
 
@@ -164,8 +164,9 @@ impl CompressedSource {
     /// # Errors
     /// [`ErrorKind::Io`] when the file cannot be opened; otherwise as
     /// [`CompressedSource::from_source`].
-    pub fn open(path: &Path) -> Result<Self> {
-        let file = MmapSource::open(path)?;
+    #[cfg(any(test, feature = "internals"))]
+    pub fn open(path: &std::path::Path) -> Result<Self> {
+        let file = crate::source::MmapSource::open(path)?;
         Self::from_source(Box::new(file), path)
     }
 
@@ -202,33 +203,33 @@ impl CompressedSource {
 
     /// Sets how many decoded chunks the cache keeps (0 disables it). Each takes at most
     /// 64 KiB in the fixtures (at most 130,560 bytes by the format).
+    #[cfg(any(test, feature = "internals"))]
     pub fn with_cache_capacity(mut self, chunks: usize) -> Self {
         self.cache = ChunkCache::new(chunks);
         self
     }
 
-    /// The file this source reads.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The container version words (`u32` at offsets 8 and 12): `(2, 3)` in every fixture.
+    #[cfg(any(test, feature = "internals"))]
     pub fn version(&self) -> (u32, u32) {
         self.version
     }
 
     /// The physical block size in bytes: the length of the container's raw soft filemarks,
     /// to whose boundaries padding and index records align (512 or 4096 in the fixtures).
+    #[cfg(any(test, feature = "internals"))]
     pub fn block_size(&self) -> u32 {
         self.block_size
     }
 
     /// File offsets of the raw `SFMB` soft filemarks (not part of the decompressed stream).
+    #[cfg(any(test, feature = "internals"))]
     pub fn soft_filemarks(&self) -> &[u64] {
         &self.filemarks
     }
 
     /// Number of compressed chunks.
+    #[cfg(any(test, feature = "internals"))]
     pub fn chunk_count(&self) -> usize {
         self.chunks.len()
     }
@@ -248,11 +249,13 @@ impl CompressedSource {
     }
 
     /// Every chunk, in order.
+    #[cfg(any(test, feature = "internals"))]
     pub fn chunks(&self) -> impl Iterator<Item = ChunkInfo> + '_ {
         (0..self.chunks.len()).filter_map(|i| self.chunk(i))
     }
 
     /// How many decoded chunks the cache holds now (at most its capacity).
+    #[cfg(any(test, feature = "internals"))]
     pub fn cached_chunks(&self) -> usize {
         self.cache.lock().slots.len()
     }

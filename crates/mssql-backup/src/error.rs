@@ -13,6 +13,7 @@ use crate::PageId;
 /// the pipeline's permanent/transient failure classes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The operating system failed to read the file.
     Io,
@@ -58,6 +59,7 @@ impl ErrorKind {
 
 /// An error with the location at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct Error {
     /// What kind of failure this is.
     pub kind: ErrorKind,

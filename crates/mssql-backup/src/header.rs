@@ -69,6 +69,7 @@ use crate::{Error, ErrorKind, Result};
 /// A backup set described: the header and its files, in the order the backup lists them
 /// (data files, then the log file, in all fixtures).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BackupDescription {
     /// What `RESTORE HEADERONLY` reports.
     pub header: BackupHeader,
@@ -81,6 +82,7 @@ pub struct BackupDescription {
 /// Strings are as stored (UTF-16 decoded; names may be empty or localized). Dates are the
 /// server's local time with its UTC offset, see [`Timestamp`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BackupHeader {
     /// Database name (`SCIN` string pair at 0x68), as written when the backup was taken:
     /// `NORTHWND`, `NorthWind`, `Northwind` in three Northwind fixtures.
@@ -194,6 +196,7 @@ pub struct BackupHeader {
 /// end of the data copy); the closing ones match the boot page in the backup's last page
 /// image, so those are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BackupLsns {
     /// First LSN the backup's log covers (`SCIN` 0x20).
     pub first: Lsn,
@@ -214,6 +217,7 @@ pub struct BackupLsns {
 /// The other letters follow `msdb`'s documented codes; no fixture shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BackupType {
     /// `D`: full database backup.
     Database,
@@ -266,6 +270,7 @@ impl std::fmt::Display for BackupType {
 
 /// The media set and this file's place in it (`TAPE` block).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MediaSet {
     /// Media name (`TAPE` offset 68, `MEDIANAME =`); empty in all fixtures.
     pub name: String,
@@ -286,6 +291,7 @@ pub struct MediaSet {
 /// GUID at 0, `u16` 0x00ad at 16, `u16` 0xf000 at 18, family count at 20, `u16` 1 at 22,
 /// family number at 24, `u32` 0 at 26, `u16` 1 at 30, in all 16 fixtures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MediaFamily {
     /// Media set GUID (`RAID` +0): `RESTORE LABELONLY`'s `MediaSetId` by position; differs
     /// in every fixture (no two files of one set are available to compare).
@@ -311,6 +317,7 @@ pub struct MediaFamily {
 /// backup's page bodies are encrypted; such a backup cannot be read without the
 /// certificate's private key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TdeKeyDescriptor {
     /// Offset of the descriptor's first byte (in the file, or in the decompressed stream).
     pub offset: u64,
@@ -322,6 +329,7 @@ pub struct TdeKeyDescriptor {
 
 /// One database file in the backup (`SFIN` record; `RESTORE FILELISTONLY`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BackupFile {
     /// Logical file name (`SFIN` string pair at 0x30): `HotelReservation`,
     /// `HotelReservation_log` in `hotel-management-time-sql2017`.
@@ -357,6 +365,7 @@ pub struct BackupFile {
 /// Kind of database file (`SFIN` 0x1C, `u32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FileType {
     /// 1: rows data file (`FILELISTONLY` type `D`): all 18 data files of the fixtures.
     Data,
@@ -370,10 +379,10 @@ pub enum FileType {
 impl BackupHeader {
     /// Refuses, with a clear error, a backup set that this reader cannot turn into a
     /// database: one that is not a full database backup, a TDE-encrypted backup as far as
-    /// the header shows. Whether the files given make up the whole media set is
-    /// [`check_media_set`]'s question.
+    /// the header shows. Whether the files given make up the whole media set is checked
+    /// when they are opened together.
     ///
-    /// Kept apart from [`read`] so that any backup can first be described.
+    /// Kept apart from reading the header so that any backup can first be described.
     ///
     /// # Errors
     /// [`ErrorKind::NotFullBackup`] naming the backup type for anything but a full

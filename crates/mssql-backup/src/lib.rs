@@ -7,36 +7,57 @@
 //!
 //! The crate performs no I/O beyond reading the backup files, has no async and knows
 //! nothing of PostgreSQL.
-#![warn(missing_docs)]
+//!
+//! Start at [`Backup::open`]: it gives the backup's description ([`BackupDescription`],
+//! what `RESTORE HEADERONLY`/`FILELISTONLY` report), its schema ([`Backup::database`],
+//! the model in [`schema`]), a completeness check ([`Backup::completeness`]) and the rows
+//! of each table ([`Backup::rows`], as [`Value`]s).
+//!
+//! The page, record, container and decompression parsers are not part of the API; the
+//! `internals` feature exposes them for this project's own tests, fuzzing and benches
+//! only, without any stability promise.
+#![deny(missing_docs)]
 
-pub mod alloc;
-pub mod backup;
+mod alloc;
+mod backup;
 mod base;
-pub mod binxml;
-pub mod boot;
-pub mod catalog;
-pub mod collation;
-pub mod completeness;
-pub mod compressed;
-pub mod error;
-pub mod header;
-pub mod lob;
-pub mod mtf;
-pub mod page;
-pub mod record;
-pub mod rows;
-pub mod scalar;
-pub mod scan;
+mod binxml;
+mod boot;
+mod catalog;
+mod collation;
+mod completeness;
+mod compressed;
+mod error;
+mod header;
+mod lob;
+mod mtf;
+mod page;
+mod record;
+mod rows;
+mod scalar;
+mod scan;
 pub mod schema;
-pub mod scsu;
-pub mod source;
-pub mod store;
-pub mod types;
+mod scsu;
+mod source;
+mod store;
+mod types;
 pub mod value;
-pub mod variant;
-pub mod xpress;
+mod variant;
+mod xpress;
 
-pub use backup::Backup;
+#[cfg(feature = "internals")]
+pub mod internals;
+
+pub use backup::{Backup, OpenOptions, choose_set, read_backup_sets};
+pub use boot::{BootInfo, release_of};
+pub use catalog::build::StoredType;
+pub use collation::CollationParts;
+pub use completeness::{Completeness, TableCompleteness};
 pub use error::{Error, ErrorKind, Result};
+pub use header::{
+    BackupDescription, BackupFile, BackupHeader, BackupLsns, BackupType, DatabaseCollation, FileType, Guid, Lsn,
+    MediaFamily, MediaSet, ProductVersion, TdeKeyDescriptor, Timestamp,
+};
+pub use rows::{ReadStats, TableRows};
 pub use types::{Collation, PageId, SqlType};
-pub use value::Value;
+pub use value::{DecodeStats, Value};

@@ -43,6 +43,7 @@ pub struct Block {
 
 impl Block {
     /// The block type as text (`"MSDA"`).
+    #[cfg(any(test, feature = "internals"))]
     pub fn kind_str(&self) -> &str {
         std::str::from_utf8(&self.kind).unwrap_or("????")
     }
@@ -66,13 +67,6 @@ pub struct Stream {
     pub data_offset: u64,
     /// Length of the stream data in bytes.
     pub len: u64,
-}
-
-impl Stream {
-    /// The stream id as text.
-    pub fn id_str(&self) -> &str {
-        std::str::from_utf8(&self.id).unwrap_or("????")
-    }
 }
 
 /// The block structure of a whole backup file (or decompressed stream).
@@ -255,6 +249,7 @@ impl MtfImage {
     }
 
     /// The first block of type `kind`.
+    #[cfg(any(test, feature = "internals"))]
     pub fn block(&self, kind: &[u8; 4]) -> Option<&Block> {
         self.blocks.iter().find(|b| &b.kind == kind)
     }
@@ -278,6 +273,7 @@ impl MtfImage {
     ///
     /// # Errors
     /// [`ErrorKind::Corrupt`] when an `MQDA` stream is not 2 bytes plus whole 8 KiB pages.
+    #[cfg(any(test, feature = "internals"))]
     pub fn page_runs(&self) -> Result<Vec<PageRun>> {
         self.page_runs_in(SetSpan { start: 0, end: self.blocks.len() })
     }

@@ -206,6 +206,7 @@ impl<'a> Record<'a> {
     }
 
     /// True when the record has no bytes (never, for a parsed record).
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -277,6 +278,7 @@ impl<'a> Record<'a> {
     }
 
     /// A forwarded record's back-pointer: the RID of its forwarding stub.
+    #[cfg(any(test, feature = "internals"))]
     pub fn back_pointer(&self) -> Option<Rid> {
         self.back_pointer
     }

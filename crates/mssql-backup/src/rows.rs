@@ -16,10 +16,11 @@ use crate::schema::Table;
 use crate::store::PageStore;
 use crate::types::SqlType;
 use crate::value::{self, DecodeStats, Value};
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, Result};
 
 /// Counters of a table read.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadStats {
     /// Rows returned.
     pub rows: u64,
@@ -153,7 +154,7 @@ impl<'a> TableRows<'a> {
     /// until the next call.
     ///
     /// # Errors
-    /// [`ErrorKind::Incomplete`] for missing pages, checksum and format errors naming the
+    /// [`crate::ErrorKind::Incomplete`] for missing pages, checksum and format errors naming the
     /// page and slot, value decoding errors naming the column.
     #[allow(clippy::should_implement_trait)]
     pub fn next_row(&mut self) -> Result<Option<&[Value]>> {
@@ -398,9 +399,4 @@ pub(crate) fn holds_data_pages(store: &PageStore, pfs: &PfsCache, layout: &Table
         }
     }
     Ok(false)
-}
-
-/// Error kinds that mean "this table cannot be read natively" rather than damage.
-pub fn is_unsupported(e: &Error) -> bool {
-    e.kind == ErrorKind::Unsupported
 }

@@ -10,6 +10,7 @@ use crate::types::SqlType;
 /// One column value of one row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Value {
     /// SQL NULL.
     Null,
@@ -108,6 +109,7 @@ impl Value {
 
 /// Counters of lossy decodings met while decoding values (reported, never hidden).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DecodeStats {
     /// UTF-16 code units that were unpaired surrogates, replaced by U+FFFD.
     pub replaced_utf16: u64,

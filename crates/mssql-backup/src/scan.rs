@@ -74,11 +74,6 @@ impl<'a> DataPages<'a> {
         DataPages { store, pfs, au, pages, next: 0, salvage, skipped: Vec::new() }
     }
 
-    /// Number of candidate pages (before the PFS and header filters).
-    pub fn candidates(&self) -> usize {
-        self.pages.len()
-    }
-
     /// The next data page of the allocation unit.
     ///
     /// # Errors

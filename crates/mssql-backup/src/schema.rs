@@ -3,7 +3,8 @@
 //!
 //! This model is what both restore engines produce (the native reader from the system
 //! base tables, the `sqlserver` engine from the `sys.*` catalog views), so that everything
-//! downstream is shared. It holds no physical layout; see [`crate::catalog`] for that.
+//! downstream is shared. It holds no physical layout (where each column lies in a
+//! record is the reader's own business).
 
 use serde::{Deserialize, Serialize};
 

@@ -11,6 +11,7 @@ pub trait ByteSource: Send + Sync {
     /// Total length in bytes.
     fn len(&self) -> u64;
     /// True when the source holds no bytes.
+    #[cfg(any(test, feature = "internals"))]
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -60,11 +61,6 @@ impl MmapSource {
     /// The whole file as a slice.
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -48,7 +48,6 @@ struct ExtentRun {
 pub struct PageStore {
     files: Vec<StoreFile>,
     runs: Vec<ExtentRun>,
-    unidentified_extents: u64,
 }
 
 /// A page-sized, boxed buffer.
@@ -68,7 +67,6 @@ impl PageStore {
     /// is not a whole number of extents.
     pub fn build(files: Vec<(StoreFile, Vec<PageRun>)>) -> Result<PageStore> {
         let mut found: Vec<(PageId, u16, u64)> = Vec::new();
-        let mut unidentified = 0u64;
         let mut header = [0u8; 40];
         let mut store_files = Vec::with_capacity(files.len());
         for (source_index, (file, runs)) in files.into_iter().enumerate() {
@@ -102,9 +100,10 @@ impl PageStore {
                             }
                         }
                     }
-                    match votes.iter().filter(|v| v.1 > 0).max_by_key(|v| v.1) {
-                        Some(&(ext, _)) => found.push((ext, source_index, offset)),
-                        None => unidentified += 1,
+                    // An extent whose pages name no consistent extent (all zero or stale)
+                    // cannot be placed: it is left out, as if absent.
+                    if let Some(&(ext, _)) = votes.iter().filter(|v| v.1 > 0).max_by_key(|v| v.1) {
+                        found.push((ext, source_index, offset));
                     }
                 }
             }
@@ -129,7 +128,7 @@ impl PageStore {
             }
             runs.push(ExtentRun { file: ext.file, first_page: ext.page, extents: 1, source, offset });
         }
-        Ok(PageStore { files: store_files, runs, unidentified_extents: unidentified })
+        Ok(PageStore { files: store_files, runs })
     }
 
     fn locate(&self, id: PageId) -> Option<(&StoreFile, u64)> {
@@ -205,17 +204,6 @@ impl PageStore {
     /// The extents present, in (file, page) order, as the first page of each.
     pub fn extents(&self) -> impl Iterator<Item = PageId> + '_ {
         self.runs.iter().flat_map(|r| (0..r.extents).map(move |k| PageId::new(r.file, r.first_page + k * 8)))
-    }
-
-    /// Number of extents present.
-    pub fn extent_count(&self) -> u64 {
-        self.runs.iter().map(|r| u64::from(r.extents)).sum()
-    }
-
-    /// Extents of the data streams whose pages name no consistent extent (all zero or
-    /// stale): present in the stream but unidentifiable, hence unusable.
-    pub fn unidentified_extents(&self) -> u64 {
-        self.unidentified_extents
     }
 
     /// Data file ids present.

@@ -62,6 +62,7 @@ pub struct Collation {
 /// units); `None` means `(max)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SqlType {
     /// `bit` (system type 104).
     Bit,

@@ -24,7 +24,8 @@ pub use crate::scalar::{
 ///   as an unsigned integer of 4, 8, 12 or 16 bytes for p ≤ 9, ≤ 19, ≤ 28, ≤ 38 (OrcaMDF
 ///   `SqlDecimal.cs`; [MS-TDS] 2.2.5.5.1.2 uses the same sign convention);
 /// * `char`/`varchar`/`text`: bytes in the collation's code page
-///   ([`crate::collation::decode_text`]); `nchar`/`nvarchar`/`ntext`: UTF-16LE, unpaired
+///   (bytes it leaves undefined become U+FFFD, counted in
+///   [`DecodeStats::replaced_codepage`]); `nchar`/`nvarchar`/`ntext`: UTF-16LE, unpaired
 ///   surrogates become U+FFFD (counted in [`DecodeStats::replaced_utf16`]);
 /// * `date`: 3-byte day number since 0001-01-01; `time(n)`: 3, 4 or 5 bytes (n ≤ 2, ≤ 4,
 ///   ≤ 7) of 10⁻ⁿ-second ticks; `datetime2(n)`: time then date; `datetimeoffset(n)`: time,
@@ -33,7 +34,10 @@ pub use crate::scalar::{
 ///   1/300 s then `i32` days since 1900 — time first, as in the Northwind fixtures
 ///   (1996-07-04 is stored `00 00 00 00 B0 89 00 00`), the reverse of TDS;
 /// * `uniqueidentifier`, `binary`, `varbinary`, `image`, `rowversion`, and CLR types: raw;
-/// * `sql_variant`: see [`crate::variant`]; `xml`: binary XML, see [`crate::binxml`].
+/// * `sql_variant`: the base type's system type id, a version byte (1), the base type's
+///   properties (scale; precision and scale; max length, and a collation id for strings),
+///   then the value as a column of that type stores it; `xml`: SQL Server binary XML
+///   ([MS-BINXML]), decoded to text.
 ///
 /// `bit` is normally extracted by the record decoder (bits are packed); a single byte 0
 /// or 1 (as inside a `sql_variant`) is accepted here.

@@ -28,6 +28,7 @@ use crate::{Error, Result};
 
 /// The base types a `sql_variant` can hold, by system type id (`sql_variant` docs: every
 /// type except the LOB types, `xml`, CLR types, `rowversion` and `sql_variant` itself).
+#[cfg(test)]
 pub const BASE_TYPES: &[u8] =
     &[48, 52, 56, 127, 104, 59, 62, 60, 122, 106, 108, 40, 41, 42, 43, 58, 61, 36, 173, 165, 175, 167, 239, 231];
 

@@ -80,6 +80,7 @@ impl std::fmt::Debug for Decoder {
 ///
 /// # Errors
 /// As [`Decoder::decompress_into`].
+#[cfg(any(test, feature = "internals"))]
 pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     Decoder::new().decompress_into(input, out_len, &mut out)?;

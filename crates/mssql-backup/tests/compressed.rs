@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mssql_backup::compressed::{CompressedSource, DEFAULT_CACHE_CHUNKS};
-use mssql_backup::mtf::MtfImage;
-use mssql_backup::source::{ByteSource, MmapSource};
-use mssql_backup::{ErrorKind, xpress};
+use mssql_backup::ErrorKind;
+use mssql_backup::internals::compressed::{CompressedSource, DEFAULT_CACHE_CHUNKS};
+use mssql_backup::internals::mtf::MtfImage;
+use mssql_backup::internals::source::{ByteSource, MmapSource};
+use mssql_backup::internals::xpress;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/");
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use mssql_backup::mtf::MtfImage;
-use mssql_backup::source::MmapSource;
+use mssql_backup::internals::mtf::MtfImage;
+use mssql_backup::internals::source::MmapSource;
 use mssql_backup::{Backup, ErrorKind, PageId};
 
 fn fixture(name: &str) -> PathBuf {
@@ -75,12 +75,15 @@ fn a_flipped_byte_in_a_data_page_is_a_checksum_error_naming_the_page() {
     // Find a data page of dbo.Orders.
     let b = Backup::open(&[&original_path]).unwrap();
     let orders = b.database().unwrap().table("dbo", "Orders").unwrap().clone();
-    let au = b.layout(&orders).unwrap().rowsets[0].in_row.unwrap();
-    let map = mssql_backup::alloc::read_iam_chain(b.store(), au.first_iam).unwrap();
+    let au = mssql_backup::internals::layout(&b, &orders).unwrap().rowsets[0].in_row.unwrap();
+    let map = mssql_backup::internals::alloc::read_iam_chain(mssql_backup::internals::store(&b), au.first_iam).unwrap();
     let target = map
         .pages()
         .find(|p| {
-            b.store().read(*p).map(|pg| pg.header().page_type == mssql_backup::page::PageType::Data).unwrap_or(false)
+            mssql_backup::internals::store(&b)
+                .read(*p)
+                .map(|pg| pg.header().page_type == mssql_backup::internals::page::PageType::Data)
+                .unwrap_or(false)
         })
         .unwrap();
     let at = page_offset(&original_path, target);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use mssql_backup::backup::OpenOptions;
+use mssql_backup::OpenOptions;
 use mssql_backup::{Backup, ErrorKind};
 
 fn fixture(name: &str) -> PathBuf {

@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-use mssql_backup::Backup;
-use mssql_backup::backup::OpenOptions;
-use mssql_backup::record::Record;
-use mssql_backup::source::ByteSource;
+use mssql_backup::OpenOptions;
+use mssql_backup::internals::record::Record;
+use mssql_backup::internals::source::ByteSource;
+use mssql_backup::internals::{self, from_sources};
 use proptest::prelude::*;
 
 fn fixture_bytes(name: &str) -> Vec<u8> {
@@ -19,7 +19,7 @@ fn fixture_bytes(name: &str) -> Vec<u8> {
 /// Opens the image and reads every row of every table, decoding every value.
 fn read_everything(image: Vec<u8>, salvage: bool) -> u64 {
     let sources: Vec<(PathBuf, Box<dyn ByteSource>)> = vec![(PathBuf::from("mutated.bak"), Box::new(image))];
-    let Ok(b) = Backup::from_sources(sources, OpenOptions { salvage, ..OpenOptions::default() }) else { return 0 };
+    let Ok(b) = from_sources(sources, OpenOptions { salvage, ..OpenOptions::default() }) else { return 0 };
     let _ = b.completeness();
     let Ok(db) = b.database() else { return 0 };
     let mut rows = 0;
@@ -80,14 +80,14 @@ proptest! {
             let _ = r.fixed(4, 8);
             let _ = (r.value_var_count(), r.back_pointer());
         }
-        let _ = mssql_backup::record::forwarding_stub_target(&bytes);
+        let _ = internals::record::forwarding_stub_target(&bytes);
     }
 
     #[test]
     fn lob_and_scsu_decoders_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-        let _ = mssql_backup::lob::sparse_columns(&bytes);
-        let _ = mssql_backup::lob::classify(&bytes);
-        let _ = mssql_backup::scsu::decode(&bytes);
+        let _ = internals::lob::sparse_columns(&bytes);
+        let _ = internals::lob::classify(&bytes);
+        let _ = internals::scsu::decode(&bytes);
     }
 }
 

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use mssql_backup::ErrorKind;
-use mssql_backup::header::{self, BackupDescription, BackupType, FileType, Lsn, Timestamp};
-use mssql_backup::mtf::MtfImage;
-use mssql_backup::source::{ByteSource, MmapSource};
+use mssql_backup::internals::header::{self, BackupDescription, BackupType, FileType, Lsn, Timestamp};
+use mssql_backup::internals::mtf::MtfImage;
+use mssql_backup::internals::source::{ByteSource, MmapSource};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)
@@ -437,7 +437,7 @@ fn every_uncompressed_fixture_reads_as_manifest_lists_it() {
 
 /// Opens a compressed backup as its decompressed MTF stream.
 fn decompressed(path: &Path) -> Box<dyn ByteSource> {
-    Box::new(mssql_backup::compressed::CompressedSource::open(path).unwrap_or_else(|e| panic!("{e}")))
+    Box::new(mssql_backup::internals::compressed::CompressedSource::open(path).unwrap_or_else(|e| panic!("{e}")))
 }
 
 #[test]

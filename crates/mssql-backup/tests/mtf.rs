@@ -1,8 +1,8 @@
 //! The MTF walker on every real uncompressed fixture.
 
 use mssql_backup::ErrorKind;
-use mssql_backup::mtf::MtfImage;
-use mssql_backup::source::MmapSource;
+use mssql_backup::internals::mtf::MtfImage;
+use mssql_backup::internals::source::MmapSource;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {

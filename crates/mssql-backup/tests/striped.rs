@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mssql_backup::mtf::{MtfImage, STREAM_HEADER_LEN};
-use mssql_backup::source::MmapSource;
+use mssql_backup::internals::mtf::{MtfImage, STREAM_HEADER_LEN};
+use mssql_backup::internals::source::MmapSource;
 use mssql_backup::{Backup, ErrorKind};
 
 fn fixture(name: &str) -> PathBuf {

@@ -12,10 +12,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use mssql_backup::compressed::CompressedSource;
-use mssql_backup::header::{self, BackupDescription, BackupType, Timestamp};
-use mssql_backup::mtf::MtfImage;
-use mssql_backup::source::{ByteSource, MmapSource};
+use mssql_backup::{BackupDescription, BackupType, Timestamp};
 
 use super::BackupContainer;
 use super::timefmt::{self, format_utc};
@@ -50,12 +47,13 @@ pub(crate) struct Candidate {
     pub header: Option<HeaderFacts>,
 }
 
-/// Reads the facts of the backup header of the file at `path` (of the given container);
+/// Reads the facts of the backup header of the file at `path` (either container: the
+/// reader tells them apart by their magic, as [`super::magic`] did);
 /// `None` when `mssql_backup` cannot read it (the reason is logged at debug level: the
 /// choice only needs to rank it last, and the next step reports a chosen backup's faults in
 /// full).
-pub(crate) fn read_header_facts(path: &Path, container: BackupContainer) -> Option<HeaderFacts> {
-    let description = match read_description(path, container) {
+pub(crate) fn read_header_facts(path: &Path) -> Option<HeaderFacts> {
+    let description = match read_description(path) {
         Ok(d) => d,
         Err(e) => {
             tracing::debug!(file = %path.display(), error = %e, "backup header unreadable");
@@ -73,15 +71,9 @@ pub(crate) fn read_header_facts(path: &Path, container: BackupContainer) -> Opti
 
 /// `RESTORE HEADERONLY` from the MTF blocks alone (no page index, no catalog), of the set
 /// a migration would read: the last full database backup set of the file.
-fn read_description(path: &Path, container: BackupContainer) -> mssql_backup::Result<BackupDescription> {
-    let source: Box<dyn ByteSource> = match container {
-        BackupContainer::Mtf => Box::new(MmapSource::open(path)?),
-        BackupContainer::MssqlBak => Box::new(CompressedSource::open(path)?),
-    };
-    let image = MtfImage::parse(source.as_ref()).map_err(|e| e.with_file(path))?;
-    let mut sets = header::read_sets(&image, source.as_ref(), container == BackupContainer::MssqlBak)
-        .map_err(|e| e.with_file(path))?;
-    let chosen = mssql_backup::backup::choose_set(&sets, None).map_err(|e| e.with_file(path))?;
+fn read_description(path: &Path) -> mssql_backup::Result<BackupDescription> {
+    let mut sets = mssql_backup::read_backup_sets(path)?;
+    let chosen = mssql_backup::choose_set(&sets, None).map_err(|e| e.with_file(path))?;
     Ok(sets.swap_remove(chosen))
 }
 

@@ -2,10 +2,8 @@
 
 use std::path::Path;
 
-use mssql_backup::backup::OpenOptions;
-use mssql_backup::rows::TableRows;
 use mssql_backup::schema::{Compression, StorageKind};
-use mssql_backup::{Backup, SqlType, Value};
+use mssql_backup::{Backup, OpenOptions, SqlType, TableRows, Value};
 
 use super::{EngineKind, RowReader, Source, SourceError, SourceInfo};
 use crate::schema::{Database, Table};
@@ -63,7 +61,7 @@ impl NativeSource {
         input.password_protected = header.media_password || header.set_password;
         let sets = self.backup.backup_sets();
         if sets.len() > 1 {
-            let latest_full = mssql_backup::backup::choose_set(sets, None).is_ok_and(|i| i == self.backup.set_index());
+            let latest_full = mssql_backup::choose_set(sets, None).is_ok_and(|i| i == self.backup.set_index());
             input.notes.push(format!(
                 "the file holds {} backup sets; set {} was read{}",
                 sets.len(),

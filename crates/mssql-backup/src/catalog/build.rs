@@ -102,59 +102,96 @@ pub struct TableLayout {
     pub rowsets: Vec<RowsetLayout>,
 }
 
-/// Maps a column's stored type to [`SqlType`]. `utype` names alias and CLR types.
-///
-/// # Errors
-/// [`crate::ErrorKind::Catalog`] for a collation id that is not known.
-pub fn sql_type(c: &ColPar, type_names: &HashMap<i32, String>) -> Result<SqlType> {
-    let coll = || -> Result<Collation> { collation::lookup(c.collation_id) };
-    let var_len = |len: i16| if len == -1 { None } else { Some(len as u16) };
-    Ok(match c.xtype {
-        34 => SqlType::Image,
-        35 => SqlType::Text { collation: coll()? },
-        36 => SqlType::UniqueIdentifier,
-        40 => SqlType::Date,
-        41 => SqlType::Time { scale: c.scale },
-        42 => SqlType::DateTime2 { scale: c.scale },
-        43 => SqlType::DateTimeOffset { scale: c.scale },
-        48 => SqlType::TinyInt,
-        52 => SqlType::SmallInt,
-        56 => SqlType::Int,
-        58 => SqlType::SmallDateTime,
-        59 => SqlType::Real,
-        60 => SqlType::Money,
-        61 => SqlType::DateTime,
-        62 => SqlType::Float,
-        98 => SqlType::SqlVariant,
-        99 => SqlType::NText { collation: coll()? },
-        104 => SqlType::Bit,
-        106 => SqlType::Decimal { precision: c.precision, scale: c.scale, numeric: false },
-        108 => SqlType::Decimal { precision: c.precision, scale: c.scale, numeric: true },
-        122 => SqlType::SmallMoney,
-        127 => SqlType::BigInt,
-        165 => SqlType::VarBinary { len: var_len(c.length) },
-        167 => SqlType::VarChar { len: var_len(c.length), collation: coll()? },
-        173 => SqlType::Binary { len: c.length as u16 },
-        175 => SqlType::Char { len: c.length as u16, collation: coll()? },
-        189 => SqlType::RowVersion,
-        231 => SqlType::NVarChar { len: var_len(c.length).map(|n| n / 2), collation: coll()? },
-        239 => SqlType::NChar { len: c.length as u16 / 2, collation: coll()? },
-        241 => SqlType::Xml,
-        240 => match c.utype {
-            128 => SqlType::HierarchyId,
-            129 => SqlType::Geometry,
-            130 => SqlType::Geography,
-            u => SqlType::Clr {
-                name: type_names.get(&u).cloned().unwrap_or_else(|| format!("clr type {u}")),
-                max_length: c.length,
+/// A column's type as SQL Server stores it in its catalog (`syscolpars`, and the
+/// `sys.columns` view over it), before [`SqlType::from_stored`] names it. Every field is
+/// the catalog's own, so a live server's `sys.columns` row fills it as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StoredType {
+    /// `system_type_id` (`syscolpars.xtype`): 56 `int`, 231 `nvarchar`, 240 CLR types…
+    pub system_type_id: u8,
+    /// `user_type_id` (`syscolpars.utype`): names alias and CLR types
+    /// (128 `hierarchyid`, 129 `geometry`, 130 `geography`).
+    pub user_type_id: i32,
+    /// `max_length` in bytes (`syscolpars.length`); -1 for `(max)`.
+    pub max_length: i16,
+    /// `precision` (`syscolpars.prec`).
+    pub precision: u8,
+    /// `scale` (`syscolpars.scale`).
+    pub scale: u8,
+    /// `collation_id` (`syscolpars.collationid`, `COLLATIONPROPERTY(…, 'CollationID')`);
+    /// 0 for non-character types.
+    pub collation_id: u32,
+}
+
+impl SqlType {
+    /// The type a column declares, from its stored type ids: `syscolpars` in a backup, or
+    /// `sys.columns` of a live SQL Server (the same values). `type_names` maps user type
+    /// ids to names (`sys.types`); it names CLR types and types this crate does not know.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Catalog`] for a collation id that is not known.
+    pub fn from_stored(c: &StoredType, type_names: &HashMap<i32, String>) -> Result<SqlType> {
+        let coll = || -> Result<Collation> { collation::lookup(c.collation_id) };
+        let var_len = |len: i16| if len == -1 { None } else { Some(len as u16) };
+        Ok(match c.system_type_id {
+            34 => SqlType::Image,
+            35 => SqlType::Text { collation: coll()? },
+            36 => SqlType::UniqueIdentifier,
+            40 => SqlType::Date,
+            41 => SqlType::Time { scale: c.scale },
+            42 => SqlType::DateTime2 { scale: c.scale },
+            43 => SqlType::DateTimeOffset { scale: c.scale },
+            48 => SqlType::TinyInt,
+            52 => SqlType::SmallInt,
+            56 => SqlType::Int,
+            58 => SqlType::SmallDateTime,
+            59 => SqlType::Real,
+            60 => SqlType::Money,
+            61 => SqlType::DateTime,
+            62 => SqlType::Float,
+            98 => SqlType::SqlVariant,
+            99 => SqlType::NText { collation: coll()? },
+            104 => SqlType::Bit,
+            106 => SqlType::Decimal { precision: c.precision, scale: c.scale, numeric: false },
+            108 => SqlType::Decimal { precision: c.precision, scale: c.scale, numeric: true },
+            122 => SqlType::SmallMoney,
+            127 => SqlType::BigInt,
+            165 => SqlType::VarBinary { len: var_len(c.max_length) },
+            167 => SqlType::VarChar { len: var_len(c.max_length), collation: coll()? },
+            173 => SqlType::Binary { len: c.max_length as u16 },
+            175 => SqlType::Char { len: c.max_length as u16, collation: coll()? },
+            189 => SqlType::RowVersion,
+            231 => SqlType::NVarChar { len: var_len(c.max_length).map(|n| n / 2), collation: coll()? },
+            239 => SqlType::NChar { len: c.max_length as u16 / 2, collation: coll()? },
+            241 => SqlType::Xml,
+            240 => match c.user_type_id {
+                128 => SqlType::HierarchyId,
+                129 => SqlType::Geometry,
+                130 => SqlType::Geography,
+                u => SqlType::Clr {
+                    name: type_names.get(&u).cloned().unwrap_or_else(|| format!("clr type {u}")),
+                    max_length: c.max_length,
+                },
             },
-        },
-        other => SqlType::Unknown {
-            type_id: other,
-            name: type_names.get(&c.utype).cloned().unwrap_or_else(|| format!("type {other}")),
-            max_length: c.length,
-        },
-    })
+            other => SqlType::Unknown {
+                type_id: other,
+                name: type_names.get(&c.user_type_id).cloned().unwrap_or_else(|| format!("type {other}")),
+                max_length: c.max_length,
+            },
+        })
+    }
+}
+
+/// A `syscolpars` row's type columns.
+fn stored_type(c: &ColPar) -> StoredType {
+    StoredType {
+        system_type_id: c.xtype,
+        user_type_id: c.utype,
+        max_length: c.length,
+        precision: c.precision,
+        scale: c.scale,
+        collation_id: c.collation_id,
+    }
 }
 
 /// Decodes `idtval` (see the module docs).
@@ -346,7 +383,8 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
             let cols = colpars.get(&t.id).ok_or_else(|| ctx(Error::catalog("no columns in syscolpars")))?;
             let mut columns = Vec::with_capacity(cols.len());
             for c in cols {
-                let ty = sql_type(c, &type_names).map_err(|e| ctx(e.context(format!("column {}", c.name))))?;
+                let ty = SqlType::from_stored(&stored_type(c), &type_names)
+                    .map_err(|e| ctx(e.context(format!("column {}", c.name))))?;
                 let computed_flag = c.status & 0x10 != 0;
                 let computed = if computed_flag {
                     let def = match text_of(t.id, c.column_id) {

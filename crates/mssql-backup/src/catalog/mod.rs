@@ -20,7 +20,9 @@ use crate::store::PageStore;
 use crate::types::PageId;
 use crate::{Error, ErrorKind, Result};
 
-pub use build::{ColumnLayout, ColumnPlace, TableLayout};
+pub use build::TableLayout;
+#[cfg(feature = "internals")]
+pub use build::{ColumnLayout, ColumnPlace};
 use raw::{
     AllocUnit, ClsObj, ColPar, IdxStat, IsCol, ObjValue, Row, RowsetColumn, RsCol, ScalarType, SchObj, SeObjValue,
     SingleObjRef, object,
@@ -42,6 +44,7 @@ pub const VERSION_2012: u16 = 706;
 #[derive(Debug, Default, Clone)]
 pub struct RawCatalog {
     /// Internal database version the layouts were chosen for.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code, reason = "shown by examples/dump_catalog only"))]
     pub version: u16,
     /// `sysallocunits`.
     pub alloc_units: Vec<AllocUnit>,
@@ -68,6 +71,7 @@ pub struct RawCatalog {
     /// `sysseobjvalues` (2012+; empty before).
     pub seobjvalues: Vec<SeObjValue>,
     /// Salvage reads only: catalog pages that were missing and skipped.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code, reason = "shown by examples/dump_catalog only"))]
     pub skipped: Vec<String>,
 }
 

@@ -21,10 +21,6 @@ pub mod object {
     /// `sysseobjvalues` (2012+; in 2005–2008 R2 there is no object 9): values of
     /// rowsets, among them the default of a column added without rewriting the rows.
     pub const SYSSEOBJVALUES: i32 = 9;
-    /// `sysrowsets`.
-    pub const SYSROWSETS: i32 = 5;
-    /// `sysallocunits`.
-    pub const SYSALLOCUNITS: i32 = 7;
     /// `syshobtcolumns` (2005): physical columns of every HoBT.
     pub const SYSHOBTCOLUMNS: i32 = 13;
     /// `sysschobjs`: objects.

@@ -5,7 +5,7 @@
 //! [`ColumnRow`], …); [`build_database`] turns them into the model with the native
 //! reader's rules (mssql-backup `catalog::build`), so that both engines agree:
 //! column types through the very same function
-//! ([`mssql_backup::catalog::build::sql_type`], fed the `sys.columns` values that mirror
+//! ([`mssql_backup::SqlType::from_stored`], fed the `sys.columns` values that mirror
 //! `syscolpars`), tables ordered by schema then name, indexes by `index_id`, index
 //! columns keys first by key ordinal then included ones, foreign keys and checks by name,
 //! modules by schema then name, other objects by object id then user types by id.
@@ -25,12 +25,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use mssql_backup::catalog::raw::ColPar;
 use mssql_backup::schema::{
     CheckConstraint, Column, Compression, Computed, Database, DefaultConstraint, FkAction, ForeignKey, Identity, Index,
     IndexColumn, IndexKind, KeyConstraint, Module, ModuleKind, ObjectRef, Storage, StorageKind, Table,
 };
-use mssql_backup::{Collation, collation};
+use mssql_backup::{Collation, SqlType, StoredType};
 
 /// `sys.tables` (user tables: `is_ms_shipped = 0`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,7 +271,7 @@ fn lookup_collation(id: Option<i32>, what: &str) -> Result<Option<Collation>, St
         None | Some(0) => Ok(None),
         // COLLATIONPROPERTY returns the 32-bit id as an int; ids with a SQL sort order
         // above 127 are negative there.
-        Some(id) => collation::lookup(id as u32).map(Some).map_err(|e| format!("{what}: {e}")),
+        Some(id) => Collation::from_id(id as u32).map(Some).map_err(|e| format!("{what}: {e}")),
     }
 }
 
@@ -305,23 +304,15 @@ pub fn build_database(
         cols.sort_by_key(|c| c.column_id);
         let mut columns = Vec::with_capacity(cols.len());
         for c in &cols {
-            let colpar = ColPar {
-                object_id: c.object_id,
-                number: 0,
-                column_id: c.column_id,
-                name: c.name.clone(),
-                xtype: c.system_type_id,
-                utype: c.user_type_id,
-                length: c.max_length,
+            let stored = StoredType {
+                system_type_id: c.system_type_id,
+                user_type_id: c.user_type_id,
+                max_length: c.max_length,
                 precision: c.precision,
                 scale: c.scale,
                 collation_id: c.collation_id.unwrap_or(0) as u32,
-                status: 0,
-                default_object: c.default_object_id,
-                identity_value: None,
             };
-            let ty = mssql_backup::catalog::build::sql_type(&colpar, &type_names)
-                .map_err(|e| ctx(format!("column {}: {e}", c.name)))?;
+            let ty = SqlType::from_stored(&stored, &type_names).map_err(|e| ctx(format!("column {}: {e}", c.name)))?;
             if c.is_column_set {
                 column_sets.insert((c.object_id, c.column_id));
             }
@@ -595,7 +586,7 @@ mod tests {
     use super::*;
 
     fn cp1252() -> Collation {
-        collation::lookup(0x3400D008).unwrap()
+        Collation::from_id(0x3400D008).unwrap()
     }
 
     fn col(object_id: i32, column_id: i32, name: &str, xtype: u8, utype: i32, len: i16) -> ColumnRow {
@@ -969,6 +960,7 @@ mod tests {
                         }
                         (*type_id, id, *max_length, 0, 0)
                     }
+                    other => panic!("no sys.columns row for {other:?}"),
                 };
                 let (seed, inc, last) = c.identity.map_or((0, 0, None), |i| (i.seed, i.increment, i.last_value));
                 r.columns.push(ColumnRow {

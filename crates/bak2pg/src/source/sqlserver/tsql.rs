@@ -597,9 +597,9 @@ mod tests {
                 logical_name: f.logical_name.clone(),
                 physical_name: f.physical_name.clone(),
                 kind: match f.file_type {
-                    mssql_backup::header::FileType::Data => FileKind::Data,
-                    mssql_backup::header::FileType::Log => FileKind::Log,
-                    mssql_backup::header::FileType::Other(t) => panic!("file type {t}"),
+                    mssql_backup::FileType::Data => FileKind::Data,
+                    mssql_backup::FileType::Log => FileKind::Log,
+                    other => panic!("file type {other:?}"),
                 },
                 file_id: i64::from(f.file_id),
             })
