@@ -1,7 +1,8 @@
 //! The `sqlserver` engine: the backup restored on a real SQL Server, the schema read from
 //! the `sys.*` catalog views and the rows over TDS (tiberius), producing the same
-//! [`Database`] model and the same [`Value`]s as the native reader, so type mapping, DDL,
-//! loading, checksums and the report are shared, and both engines' checksums agree.
+//! [`Database`] model and the same [`Value`](mssql_backup::Value)s as the native reader,
+//! so type mapping, DDL, loading, checksums and the report are shared, and both engines'
+//! checksums agree.
 //!
 //! # A restore, step by step ([`SqlServerSource::restore`])
 //! 1. The `.bak` file(s) are copied into a directory SQL Server reads ([`place`];

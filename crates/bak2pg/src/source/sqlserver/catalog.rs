@@ -1,5 +1,6 @@
 //! The schema of a restored database read from the `sys.*` catalog views into the same
-//! [`Database`] model the native reader builds from the system base tables.
+//! [`Database`](crate::schema::Database) model the native reader builds from the system
+//! base tables.
 //!
 //! Each query's rows land in a plain struct named after its view ([`TableRow`],
 //! [`ColumnRow`], …); [`build_database`] turns them into the model with the native
