@@ -13,9 +13,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use unrar_sys as sys;
 
+use super::backend::{ArchiveBackend, Extraction, check_member_count};
 use super::member::{self, Member, MemberKind};
-use super::stage::{Stage, StagedFile};
-use super::{ArchiveError, ArchiveFormat, LimitKind, Limits, timefmt};
+use super::{ArchiveError, ArchiveFormat, Limits, timefmt};
 
 /// Serialises this process's calls into UnRAR: the library keeps some error state in a
 /// global (`ErrHandler`), so two archives worked on at once could see each other's errors.
@@ -59,11 +59,11 @@ extern "C" fn refuse_prompts(msg: sys::UINT, _user: sys::LPARAM, _p1: sys::LPARA
     }
 }
 
-impl RarArchive {
+impl ArchiveBackend for RarArchive {
     /// Lists the archive without extracting anything. Fails on header encryption,
     /// multi-volume archives, damaged headers, or more members than
     /// [`Limits::max_members`].
-    pub(crate) fn open(path: &Path, format: ArchiveFormat, limits: &Limits) -> Result<Self, ArchiveError> {
+    fn open(path: &Path, format: ArchiveFormat, limits: &Limits) -> Result<Self, ArchiveError> {
         let c_path = path_to_cstring(path)?;
         let _unrar = unrar_lock();
         let mut data = sys::OpenArchiveDataEx {
@@ -119,15 +119,7 @@ impl RarArchive {
                 return Err(ArchiveError::MultiVolume { archive: path.to_path_buf(), format });
             }
             members.push(m);
-            if members.len() as u64 > limits.max_members {
-                return Err(ArchiveError::TooLarge {
-                    archive: path.to_path_buf(),
-                    member: None,
-                    limit: LimitKind::MemberCount,
-                    value: members.len() as u64,
-                    max: limits.max_members,
-                });
-            }
+            check_member_count(path, members.len() as u64, limits)?;
             // SAFETY: `handle` is open and positioned after a header, as RAR_SKIP requires;
             // null paths are allowed for RAR_SKIP.
             let code =
@@ -139,24 +131,15 @@ impl RarArchive {
         Ok(RarArchive { path: path.to_path_buf(), format, members })
     }
 
-    pub(crate) fn members(&self) -> &[Member] {
+    fn members(&self) -> &[Member] {
         &self.members
     }
 
-    /// Extracts the members at positions `wanted` into the stage (the library checks each
-    /// one's CRC or BLAKE2 hash) and hands each to `done`.
-    pub(crate) fn extract(
-        &mut self,
-        wanted: &[usize],
-        stage: &Stage,
-        done: &mut dyn FnMut(StagedFile) -> Result<(), ArchiveError>,
-    ) -> Result<(), ArchiveError> {
+    /// Has the library extract the wanted members to staging paths (it checks each one's
+    /// CRC or BLAKE2 hash) and hands them on.
+    fn extract(&mut self, out: &mut Extraction<'_>) -> Result<(), ArchiveError> {
         let (path, format) = (self.path.as_path(), self.format);
-        let mut is_wanted = vec![false; self.members.len()];
-        for &i in wanted {
-            is_wanted[i] = true;
-        }
-        let mut left = wanted.len();
+        let mut left = out.wanted().len();
         let _unrar = unrar_lock();
         let mut archive = unrar::Archive::new(path)
             .open_for_processing()
@@ -169,7 +152,7 @@ impl RarArchive {
             };
             let i = position;
             position += 1;
-            if !is_wanted.get(i).copied().unwrap_or(false) {
+            if !out.is_wanted(i) {
                 archive = current.skip().map_err(|e| map_code(path, format, None, e.code as c_int))?;
                 continue;
             }
@@ -184,10 +167,11 @@ impl RarArchive {
                     "the archive's headers changed between two reads",
                 ));
             }
-            let out = stage.reserve();
-            archive = current.extract_to(&out).map_err(|e| map_code(path, format, Some(&m.name), e.code as c_int))?;
-            normalise_permissions(&out)?;
-            done(stage.adopt(i, m, out)?)?;
+            let staged = out.reserve();
+            archive =
+                current.extract_to(&staged).map_err(|e| map_code(path, format, Some(&m.name), e.code as c_int))?;
+            // The library applies the stored Unix mode: adopt makes it a plain file of ours.
+            out.adopt(i, staged)?;
             left -= 1;
         }
         if left > 0 {
@@ -195,20 +179,6 @@ impl RarArchive {
         }
         Ok(())
     }
-}
-
-/// The UnRAR library applies the stored Unix mode; a backup stored with mode 000 or
-/// set-id bits must still be a plain readable file of ours.
-fn normalise_permissions(path: &Path) -> Result<(), ArchiveError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| ArchiveError::io(path, "set the extracted backup's permissions", e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }
 
 fn member_from_header(h: &sys::HeaderDataEx) -> Member {

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use sevenz_rust2::{Archive, BlockDecoder, EncoderMethod, Password};
 
+use super::backend::{ArchiveBackend, Extraction, check_member_count};
 use super::member::{self, Member, MemberKind};
-use super::stage::{Stage, StagedFile, open_archive};
-use super::{ArchiveError, LimitKind, Limits, timefmt};
+use super::stage::open_archive;
+use super::{ArchiveError, ArchiveFormat, Limits, timefmt};
 
 /// Windows attribute: the high 16 bits hold a Unix `st_mode` (set by p7zip / 7-Zip on Unix).
 const FILE_ATTRIBUTE_UNIX_EXTENSION: u32 = 0x8000;
@@ -25,22 +26,14 @@ pub(crate) struct SevenZipFile {
     members: Vec<Member>,
 }
 
-impl SevenZipFile {
+impl ArchiveBackend for SevenZipFile {
     /// Reads the archive's headers. Fails on encrypted headers, damaged headers, or more
     /// members than [`Limits::max_members`].
-    pub(crate) fn open(path: &Path, limits: &Limits) -> Result<Self, ArchiveError> {
+    fn open(path: &Path, _format: ArchiveFormat, limits: &Limits) -> Result<Self, ArchiveError> {
         let mut file = BufReader::new(open_archive(path)?);
         check_header_in_file(path, &mut file)?;
         let archive = guarded(path, None, || Archive::read(&mut file, &Password::empty()))?;
-        if archive.files.len() as u64 > limits.max_members {
-            return Err(ArchiveError::TooLarge {
-                archive: path.to_path_buf(),
-                member: None,
-                limit: LimitKind::MemberCount,
-                value: archive.files.len() as u64,
-                max: limits.max_members,
-            });
-        }
+        check_member_count(path, archive.files.len() as u64, limits)?;
         let encrypted_blocks: Vec<bool> = archive
             .blocks
             .iter()
@@ -68,30 +61,22 @@ impl SevenZipFile {
         Ok(SevenZipFile { path: path.to_path_buf(), file, archive, members })
     }
 
-    pub(crate) fn members(&self) -> &[Member] {
+    fn members(&self) -> &[Member] {
         &self.members
     }
 
-    /// Decodes only the blocks holding wanted members, writes those members to the stage
-    /// and hands each to `done`. Other members sharing a (solid) block are decoded and
-    /// dropped, as the format requires to reach the next one.
-    pub(crate) fn extract(
-        &mut self,
-        wanted: &[usize],
-        stage: &Stage,
-        done: &mut dyn FnMut(StagedFile) -> Result<(), ArchiveError>,
-    ) -> Result<(), ArchiveError> {
+    /// Decodes only the blocks holding wanted members and hands those members on. Other
+    /// members sharing a (solid) block are decoded and dropped, as the format requires to
+    /// reach the next one.
+    fn extract(&mut self, out: &mut Extraction<'_>) -> Result<(), ArchiveError> {
         let map = &self.archive.stream_map;
-        let mut is_wanted = vec![false; self.members.len()];
-        for &i in wanted {
-            is_wanted[i] = true;
-        }
+        let wanted = out.wanted();
         let mut blocks: Vec<usize> = Vec::new();
         for &i in wanted {
             match map.file_block_index.get(i).copied().flatten() {
                 Some(b) => blocks.push(b),
                 // A member without data (empty file) has no block.
-                None => done(stage.write_from(i, &self.members[i], &mut io::empty())?)?,
+                None => out.write(i, &mut io::empty())?,
             }
         }
         blocks.sort_unstable();
@@ -111,14 +96,13 @@ impl SevenZipFile {
                     // Entries come in file order from the block's first file.
                     let i = position;
                     position += 1;
-                    if is_wanted.get(i).copied().unwrap_or(false) {
+                    if out.is_wanted(i) {
                         let written = members
                             .get(i)
                             .ok_or_else(|| {
                                 ArchiveError::corrupt(&self.path, None, "block lists more files than the archive")
                             })
-                            .and_then(|m| stage.write_from(i, m, data))
-                            .and_then(&mut *done);
+                            .and_then(|_| out.write(i, data));
                         if let Err(e) = written {
                             failure = Some(e);
                             return Ok(false);

@@ -8,9 +8,10 @@ use zip::ZipArchive;
 use zip::extra_fields::ExtraField;
 use zip::result::ZipError;
 
+use super::backend::{ArchiveBackend, Extraction, check_member_count};
 use super::member::{self, Member, MemberKind};
-use super::stage::{Stage, StagedFile, open_archive};
-use super::{ArchiveError, ArchiveFormat, LimitKind, Limits, timefmt};
+use super::stage::open_archive;
+use super::{ArchiveError, ArchiveFormat, Limits, timefmt};
 
 /// An open ZIP archive and its member list.
 pub(crate) struct ZipFile {
@@ -19,21 +20,13 @@ pub(crate) struct ZipFile {
     members: Vec<Member>,
 }
 
-impl ZipFile {
+impl ArchiveBackend for ZipFile {
     /// Reads the central directory. Fails on a damaged or multi-disk archive, or one with
     /// more members than [`Limits::max_members`].
-    pub(crate) fn open(path: &Path, limits: &Limits) -> Result<Self, ArchiveError> {
+    fn open(path: &Path, _format: ArchiveFormat, limits: &Limits) -> Result<Self, ArchiveError> {
         let file = open_archive(path)?;
         let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| map_error(path, None, e))?;
-        if zip.len() as u64 > limits.max_members {
-            return Err(ArchiveError::TooLarge {
-                archive: path.to_path_buf(),
-                member: None,
-                limit: LimitKind::MemberCount,
-                value: zip.len() as u64,
-                max: limits.max_members,
-            });
-        }
+        check_member_count(path, zip.len() as u64, limits)?;
         let mut members = Vec::with_capacity(zip.len());
         for i in 0..zip.len() {
             let f = zip.by_index_raw(i).map_err(|e| map_error(path, None, e))?;
@@ -70,29 +63,21 @@ impl ZipFile {
         Ok(ZipFile { path: path.to_path_buf(), zip, members })
     }
 
-    pub(crate) fn members(&self) -> &[Member] {
+    fn members(&self) -> &[Member] {
         &self.members
     }
 
-    /// Writes the members at positions `wanted` to the stage, one by one, handing each to
-    /// `done`. Every wanted member's compression method is checked before the first byte
-    /// is written.
-    pub(crate) fn extract(
-        &mut self,
-        wanted: &[usize],
-        stage: &Stage,
-        done: &mut dyn FnMut(StagedFile) -> Result<(), ArchiveError>,
-    ) -> Result<(), ArchiveError> {
-        for &i in wanted {
+    /// Reads the wanted members one by one. Every wanted member's compression method is
+    /// checked before the first byte is written.
+    fn extract(&mut self, out: &mut Extraction<'_>) -> Result<(), ArchiveError> {
+        for &i in out.wanted() {
             let name = &self.members[i].name;
             self.zip.by_index(i).map_err(|e| map_error(&self.path, Some(name), e))?;
         }
-        for &i in wanted {
-            let member = &self.members[i];
-            let mut reader = self.zip.by_index(i).map_err(|e| map_error(&self.path, Some(&member.name), e))?;
-            let staged = stage.write_from(i, member, &mut reader)?;
-            drop(reader);
-            done(staged)?;
+        for &i in out.wanted() {
+            let name = &self.members[i].name;
+            let mut reader = self.zip.by_index(i).map_err(|e| map_error(&self.path, Some(name), e))?;
+            out.write(i, &mut reader)?;
         }
         Ok(())
     }
