@@ -29,7 +29,7 @@ pub enum Event {
     /// An execution's status change, from the EventBridge rule.
     StatusChange(Box<EventBridgeEvent<ExecutionStatusChange>>),
     /// The state machine's report state.
-    Report(ReportInput),
+    Report(Box<ReportInput>),
 }
 
 /// The `detail` of a "Step Functions Execution Status Change" event (fields as in the Step
@@ -299,7 +299,7 @@ pub async fn handle_event(
     event: Event,
 ) -> Result<ReportOutput, FunctionError> {
     let change = match event {
-        Event::Report(input) => return handle(s3, artifacts_bucket, input).await,
+        Event::Report(input) => return handle(s3, artifacts_bucket, *input).await,
         Event::StatusChange(ev) => ev.detail,
     };
     let mut found = None;

@@ -31,8 +31,8 @@ pub enum Decision {
     Start {
         /// Execution name.
         name: String,
-        /// Execution input.
-        input: PipelineInput,
+        /// Execution input (boxed: a skip is a short string).
+        input: Box<PipelineInput>,
     },
     /// Nothing to do, and why (logged).
     Skip(String),
@@ -108,7 +108,7 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
         // The names are checked again: the message came back from outside.
         check_names(&input)?;
         let name = execution_name(&input.database, &input.object, input.attempt);
-        return Ok(vec![Decision::Start { name, input }]);
+        return Ok(vec![Decision::Start { name, input: Box::new(input) }]);
     }
     let n: S3Notification =
         serde_json::from_value(value).map_err(|e| BadMessage::Unrecognised(format!("not an S3 event: {e}")))?;
@@ -150,7 +150,7 @@ pub fn decide(body: &str) -> Result<Vec<Decision>, BadMessage> {
             PipelineInput { database: String::new(), tenant, object, attempt: 0, backup_set: None, resume: None };
         let input = PipelineInput { database: check_names(&input)?, ..input };
         let name = execution_name(&input.database, &input.object, 0);
-        out.push(Decision::Start { name, input });
+        out.push(Decision::Start { name, input: Box::new(input) });
     }
     Ok(out)
 }
@@ -306,7 +306,7 @@ mod tests {
             failed_step: "load".into(),
             error: job::ERROR_TRANSIENT.into(),
             cause: "{}".into(),
-            input: input.clone(),
+            input: *input.clone(),
         };
         let d = decide(&serde_json::to_string(&msg).unwrap()).unwrap();
         let Decision::Start { name: again, input: replay } = &d[0] else { panic!() };
