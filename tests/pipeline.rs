@@ -236,7 +236,7 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
                 "AWS_ENDPOINT_URL": n.shim, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_REGION": "us-east-1", "BAK2PG_LOG": "info"
             },
-            "s3_faults": {"flaky-s3": 3},
+            "s3_faults": {"flaky-s3": 1000},
             "kill_faults": {"killedload": "table_loaded"}
         }),
     )
@@ -601,7 +601,11 @@ fn a_flaky_download_is_retried_and_the_run_succeeds() {
         assert_eq!(status, ExecutionStatus::Succeeded, "{dlq:?}");
         let cmds = commands(&n).await;
         let fetches = commands_of(&cmds, exec, "fetch");
-        assert_eq!(fetches.len(), 2, "the first fetch fails on injected 503s, the retry succeeds");
+        assert_eq!(
+            fetches.len(),
+            2,
+            "the first fetch fails on 503s beyond its retries, the state machine's retry succeeds"
+        );
         assert_eq!(fetches[0]["Status"], "Failed");
         assert!(
             fetches[0]["StandardOutputContent"].as_str().unwrap().contains("Transient s3_download"),

@@ -18,7 +18,9 @@ unchanged, except:
   tests; the state machine no longer polls). The document name and instance id are
   recorded, not checked; the command's S3 output upload is not emulated.
 * Fault injection, for the transient-failure tests: S3 GETs of keys containing a configured
-  marker answer `503 SlowDown` the first N times; the first `load` command of a job whose
+  marker answer `503 SlowDown` the first N times, and not at all once a second `fetch` of
+  the same job was sent (so the first fails whatever the SDK's and the download's own
+  retries, and the state machine's retry succeeds); the first `load` command of a job whose
   URI contains a `kill_faults` marker runs with `BAK2PG_FAULT_PAUSE=<point>:<dir>`, and the
   process that pauses there (the step's worker process, `<dir>/pid`) is killed (SIGKILL),
   as the kernel's out-of-memory killer would. (A whole worker dying is left to the Task's
@@ -217,6 +219,11 @@ class Handler(BaseHTTPRequestHandler):
                  "proc": None}
         pause_dir = None
         with LOCK:
+            if step == "fetch" and any(c["Parameters"].get("JobUri") == params.get("JobUri") and
+                                       (c["Parameters"].get("Step") or [""])[0] == "fetch" for c in COMMANDS.values()):
+                # The marker is in the object's key, which the job URI does not show.
+                for marker in CONFIG["s3_faults"]:
+                    FAULTS_LEFT[marker] = 0
             COMMANDS[cid] = entry
             for marker, point in CONFIG.get("kill_faults", {}).items():
                 if step == "load" and marker in job and (marker, job) not in KILLED:
