@@ -378,7 +378,7 @@ async fn database_exists(target: &Target, step: bak2pg::Step, name: &str) -> Res
     let row = c
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await
-        .map_err(|e| migrate_err(MigrateError::pg(step, &e)))?;
+        .map_err(|e| migrate_err(MigrateError::pg(step, e)))?;
     Ok(row.is_some())
 }
 

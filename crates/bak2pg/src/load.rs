@@ -288,7 +288,7 @@ pub async fn load_table(
     // One transaction per table: TRUNCATE makes a re-run of the step start clean, and
     // lets COPY write the rows already frozen (no later rewrite of every page to set hint
     // bits or freeze, which the read-back and the first VACUUM would otherwise pay).
-    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, &e).table(display.clone());
+    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, e).table(display.clone());
     client
         .batch_execute(&format!(
             "BEGIN; TRUNCATE {}; DELETE FROM {}.rejected_values WHERE schema_name = {} AND table_name = {}",
@@ -300,7 +300,7 @@ pub async fn load_table(
         .await
         .map_err(pg)?;
     let sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)", tp.qualified(), cols.join(", "));
-    let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
+    let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(|e| MigrateError::pg(step, e).table(display.clone()))?;
     let mut sink = std::pin::pin!(sink);
     let (tx, mut rx) = mpsc::channel::<Chunk>(tuning.channel_buffers.max(1));
     let enc = {
@@ -326,13 +326,13 @@ pub async fn load_table(
         // The server's own error (a value it refused…) arrives with the COPY's response;
         // it explains the failure better than a closed channel or "ended early".
         let server = sink.as_mut().finish().await.err().filter(|e| e.as_db_error().is_some());
-        return Err(MigrateError::pg(step, server.as_ref().unwrap_or(&e)).table(display));
+        return Err(MigrateError::pg(step, server.unwrap_or(e)).table(display));
     }
     let encoded = match encoded {
         Ok(Ok(x)) => x,
         Ok(Err(e)) | Err(e) => return Err(e), // dropping the sink aborts the COPY
     };
-    let acknowledged = sink.as_mut().finish().await.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
+    let acknowledged = sink.as_mut().finish().await.map_err(|e| MigrateError::pg(step, e).table(display.clone()))?;
     if acknowledged != encoded.rows {
         return Err(MigrateError::new(
             step,
@@ -379,7 +379,7 @@ async fn store_asides(
 ) -> Result<(), MigrateError> {
     use tokio::io::AsyncReadExt;
     let step = Step::LoadData;
-    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, &e).object("bak2pg.rejected_values");
+    let pg = |e: tokio_postgres::Error| MigrateError::pg(step, e).object("bak2pg.rejected_values");
     let sql = format!(
         "COPY {}.rejected_values (schema_name, table_name, column_name, row_key, row_hash, reason, original_text, original_bytes) FROM STDIN (FORMAT binary)",
         quote_ident(OWN_SCHEMA)

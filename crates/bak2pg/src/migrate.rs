@@ -98,7 +98,7 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
     let schemas = ddl::create_schema_statements(plan);
     let tables: Vec<String> = plan.tables.iter().map(ddl::create_table_statement).collect();
     let outcomes = target::pipelined(schemas.iter().chain(&tables).map(|sql| c.batch_execute(sql)).collect()).await;
-    for (k, outcome) in outcomes.iter().enumerate() {
+    for (k, outcome) in outcomes.into_iter().enumerate() {
         if let Err(e) = outcome {
             let err = MigrateError::pg(step, e);
             return Err(match k.checked_sub(schemas.len()) {
@@ -127,13 +127,13 @@ pub async fn step_load(
 ) -> Result<Vec<LoadedTable>, MigrateError> {
     let c = target.connect(Step::LoadData, &names.loading).await?;
     for sql in load::own_schema_statements() {
-        c.batch_execute(&sql).await.map_err(|e| MigrateError::pg(Step::LoadData, &e))?;
+        c.batch_execute(&sql).await.map_err(|e| MigrateError::pg(Step::LoadData, e))?;
     }
     let loaded = load::load_tables(source, &plan.tables, target, &names.loading, tuning, progress).await?;
     if loaded.iter().all(|t| t.rejected == 0) {
         c.batch_execute(&format!("DROP SCHEMA {} CASCADE", quote_ident(ddl::OWN_SCHEMA)))
             .await
-            .map_err(|e| MigrateError::pg(Step::LoadData, &e))?;
+            .map_err(|e| MigrateError::pg(Step::LoadData, e))?;
     }
     Ok(loaded)
 }
@@ -174,14 +174,14 @@ pub async fn step_create_constraints(
         };
         match &st.on_failure {
             OnFailure::Fail => {
-                return Err(MigrateError::pg(step, &e)
+                return Err(MigrateError::pg(step, e)
                     .table(tp.source_display())
                     .object(format!("{} {}", st.kind, st.object)));
             }
             OnFailure::Report => untranslated.push(note("not created", msg)),
             OnFailure::FailIfViolated { sqlstate, violators, retry } if code.as_deref() == Some(sqlstate.as_str()) => {
                 let sample = c.query_opt(violators.as_str(), &[]).await.map_err(|e| {
-                    MigrateError::pg(step, &e).table(tp.source_display()).object(format!("{} {}", st.kind, st.object))
+                    MigrateError::pg(step, e).table(tp.source_display()).object(format!("{} {}", st.kind, st.object))
                 })?;
                 if let Some(row) = sample {
                     let key: Option<String> = row.get(0);
@@ -234,7 +234,7 @@ pub async fn step_create_constraints(
     let extremes = target::pipelined(queries.iter().map(|q| c.simple_query(q)).collect()).await;
     let mut restarts = Vec::new();
     for ((tp, cp, col, seed, inc), rows) in identities.iter().zip(extremes) {
-        let rows = rows.map_err(|e| MigrateError::pg(step, &e).table(tp.source_display()))?;
+        let rows = rows.map_err(|e| MigrateError::pg(step, e).table(tp.source_display()))?;
         let row = rows.iter().find_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
             _ => None,
@@ -267,7 +267,7 @@ pub async fn step_create_constraints(
     let outcomes = target::pipelined(restarts.iter().map(|(_, _, sql)| c.batch_execute(sql)).collect()).await;
     for ((tp, cp, _), outcome) in restarts.iter().zip(outcomes) {
         outcome.map_err(|e| {
-            MigrateError::pg(step, &e).table(tp.source_display()).object(format!("identity {}", cp.source_name))
+            MigrateError::pg(step, e).table(tp.source_display()).object(format!("identity {}", cp.source_name))
         })?;
     }
     Ok(untranslated)

@@ -125,16 +125,17 @@ impl MigrateError {
             || self.sqlstate.as_deref().is_some_and(|s| ["08", "40", "53", "57"].iter().any(|c| s.starts_with(c)))
     }
 
-    /// A PostgreSQL error of `step` (server message, detail and hint, and SQLSTATE).
-    pub fn pg(step: Step, e: &tokio_postgres::Error) -> Self {
-        let (message, sqlstate) = pg_message(e);
+    /// A PostgreSQL error of `step` (server message, detail and hint, and SQLSTATE), the
+    /// driver's error kept as its source.
+    pub fn pg(step: Step, e: tokio_postgres::Error) -> Self {
+        let (message, sqlstate) = pg_message(&e);
         let kind = match sqlstate.as_deref() {
             Some("42501") => ErrorKind::Permission,
             Some("55006") => ErrorKind::Busy,
             None if e.is_closed() => ErrorKind::Connect,
             _ => ErrorKind::Postgres,
         };
-        MigrateError { sqlstate, ..MigrateError::new(step, kind, message) }
+        MigrateError { sqlstate, ..MigrateError::new(step, kind, message) }.caused_by(e)
     }
 }
 
@@ -428,7 +429,7 @@ pub async fn preflight(target: &Target, names: &Names) -> Result<ServerFacts, Mi
             &[],
         )
         .await
-        .map_err(|e| MigrateError::pg(step, &e))?;
+        .map_err(|e| MigrateError::pg(step, e))?;
     let facts = ServerFacts { version_num: row.get(0), version: row.get(1), role: row.get(2), target_exists: false };
     let createdb: bool = row.get(3);
     if facts.version_num < MIN_SERVER_VERSION {
@@ -458,7 +459,7 @@ pub async fn preflight(target: &Target, names: &Names) -> Result<ServerFacts, Mi
             &[&names.name],
         )
         .await
-        .map_err(|e| MigrateError::pg(step, &e))?;
+        .map_err(|e| MigrateError::pg(step, e))?;
     let mut facts = facts;
     if let Some(row) = owner {
         facts.target_exists = true;
@@ -495,7 +496,7 @@ impl RunLock {
         let got: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
             .await
-            .map_err(|e| MigrateError::pg(step, &e))?
+            .map_err(|e| MigrateError::pg(step, e))?
             .get(0);
         if !got {
             return Err(MigrateError::new(
@@ -517,7 +518,7 @@ async fn comment_of(c: &Client, step: Step, db: &str) -> Result<Option<Option<St
     let row = c
         .query_opt("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", &[&db])
         .await
-        .map_err(|e| MigrateError::pg(step, &e))?;
+        .map_err(|e| MigrateError::pg(step, e))?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -534,7 +535,7 @@ pub async fn wait_no_sessions(c: &Client, step: Step, db: &str, timeout: Duratio
         let n: i64 = c
             .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", &[&db])
             .await
-            .map_err(|e| MigrateError::pg(step, &e))?
+            .map_err(|e| MigrateError::pg(step, e))?
             .get(0);
         if n == 0 || start.elapsed() >= timeout {
             return Ok(n);
@@ -565,7 +566,7 @@ pub async fn drop_ours(c: &Client, step: Step, db: &str) -> Result<bool, Migrate
             }
             c.batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(db)))
                 .await
-                .map_err(|e| MigrateError::pg(step, &e).object(format!("database {db}")))?;
+                .map_err(|e| MigrateError::pg(step, e).object(format!("database {db}")))?;
             Ok(true)
         }
         Some(_) => Err(MigrateError::new(
@@ -619,22 +620,22 @@ pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Resul
             }
             c.batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(&creating)))
                 .await
-                .map_err(|e| MigrateError::pg(step, &e).object(format!("database {creating}")))?;
+                .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))?;
         }
     }
     let db = quote_ident(&creating);
     c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
         .await
-        .map_err(|e| MigrateError::pg(step, &e).object(format!("database {creating}")))?;
+        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))?;
     crate::faults::pause("created_database");
     let comment = format!("{COMMENT_PREFIX} loading {:?}, started {}", names.name, utc_compact(SystemTime::now()));
     c.batch_execute(&format!("COMMENT ON DATABASE {db} IS {}", crate::ddl::quote_literal(&comment)))
         .await
-        .map_err(|e| MigrateError::pg(step, &e))?;
+        .map_err(|e| MigrateError::pg(step, e))?;
     crate::faults::pause("commented_database");
     c.batch_execute(&format!("ALTER DATABASE {db} RENAME TO {}", quote_ident(&names.loading)))
         .await
-        .map_err(|e| MigrateError::pg(step, &e).object(format!("database {creating}")))?;
+        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))?;
     Ok(())
 }
 
@@ -648,7 +649,7 @@ async fn is_empty_database(target: &Target, step: Step, db: &str) -> Result<bool
             &[],
         )
         .await
-        .map_err(|e| MigrateError::pg(step, &e))?
+        .map_err(|e| MigrateError::pg(step, e))?
         .get(0);
     Ok(n == 0)
 }
@@ -689,7 +690,7 @@ pub async fn swap(c: &Client, names: &Names, keep_previous: u32) -> Result<SwapO
     let exists = c
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&names.name])
         .await
-        .map_err(|e| MigrateError::pg(step, &e))?
+        .map_err(|e| MigrateError::pg(step, e))?
         .is_some();
     // `<name>__prev_<UTC>`, with `_2`, `_3`… when a run in the same second took it.
     let mut prev = None;
@@ -700,7 +701,7 @@ pub async fn swap(c: &Client, names: &Names, keep_previous: u32) -> Result<SwapO
             let taken = c
                 .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&candidate])
                 .await
-                .map_err(|e| MigrateError::pg(step, &e))?
+                .map_err(|e| MigrateError::pg(step, e))?
                 .is_some();
             if !taken {
                 prev = Some(candidate);
@@ -731,7 +732,7 @@ pub async fn swap(c: &Client, names: &Names, keep_previous: u32) -> Result<SwapO
     ));
     if let Err(e) = c.batch_execute(&sql).await {
         let _ = c.batch_execute("ROLLBACK").await;
-        let mut err = MigrateError::pg(step, &e).object(format!("database {}", names.name));
+        let mut err = MigrateError::pg(step, e).object(format!("database {}", names.name));
         if err.sqlstate.as_deref() == Some("55006") {
             err.kind = ErrorKind::Busy;
             err.message = format!(
@@ -776,7 +777,7 @@ async fn keep_policy(c: &Client, names: &Names, keep: u32, out: &mut SwapOutcome
             &[&pattern],
         )
         .await
-        .map_err(|e| MigrateError::pg(step, &e))?;
+        .map_err(|e| MigrateError::pg(step, e))?;
     let mut ours: Vec<String> = Vec::new();
     for r in &rows {
         let (name, comment): (String, String) = (r.get(0), r.get(1));

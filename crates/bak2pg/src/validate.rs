@@ -171,14 +171,14 @@ pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, Migr
     let compared: Vec<_> = tp.columns.iter().filter(|c| c.compared()).collect();
     let select: Vec<String> = compared.iter().map(|c| format!("{}::text", quote_ident(&c.name))).collect();
     let sql = format!("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)", select.join(", "), tp.qualified());
-    let stream = client.copy_out(&sql).await.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
+    let stream = client.copy_out(&sql).await.map_err(|e| MigrateError::pg(step, e).table(display.clone()))?;
     let mut stream = std::pin::pin!(stream);
     let mut parser = CopyOutParser::new();
     let mut hasher = RowHasher::new();
     let mut checksum = TableChecksum::default();
     let bad = |m: String| MigrateError::new(step, ErrorKind::Validation, m).table(display.clone());
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| MigrateError::pg(step, &e).table(display.clone()))?;
+        let chunk = chunk.map_err(|e| MigrateError::pg(step, e).table(display.clone()))?;
         parser
             .feed(&chunk, |tuple, fields| {
                 if fields.len() != compared.len() {
@@ -246,7 +246,7 @@ pub async fn read_back_ordered(
                 Some(c) => c,
                 None => {
                     let c = target.connect(Step::Validate, db).await?;
-                    c.batch_execute(SESSION_SETTINGS).await.map_err(|e| MigrateError::pg(Step::Validate, &e))?;
+                    c.batch_execute(SESSION_SETTINGS).await.map_err(|e| MigrateError::pg(Step::Validate, e))?;
                     client.insert(c)
                 }
             };

@@ -286,3 +286,16 @@ async fn connecting_through_the_target_database_is_refused() {
     assert_eq!(err.kind, ErrorKind::Conflict);
     assert!(databases(name).await.is_empty());
 }
+
+/// A PostgreSQL error keeps the driver's error as its source (its text, SQLSTATE and
+/// detail are in the message too): the chain a caller walks with `source()`.
+#[tokio::test]
+async fn a_postgres_error_keeps_the_drivers_error_as_its_source() {
+    let c = common::connect("postgres").await;
+    let e = c.batch_execute("SELEC 1").await.expect_err("a syntax error");
+    let err = bak2pg::target::MigrateError::pg(bak2pg::Step::LoadData, e);
+    assert_eq!(err.sqlstate.as_deref(), Some("42601"));
+    let source = std::error::Error::source(&err).expect("a source");
+    let pg = source.downcast_ref::<tokio_postgres::Error>().expect("the driver's error");
+    assert_eq!(pg.code().map(|c| c.code()), Some("42601"));
+}
