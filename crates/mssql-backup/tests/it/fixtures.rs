@@ -2,14 +2,11 @@
 //! (MANIFEST.md), completeness, and rejection of damaged or foreign files.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use mssql_backup::OpenOptions;
 use mssql_backup::{Backup, ErrorKind};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)
-}
+use crate::fixture;
 
 fn counts(name: &str) -> BTreeMap<String, u64> {
     let path = fixture(name);

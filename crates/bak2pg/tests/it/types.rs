@@ -2,15 +2,13 @@
 //! hand-written PostgreSQL texts; conversions counted; the encoders checked against
 //! PostgreSQL's own rendering over many generated values.
 
-mod common;
-
 use std::borrow::Cow;
 
+use crate::common::*;
 use bak2pg::NoProgress;
 use bak2pg::report::{Status, TableStatus};
 use bak2pg::typemap::{PgType, PgValue};
 use bytes::{Bytes, BytesMut};
-use common::*;
 use futures::SinkExt;
 use mssql_backup::{SqlType, Value};
 

@@ -3,16 +3,14 @@
 //! striped fixtures, cross-checks against other bytes of the same backup, and malformed
 //! input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mssql_backup::ErrorKind;
 use mssql_backup::internals::header::{self, BackupDescription, BackupType, FileType, Lsn, Timestamp};
 use mssql_backup::internals::mtf::MtfImage;
 use mssql_backup::internals::source::{ByteSource, MmapSource};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)
-}
+use crate::fixture;
 
 /// What one fixture must read as. Database, server, version, internal version, backup-set
 /// name, start (local time) and physical paths are MANIFEST.md's; the UTC offsets, logical

@@ -1,6 +1,5 @@
 //! Shared test support: the PostgreSQL URL from `BAK2PG_TEST_PG`, an in-memory `Source`
 //! of hand-made rows, and schema builders.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};

@@ -1,13 +1,12 @@
 //! Throughput of a whole migration on generated rows (4 tables × 15 mixed columns).
-//! Not run by default: `BAK2PG_TEST_PG=… cargo test --release -p bak2pg --test throughput
-//! -- --ignored --nocapture` (sizes: `PERF_ROWS` per table, `PERF_JOBS`; `PERF_KEEP=1`
+//! Not run by default: `BAK2PG_TEST_PG=… cargo test --release -p bak2pg --test it
+//! -- --ignored --nocapture throughput::` (sizes: `PERF_ROWS` per table, `PERF_JOBS`; `PERF_KEEP=1`
 //! keeps the database `t_perf`). It asserts that every table matched.
 
-mod common;
+use crate::common::*;
 use bak2pg::NoProgress;
 use bak2pg::schema::*;
 use bak2pg::source::*;
-use common::*;
 use mssql_backup::{SqlType, Value};
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,15 +1,11 @@
 //! Damaged and foreign files fail with clear errors naming the file, the page and the
 //! offset at fault, and never yield data.
 
-use std::path::PathBuf;
-
 use mssql_backup::internals::mtf::MtfImage;
 use mssql_backup::internals::source::MmapSource;
 use mssql_backup::{Backup, ErrorKind, PageId};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)
-}
+use crate::fixture;
 
 /// Reads every table of the backup; returns the first error.
 fn read_all(path: &std::path::Path) -> mssql_backup::Result<u64> {

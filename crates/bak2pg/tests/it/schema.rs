@@ -1,11 +1,9 @@
 //! Schema objects: keys, indexes, foreign keys, checks, defaults, identities, computed
 //! columns, renames and the report's lists, checked in pg_catalog.
 
-mod common;
-
+use crate::common::*;
 use bak2pg::schema::*;
 use bak2pg::{ErrorKind, NoProgress, Step};
-use common::*;
 use mssql_backup::{SqlType, Value};
 
 fn nv(n: u16) -> SqlType {

@@ -2,8 +2,6 @@
 //! and `prefer` connect in clear text, `require` and `verify-full` refuse a server that
 //! offers no TLS, and a missing CA file is a configuration error naming the file.
 
-mod common;
-
 use bak2pg::Step;
 use bak2pg::target::Target;
 
@@ -18,7 +16,7 @@ async fn ssl_in_use(url: &str) -> Result<bool, String> {
 }
 
 fn with(mode: &str) -> String {
-    let url = common::pg_url();
+    let url = crate::common::pg_url();
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}sslmode={mode}")
 }
@@ -27,7 +25,7 @@ fn with(mode: &str) -> String {
 async fn disable_and_prefer_connect_to_a_server_without_tls() {
     assert_eq!(ssl_in_use(&with("disable")).await, Ok(false));
     assert_eq!(ssl_in_use(&with("prefer")).await, Ok(false));
-    assert_eq!(ssl_in_use(&common::pg_url()).await, Ok(false), "prefer is the default");
+    assert_eq!(ssl_in_use(&crate::common::pg_url()).await, Ok(false), "prefer is the default");
 }
 
 #[tokio::test]

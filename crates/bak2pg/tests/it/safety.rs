@@ -1,11 +1,9 @@
 //! Safety of the target: the loading database, the swap, failures that leave the
 //! previous database untouched, and clear failures before anything is written.
 
-mod common;
-
+use crate::common::*;
 use bak2pg::report::Status;
 use bak2pg::{ErrorKind, NoProgress, Step};
-use common::*;
 
 /// Records progress callbacks.
 #[derive(Default)]
@@ -291,7 +289,7 @@ async fn connecting_through_the_target_database_is_refused() {
 /// detail are in the message too): the chain a caller walks with `source()`.
 #[tokio::test]
 async fn a_postgres_error_keeps_the_drivers_error_as_its_source() {
-    let c = common::connect("postgres").await;
+    let c = crate::common::connect("postgres").await;
     let e = c.batch_execute("SELEC 1").await.expect_err("a syntax error");
     let err = bak2pg::target::MigrateError::pg(bak2pg::Step::LoadData, e);
     assert_eq!(err.sqlstate.as_deref(), Some("42601"));

@@ -9,9 +9,7 @@ use mssql_backup::internals::mtf::{MtfImage, STREAM_HEADER_LEN};
 use mssql_backup::internals::source::MmapSource;
 use mssql_backup::{Backup, ErrorKind};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)
-}
+use crate::fixture;
 
 fn xor_words(b: &[u8]) -> u16 {
     b.chunks_exact(2).fold(0, |a, w| a ^ u16::from_le_bytes([w[0], w[1]]))

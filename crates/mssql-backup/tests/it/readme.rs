@@ -1,19 +1,15 @@
 //! The README's example is `examples/read_tables.rs`, verbatim, and it runs on a fixture.
 
-use std::path::PathBuf;
-
-#[path = "../examples/read_tables.rs"]
+#[path = "../../examples/read_tables.rs"]
 #[allow(dead_code, reason = "its main is the example's, not the test's")]
 mod read_tables;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)
-}
+use crate::fixture;
 
 #[test]
 fn readme_example_is_examples_read_tables() {
-    let readme = include_str!("../README.md");
-    let example = include_str!("../examples/read_tables.rs");
+    let readme = include_str!("../../README.md");
+    let example = include_str!("../../examples/read_tables.rs");
     let start = readme.find("```rust\n").expect("a rust block in README.md") + "```rust\n".len();
     let end = start + readme[start..].find("```").expect("the block's end");
     assert_eq!(&readme[start..end], example, "README.md's example differs from examples/read_tables.rs: paste it");

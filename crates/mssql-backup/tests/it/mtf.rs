@@ -3,11 +3,8 @@
 use mssql_backup::ErrorKind;
 use mssql_backup::internals::mtf::MtfImage;
 use mssql_backup::internals::source::MmapSource;
-use std::path::PathBuf;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/bak/")).join(name)
-}
+use crate::fixture;
 
 const UNCOMPRESSED: &[&str] = &[
     "northwind-sql2005-tornpage.bak",
