@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata as _;
-use bak2pg::job::{StepError, StepName};
+use bak2pg::job::{ErrorCode, StepError, StepName};
 use serde_json::json;
 
 use super::slots::ExecutionLock;
@@ -198,7 +198,7 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
-            let e = StepError::transient("io", format!("cannot find the bak2pg executable: {e}"));
+            let e = StepError::transient(ErrorCode::Io, format!("cannot find the bak2pg executable: {e}"));
             task.fail(step, &e).await;
             return Outcome::unrecorded(step, e).exit_code();
         }
@@ -212,7 +212,7 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
     {
         Ok(c) => c,
         Err(e) => {
-            let e = StepError::transient("io", format!("cannot start the step process: {e}"));
+            let e = StepError::transient(ErrorCode::Io, format!("cannot start the step process: {e}"));
             task.fail(step, &e).await;
             return Outcome::unrecorded(step, e).exit_code();
         }
@@ -236,7 +236,7 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
             _ = &mut deadline => {
                 let _ = child.kill().await;
                 let e = StepError::permanent(
-                    "step_timeout",
+                    ErrorCode::StepTimeout,
                     format!(
                         "step {step} did not finish within {} s (limits/step-timeout-seconds); stopped",
                         limit.as_secs()
@@ -264,7 +264,7 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
                 Err(e) => format!("unknown ({e})"),
             };
             let e = StepError::transient(
-                "step_died",
+                ErrorCode::StepDied,
                 format!("the step's process ended ({how}) without an outcome; running the step again is safe"),
             );
             println!("bak2pg step {step}: failed ({:?} {}): {}", e.class, e.code, e.message);

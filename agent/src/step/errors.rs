@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use bak2pg::archive;
-use bak2pg::job::{ErrorClass, StepError};
+use bak2pg::job::{ErrorClass, ErrorCode, StepError};
 use bak2pg::target::MigrateError;
 
 pub(super) fn io_err(action: &str, path: &Path, e: std::io::Error) -> StepError {
-    StepError::transient("io", format!("{action} {}: {e}", path.display()))
+    StepError::transient(ErrorCode::Io, format!("{action} {}: {e}", path.display()))
 }
 
 pub(super) fn migrate_err(e: MigrateError) -> StepError {
@@ -17,7 +17,7 @@ pub(super) fn migrate_err(e: MigrateError) -> StepError {
         e.step,
         serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
     );
-    StepError { class, code, message: e.to_string() }
+    StepError { class, code: ErrorCode::Derived(code), message: e.to_string() }
 }
 
 pub(super) fn archive_err(e: archive::ArchiveError) -> StepError {
@@ -25,20 +25,22 @@ pub(super) fn archive_err(e: archive::ArchiveError) -> StepError {
         archive::ErrorClass::Permanent => ErrorClass::Permanent,
         archive::ErrorClass::Transient => ErrorClass::Transient,
     };
-    StepError { class, code: e.code().to_string(), message: e.to_string() }
+    StepError { class, code: ErrorCode::from(e.code().to_string()), message: e.to_string() }
 }
 
 pub(super) fn source_err(e: bak2pg::source::SourceError) -> StepError {
     use bak2pg::source::SourceError;
     match &e {
-        SourceError::Backup(b) if b.kind == mssql_backup::ErrorKind::Io => StepError::transient("io", e.to_string()),
+        SourceError::Backup(b) if b.kind == mssql_backup::ErrorKind::Io => {
+            StepError::transient(ErrorCode::Io, e.to_string())
+        }
         SourceError::Backup(b) => {
             let code = serde_json::to_value(b.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(|s| format!("backup_{}", s.to_lowercase())))
                 .unwrap_or_else(|| "backup".into());
-            StepError::permanent(code, e.to_string())
+            StepError::permanent(ErrorCode::Derived(code), e.to_string())
         }
-        SourceError::SqlServer { .. } | SourceError::Other(_) => StepError::permanent("source", e.to_string()),
+        SourceError::SqlServer { .. } | SourceError::Other(_) => StepError::permanent(ErrorCode::Source, e.to_string()),
     }
 }

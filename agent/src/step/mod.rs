@@ -56,7 +56,7 @@ use anyhow::Context;
 use bak2pg::archive::Limits;
 use bak2pg::ddl::PlanOptions;
 use bak2pg::job::{
-    EngineChoice, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
+    EngineChoice, ErrorCode, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
 };
 use bak2pg::migrate::MigrateOptions;
 use bak2pg::source::sqlserver::{MssqlConfig, RestoreOptions, Secret};
@@ -119,12 +119,12 @@ impl Ctx {
     async fn outputs<T: serde::de::DeserializeOwned>(&self, step: StepName) -> Result<(StepResult, T), StepError> {
         let r = self.result(step).await?.filter(|r| r.status == StepStatus::Succeeded).ok_or_else(|| {
             StepError::permanent(
-                "step_order",
+                ErrorCode::StepOrder,
                 format!("step {step} has no successful result for this execution; run the steps in order"),
             )
         })?;
         let out = serde_json::from_value(r.outputs.clone())
-            .map_err(|e| StepError::permanent("bad_document", format!("{step}.json outputs: {e}")))?;
+            .map_err(|e| StepError::permanent(ErrorCode::BadDocument, format!("{step}.json outputs: {e}")))?;
         Ok((r, out))
     }
 
@@ -139,7 +139,8 @@ impl Ctx {
     /// The migration options, with the password read from SSM (never logged).
     async fn options(&self) -> Result<MigrateOptions, StepError> {
         let t = &self.job.target;
-        let mut opts = MigrateOptions::new(&t.url()).map_err(|e| StepError::permanent("config", e.to_string()))?;
+        let mut opts =
+            MigrateOptions::new(&t.url()).map_err(|e| StepError::permanent(ErrorCode::Config, e.to_string()))?;
         if !t.password_parameter.is_empty() {
             let pw = bak2pg_aws::get_parameter(&self.ssm, &t.password_parameter, true).await?;
             opts.target = opts.target.with_default_password(Some(&pw));
@@ -163,7 +164,7 @@ impl Ctx {
             (Some(name), true) => Some(Secret::new(bak2pg_aws::get_parameter(&self.ssm, name, true).await?)),
             _ => None,
         };
-        let mut setup = args.setup(secret).map_err(|e| StepError::permanent("config", format!("{e:#}")))?;
+        let mut setup = args.setup(secret).map_err(|e| StepError::permanent(ErrorCode::Config, format!("{e:#}")))?;
         if let Some((_, opts)) = &mut setup {
             // Kept between `read` and `load`; `load` drops it unless --keep-restored.
             opts.keep_restored = true;
@@ -175,7 +176,7 @@ impl Ctx {
     async fn require_mssql(&self) -> Result<(MssqlConfig, RestoreOptions), StepError> {
         self.mssql(true).await?.ok_or_else(|| {
             StepError::permanent(
-                "config",
+                ErrorCode::Config,
                 "step read restored on SQL Server, but no SQL Server is configured for this step \
                  (--mssql, BAK2PG_MSSQL or the job's sqlserver_url)",
             )
@@ -258,11 +259,13 @@ impl Outcome {
 async fn load_job(uri: &str) -> Result<(S3Uri, JobDocument), StepError> {
     let cfg = bak2pg_aws::sdk_config().await;
     let s3 = bak2pg_aws::s3_client(&cfg);
-    let job_uri = S3Uri::parse(uri).map_err(|e| StepError::permanent("bad_job_uri", e))?;
+    let job_uri = S3Uri::parse(uri).map_err(|e| StepError::permanent(ErrorCode::BadJobUri, e))?;
     match bak2pg_aws::get_json::<JobDocument>(&s3, &job_uri).await? {
         Some(j) if j.version == JOB_VERSION => Ok((job_uri, j)),
-        Some(j) => Err(StepError::permanent("bad_job", format!("job version {} is not {JOB_VERSION}", j.version))),
-        None => Err(StepError::permanent("bad_job", format!("{job_uri} does not exist"))),
+        Some(j) => {
+            Err(StepError::permanent(ErrorCode::BadJob, format!("job version {} is not {JOB_VERSION}", j.version)))
+        }
+        None => Err(StepError::permanent(ErrorCode::BadJob, format!("{job_uri} does not exist"))),
     }
 }
 

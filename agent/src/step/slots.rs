@@ -7,7 +7,7 @@ use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bak2pg::job::{JobDocument, StepError};
+use bak2pg::job::{ErrorCode, JobDocument, StepError};
 
 use super::errors::io_err;
 
@@ -46,7 +46,7 @@ pub(super) async fn take_slot(job: &JobDocument, max_wait: Duration) -> Result<(
         }
         if start.elapsed() >= max_wait {
             return Err(StepError::transient(
-                "slot_wait_timeout",
+                ErrorCode::SlotWaitTimeout,
                 format!("no free slot after {}s (all {slots} busy)", max_wait.as_secs()),
             ));
         }
@@ -94,7 +94,7 @@ impl ExecutionLock {
             return Ok(Self::held(f));
         }
         Err(StepError::transient(
-            "step_running",
+            ErrorCode::StepRunning,
             format!(
                 "another step of execution {} is running on this worker (process {})",
                 job.execution,
@@ -134,7 +134,7 @@ impl ExecutionLock {
                 killed = true;
             } else if waited >= 2 * patience {
                 return Err(StepError::transient(
-                    "step_running",
+                    ErrorCode::StepRunning,
                     format!(
                         "another step of execution {} still holds {} after it was killed",
                         job.execution,

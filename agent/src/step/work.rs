@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bak2pg::archive::{self, PreparedBackup};
 use bak2pg::ddl::{self, Plan, PlanOptions};
-use bak2pg::job::{EngineChoice, ErrorClass, StepError, StepName, digest_of};
+use bak2pg::job::{EngineChoice, ErrorClass, ErrorCode, StepError, StepName, digest_of};
 use bak2pg::load::LoadedTable;
 use bak2pg::migrate as engine;
 use bak2pg::report::{InputReport, Report, Status, StepTiming};
@@ -137,7 +137,7 @@ async fn fetch_into(ctx: &Ctx) -> Result<FetchOutputs, StepError> {
     let need = size.saturating_add(ctx.job.worker.min_free_bytes);
     if available < need {
         return Err(StepError::transient(
-            "insufficient_space",
+            ErrorCode::InsufficientSpace,
             format!(
                 "{} has {available} bytes free; the download needs {need} (object {size} + reserve)",
                 work.display()
@@ -169,7 +169,7 @@ async fn ensure_backup(ctx: &Ctx) -> Result<FetchOutputs, StepError> {
     let again = fetch_into(ctx).await?;
     if again.download.sha256 != out.download.sha256 {
         return Err(StepError::permanent(
-            "object_changed",
+            ErrorCode::ObjectChanged,
             format!(
                 "s3://{}/{} changed since fetch (sha256 {} then, {} now); replay the execution",
                 ctx.job.object.bucket, ctx.job.object.key, out.download.sha256, again.download.sha256
@@ -189,7 +189,7 @@ fn open_native(ctx: &Ctx, fetched: &FetchOutputs) -> Result<NativeSource, StepEr
     let features = native.unsupported_features();
     if !features.is_empty() {
         return Err(StepError::permanent(
-            "unsupported_features",
+            ErrorCode::UnsupportedFeatures,
             format!("the native reader cannot read {}; the sqlserver engine is needed", features.join("; ")),
         ));
     }
@@ -206,7 +206,7 @@ async fn restore_on_server(
     opts.backup_set = ctx.job.backup_set;
     let restored = SqlServerSource::restore(config, &[fetched.backup.path.as_path()], opts)
         .await
-        .map_err(|e| StepError::transient("restore_failed", e.to_string()))?;
+        .map_err(|e| StepError::transient(ErrorCode::RestoreFailed, e.to_string()))?;
     Ok(restored.with_reason(reason))
 }
 
@@ -227,7 +227,7 @@ fn input_report(ctx: &Ctx, fetched: &FetchOutputs, native: Option<&NativeSource>
 
 fn plan_of(source: &dyn Source) -> Result<Plan, StepError> {
     ddl::plan(source.database(), &PlanOptions::default())
-        .map_err(|e| StepError::permanent("preflight_conversion", e.to_string()))
+        .map_err(|e| StepError::permanent(ErrorCode::PreflightConversion, e.to_string()))
 }
 
 /// `read`: chooses the engine, checks the backup is whole and every table mappable (with
@@ -267,10 +267,10 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
             return Err(match native {
                 Err(e) => source_err(e),
                 Ok(_) if ctx.engine == EngineChoice::Sqlserver => StepError::permanent(
-                    "config",
+                    ErrorCode::Config,
                     format!("{why} (in the pipeline: the configuration parameter sqlserver/url)"),
                 ),
-                Ok(_) => StepError::permanent("unsupported_features", why),
+                Ok(_) => StepError::permanent(ErrorCode::UnsupportedFeatures, why),
             });
         }
     };
@@ -309,7 +309,7 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
             let info = read.report.source.clone();
             let s = match SqlServerSource::attach(config.clone(), &facts.restored_as, info.clone(), keep)
                 .await
-                .map_err(|e| StepError::transient("restore_failed", e.to_string()))?
+                .map_err(|e| StepError::transient(ErrorCode::RestoreFailed, e.to_string()))?
             {
                 Some(s) => s,
                 None => {
@@ -332,7 +332,7 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
     let (names, facts, plan) = engine::step_preflight(db, &opts).await.map_err(migrate_err)?;
     if digest_of(&plan) != read.plan_digest {
         return Err(StepError::permanent(
-            "plan_changed",
+            ErrorCode::PlanChanged,
             "the plan differs from the one step read made (another bak2pg version?); replay the execution",
         ));
     }
@@ -366,9 +366,9 @@ async fn load(ctx: &Ctx) -> Result<(String, LoadOutputs), StepError> {
 async fn plan_from_s3(ctx: &Ctx, read: &ReadOutputs) -> Result<Plan, StepError> {
     let plan: Plan = bak2pg_aws::get_json(&ctx.s3, &ctx.plan_uri())
         .await?
-        .ok_or_else(|| StepError::permanent("step_order", "plan.json is missing; run step read first"))?;
+        .ok_or_else(|| StepError::permanent(ErrorCode::StepOrder, "plan.json is missing; run step read first"))?;
     if digest_of(&plan) != read.plan_digest {
-        return Err(StepError::permanent("plan_changed", "plan.json differs from the one step read wrote"));
+        return Err(StepError::permanent(ErrorCode::PlanChanged, "plan.json differs from the one step read wrote"));
     }
     Ok(plan)
 }
@@ -399,7 +399,7 @@ async fn validate_step(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> 
     let step = bak2pg::Step::Validate;
     if !database_exists(&opts.target, step, &load.names.loading).await? {
         return Err(StepError::permanent(
-            "loading_database_missing",
+            ErrorCode::LoadingDatabaseMissing,
             format!("{} no longer exists; replay the execution to load again", load.names.loading),
         ));
     }
@@ -410,7 +410,8 @@ async fn validate_step(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> 
     let mut report = load.report.clone();
     report.steps.push(StepTiming { step, seconds: t.elapsed().as_secs_f64() });
     // A table missing from the load's outputs has no source checksum: a mismatch.
-    engine::report_validated(&mut report, &back).map_err(|e| StepError::permanent("validation_mismatch", e.message))?;
+    engine::report_validated(&mut report, &back)
+        .map_err(|e| StepError::permanent(ErrorCode::ValidationMismatch, e.message))?;
     let summary = format!("{} tables match (row counts and checksums) in {}", back.len(), load.names.loading);
     Ok((summary, ReportOutputs { report }))
 }
@@ -442,7 +443,7 @@ async fn swap(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> {
         let back =
             validate::read_back_all(&plan.tables, &opts.target, &names.name, opts.tuning.jobs).await.map_err(|e| {
                 StepError::permanent(
-                    "loading_database_missing",
+                    ErrorCode::LoadingDatabaseMissing,
                     format!(
                         "{} is gone and {} cannot be read back ({e}); replay the execution",
                         names.loading, names.name
@@ -452,7 +453,7 @@ async fn swap(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> {
         let bad = mismatches(&plan, &load.loaded, &back);
         if !bad.is_empty() || back.len() != load.loaded.len() {
             return Err(StepError::permanent(
-                "loading_database_missing",
+                ErrorCode::LoadingDatabaseMissing,
                 format!(
                     "{} is gone and {} does not hold the validated rows; replay the execution",
                     names.loading, names.name

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType, ObjectAttributes, ServerSideEncryption};
-use bak2pg::job::{ErrorClass, ObjectRef, S3Uri};
+use bak2pg::job::{ErrorClass, ErrorCode, ObjectRef, S3Uri};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -179,7 +179,7 @@ async fn head(s3: &aws_sdk_s3::Client, object: &ObjectRef) -> Result<Head, AwsEr
         .checksum_mode(ChecksumMode::Enabled)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("s3_download", format!("HeadObject {uri}"), &e))?;
+        .map_err(|e| AwsError::from_sdk(ErrorCode::S3Download, format!("HeadObject {uri}"), &e))?;
     let sse = h.server_side_encryption();
     let (encryption, etag_not_md5_reason) = if h.sse_customer_algorithm().is_some() {
         (Some("SSE-C".to_string()), Some("SSE-C"))
@@ -225,7 +225,7 @@ async fn download_inner(
         None => None,
     };
     let io = |action: &str, e: std::io::Error| {
-        AwsError::new(ErrorClass::Transient, "io", format!("{action} {}", dest.display()), e.to_string())
+        AwsError::new(ErrorClass::Transient, ErrorCode::Io, format!("{action} {}", dest.display()), e.to_string())
     };
     let file = tokio::fs::File::create(dest).await.map_err(|e| io("create", e))?;
     let mut sink =
@@ -271,8 +271,9 @@ async fn download_inner(
     let Sink { mut file, written, sha, md5, checksum, .. } = sink;
     file.flush().await.map_err(|e| io("flush", e))?;
     file.sync_all().await.map_err(|e| io("sync", e))?;
-    let mismatch =
-        |message: String| AwsError::new(ErrorClass::Transient, "checksum", format!("GetObject {uri}"), message);
+    let mismatch = |message: String| {
+        AwsError::new(ErrorClass::Transient, ErrorCode::Checksum, format!("GetObject {uri}"), message)
+    };
     if written != head.size {
         return Err(mismatch(format!("{written} bytes received, the object has {}", head.size)));
     }
@@ -359,13 +360,18 @@ async fn get_range(s3: &aws_sdk_s3::Client, head: &Head, from: u64, end: u64, si
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                return Err(Failure::Retry(AwsError::new(ErrorClass::Transient, "s3_download", &op, e.to_string())));
+                return Err(Failure::Retry(AwsError::new(
+                    ErrorClass::Transient,
+                    ErrorCode::S3Download,
+                    &op,
+                    e.to_string(),
+                )));
             }
         };
         if sink.written + chunk.len() as u64 > end + 1 {
             return Err(Failure::Fatal(AwsError::new(
                 ErrorClass::Transient,
-                "checksum",
+                ErrorCode::Checksum,
                 &op,
                 format!("the response holds more than the {} bytes asked for", end + 1 - from),
             )));
@@ -378,14 +384,14 @@ async fn get_range(s3: &aws_sdk_s3::Client, head: &Head, from: u64, end: u64, si
             c.update(sink.written, &chunk);
         }
         sink.file.write_all(&chunk).await.map_err(|e| {
-            Failure::Fatal(AwsError::new(ErrorClass::Transient, "io", "write the download", e.to_string()))
+            Failure::Fatal(AwsError::new(ErrorClass::Transient, ErrorCode::Io, "write the download", e.to_string()))
         })?;
         sink.written += chunk.len() as u64;
     }
     if sink.written != end + 1 {
         return Err(Failure::Retry(AwsError::new(
             ErrorClass::Transient,
-            "s3_download",
+            ErrorCode::S3Download,
             &op,
             format!("the response ended at byte {}, expected {}", sink.written, end + 1),
         )));
@@ -401,7 +407,7 @@ where
     if e.raw_response().is_some_and(|r| r.status_code() == 412) {
         return Failure::Fatal(object_changed(uri, etag, "GetObject answered 412 Precondition Failed"));
     }
-    let err = AwsError::from_sdk("s3_download", op, e);
+    let err = AwsError::from_sdk(ErrorCode::S3Download, op, e);
     match err.class {
         ErrorClass::Transient => Failure::Retry(err),
         _ => Failure::Fatal(err),
@@ -411,7 +417,7 @@ where
 fn object_changed(uri: &S3Uri, etag: &str, why: &str) -> AwsError {
     AwsError::new(
         ErrorClass::Permanent,
-        "object_changed",
+        ErrorCode::ObjectChanged,
         format!("download of bucket {} key {}", uri.bucket, uri.key),
         format!("the object changed during the download (ETag {etag} no longer matches: {why}); replay the upload"),
     )
@@ -636,7 +642,7 @@ async fn head_part(s3: &aws_sdk_s3::Client, head: &Head, n: u32) -> Result<(u64,
         .part_number(n as i32)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("s3_download", format!("HeadObject {uri} part {n}"), &e))?;
+        .map_err(|e| AwsError::from_sdk(ErrorCode::S3Download, format!("HeadObject {uri} part {n}"), &e))?;
     Ok((h.content_length().unwrap_or(0).max(0) as u64, h.parts_count().map(|c| c.max(0) as u32)))
 }
 
@@ -666,7 +672,7 @@ async fn part_sizes(s3: &aws_sdk_s3::Client, head: &Head, n: u32) -> Result<Vec<
     if total != head.size {
         return Err(AwsError::new(
             ErrorClass::Transient,
-            "checksum",
+            ErrorCode::Checksum,
             format!("GetObject {uri}"),
             format!("the {n} parts of the composite checksum add up to {total} bytes, the object has {}", head.size),
         ));
@@ -691,7 +697,7 @@ async fn list_part_sizes(s3: &aws_sdk_s3::Client, head: &Head) -> Result<Option<
             .set_part_number_marker(marker.clone())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("s3_download", format!("GetObjectAttributes {uri}"), &e))?;
+            .map_err(|e| AwsError::from_sdk(ErrorCode::S3Download, format!("GetObjectAttributes {uri}"), &e))?;
         if let Some(etag) = out.e_tag()
             && etag.trim_matches('"') != head.etag
         {

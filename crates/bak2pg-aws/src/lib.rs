@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
-use bak2pg::job::{ErrorClass, S3Uri, StepError};
+use bak2pg::job::{ErrorClass, ErrorCode, S3Uri, StepError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -32,8 +32,8 @@ pub use download::{CheckedChecksum, DownloadOptions, Downloaded, download, downl
 pub struct AwsError {
     /// Permanent (fix something first) or transient (retry).
     pub class: ErrorClass,
-    /// Stable snake_case code (`s3_get`, `s3_download`, `ssm_parameter`, …).
-    pub code: String,
+    /// What failed (`s3_get`, `s3_download`, `ssm_parameter`, …).
+    pub code: ErrorCode,
     /// The operation and its target (`GetObject s3://b/k`).
     pub operation: String,
     /// The service's error code and message, or the transport error.
@@ -42,14 +42,14 @@ pub struct AwsError {
 
 impl AwsError {
     /// A new error.
-    pub fn new(class: ErrorClass, code: &str, operation: impl Into<String>, message: impl Into<String>) -> Self {
-        AwsError { class, code: code.into(), operation: operation.into(), message: message.into() }
+    pub fn new(class: ErrorClass, code: ErrorCode, operation: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError { class, code, operation: operation.into(), message: message.into() }
     }
 
     /// Classifies an SDK error: timeouts, dispatch (network) failures, unparsable
     /// responses, HTTP 5xx, 429 and throttling codes are transient; other service errors
     /// (missing object, access denied, validation) need a change and are permanent.
-    pub fn from_sdk<E, R>(code: &str, operation: impl Into<String>, e: &SdkError<E, R>) -> Self
+    pub fn from_sdk<E, R>(code: ErrorCode, operation: impl Into<String>, e: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + HasStatus,
@@ -71,7 +71,7 @@ impl AwsError {
             }
             _ => ErrorClass::Transient,
         };
-        AwsError { class, code: code.into(), operation, message }
+        AwsError { class, code, operation, message }
     }
 
     /// The error as a step error (same class and code; operation and message joined).
@@ -150,17 +150,17 @@ pub async fn get_json<T: DeserializeOwned>(s3: &aws_sdk_s3::Client, uri: &S3Uri)
     let out = match s3.get_object().bucket(&uri.bucket).key(&uri.key).send().await {
         Ok(o) => o,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-        Err(e) => return Err(AwsError::from_sdk("s3_get", op, &e)),
+        Err(e) => return Err(AwsError::from_sdk(ErrorCode::S3Get, op, &e)),
     };
     let bytes = out
         .body
         .collect()
         .await
-        .map_err(|e| AwsError::new(ErrorClass::Transient, "s3_get", &op, e.to_string()))?
+        .map_err(|e| AwsError::new(ErrorClass::Transient, ErrorCode::S3Get, &op, e.to_string()))?
         .into_bytes();
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| AwsError::new(ErrorClass::Permanent, "bad_document", op, format!("not the expected JSON: {e}")))
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        AwsError::new(ErrorClass::Permanent, ErrorCode::BadDocument, op, format!("not the expected JSON: {e}"))
+    })
 }
 
 /// Writes a value as pretty JSON (`application/json`).
@@ -176,7 +176,7 @@ pub async fn put_json<T: Serialize + ?Sized>(s3: &aws_sdk_s3::Client, uri: &S3Ur
         .body(body.into())
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("s3_put", format!("PutObject {uri}"), &e))?;
+        .map_err(|e| AwsError::from_sdk(ErrorCode::S3Put, format!("PutObject {uri}"), &e))?;
     Ok(())
 }
 
@@ -193,11 +193,11 @@ pub async fn get_parameter(ssm: &aws_sdk_ssm::Client, name: &str, decrypt: bool)
         .with_decryption(decrypt)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("ssm_parameter", &op, &e))?;
+        .map_err(|e| AwsError::from_sdk(ErrorCode::SsmParameter, &op, &e))?;
     out.parameter()
         .and_then(|p| p.value())
         .map(str::to_string)
-        .ok_or_else(|| AwsError::new(ErrorClass::Permanent, "ssm_parameter", op, "the parameter has no value"))
+        .ok_or_else(|| AwsError::new(ErrorClass::Permanent, ErrorCode::SsmParameter, op, "the parameter has no value"))
 }
 
 /// All parameters under `path` (recursively), keyed by the name relative to `path`
@@ -223,7 +223,7 @@ pub async fn get_parameters_by_path(
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ssm_parameter", format!("GetParametersByPath {prefix}"), &e))?;
+            .map_err(|e| AwsError::from_sdk(ErrorCode::SsmParameter, format!("GetParametersByPath {prefix}"), &e))?;
         for p in page.parameters() {
             if let (Some(n), Some(v)) = (p.name(), p.value()) {
                 out.insert(n.strip_prefix(&prefix).unwrap_or(n).to_string(), v.to_string());

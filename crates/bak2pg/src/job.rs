@@ -62,28 +62,152 @@ impl ErrorClass {
     }
 }
 
-/// A classified failure: `class` decides retry or dead-letter, `code` is a stable
-/// snake_case identifier (e.g. `no_backup_in_archive`, `s3_download`, `postgres_connect`),
-/// `message` is for people and never holds a secret.
+/// A classified failure: `class` decides retry or dead-letter, `code` says what failed
+/// (for programs: dashboards, alarms, the tests), `message` is for people and never holds
+/// a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code} ({class:?}): {message}")]
 pub struct StepError {
     /// Permanent or transient.
     pub class: ErrorClass,
     /// Stable code.
-    pub code: String,
+    pub code: ErrorCode,
     /// What went wrong.
     pub message: String,
 }
 
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// What failed, as a stable code: its snake_case name in JSON, step results, the
+        /// state machine's causes and dead-letter messages.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+            /// A code derived from an engine error's own classification, not listed above:
+            /// `<step>_<kind>` of a migration error (`load_data_conflict`), `backup_<kind>`
+            /// of the backup reader (`backup_checksum`), an archive's code
+            /// (`no_backup_in_archive`).
+            Derived(String),
+        }
+
+        impl ErrorCode {
+            /// The code's name.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                    ErrorCode::Derived(s) => s,
+                }
+            }
+        }
+
+        impl From<String> for ErrorCode {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $($name => ErrorCode::$variant,)*
+                    _ => ErrorCode::Derived(s),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The execution input or a Lambda's input does not hold together.
+    BadInput = "bad_input",
+    /// The job document is missing or of another version.
+    BadJob = "bad_job",
+    /// The `--job` argument is not an `s3://` URI.
+    BadJobUri = "bad_job_uri",
+    /// A document next to the job (a step result, the plan) does not parse or is another's.
+    BadDocument = "bad_document",
+    /// The pipeline's configuration is missing or invalid.
+    Config = "config",
+    /// A resumed execution left no job document.
+    ResumeMissing = "resume_missing",
+    /// A resumed execution migrated another object.
+    ResumeMismatch = "resume_mismatch",
+    /// The uploaded object is not there (or not readable).
+    ObjectMissing = "object_missing",
+    /// The uploaded object changed while it was being read, or since `fetch`.
+    ObjectChanged = "object_changed",
+    /// S3 HeadObject failed.
+    S3Head = "s3_head",
+    /// S3 GetObject of a document failed.
+    S3Get = "s3_get",
+    /// S3 PutObject of a document failed.
+    S3Put = "s3_put",
+    /// The download of the upload failed.
+    S3Download = "s3_download",
+    /// The bytes downloaded do not match the object's checksum.
+    Checksum = "checksum",
+    /// An SSM parameter could not be read.
+    SsmParameter = "ssm_parameter",
+    /// A message could not be sent to SQS.
+    SqsSend = "sqs_send",
+    /// A local file operation failed.
+    Io = "io",
+    /// Not enough free disk for the download and its extraction.
+    InsufficientSpace = "insufficient_space",
+    /// No heavy-step slot came free in time.
+    SlotWaitTimeout = "slot_wait_timeout",
+    /// Another step of the execution runs on the worker.
+    StepRunning = "step_running",
+    /// The step reached its time limit.
+    StepTimeout = "step_timeout",
+    /// The step's process ended without an outcome (killed).
+    StepDied = "step_died",
+    /// A step ran before the one it builds on succeeded.
+    StepOrder = "step_order",
+    /// The plan differs from the one `read` made.
+    PlanChanged = "plan_changed",
+    /// The native reader cannot read what the backup holds.
+    UnsupportedFeatures = "unsupported_features",
+    /// A table cannot be planned for PostgreSQL.
+    PreflightConversion = "preflight_conversion",
+    /// SQL Server could not restore the backup (or be reached).
+    RestoreFailed = "restore_failed",
+    /// The row source failed.
+    Source = "source",
+    /// What PostgreSQL holds differs from what was sent.
+    ValidationMismatch = "validation_mismatch",
+    /// The loading database is gone.
+    LoadingDatabaseMissing = "loading_database_missing",
+}
+
+impl From<ErrorCode> for String {
+    fn from(c: ErrorCode) -> String {
+        c.as_str().to_string()
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl StepError {
     /// A permanent error.
-    pub fn permanent(code: impl Into<String>, message: impl Into<String>) -> Self {
-        StepError { class: ErrorClass::Permanent, code: code.into(), message: message.into() }
+    pub fn permanent(code: ErrorCode, message: impl Into<String>) -> Self {
+        StepError { class: ErrorClass::Permanent, code, message: message.into() }
     }
     /// A transient error.
-    pub fn transient(code: impl Into<String>, message: impl Into<String>) -> Self {
-        StepError { class: ErrorClass::Transient, code: code.into(), message: message.into() }
+    pub fn transient(code: ErrorCode, message: impl Into<String>) -> Self {
+        StepError { class: ErrorClass::Transient, code, message: message.into() }
     }
 
     /// The error as JSON for the state machine's `Cause`, its message cut to at most
@@ -639,10 +763,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_codes_are_their_snake_case_names_in_json() {
+        let e = StepError::permanent(ErrorCode::LoadingDatabaseMissing, "gone");
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["code"], "loading_database_missing");
+        assert_eq!(serde_json::from_value::<StepError>(json).unwrap(), e);
+        // A named code read back is the variant, not a derived string.
+        assert_eq!(ErrorCode::from("s3_download".to_string()), ErrorCode::S3Download);
+        // Engine-derived codes keep their text both ways.
+        let d = ErrorCode::from("load_data_conflict".to_string());
+        assert_eq!(d, ErrorCode::Derived("load_data_conflict".into()));
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"load_data_conflict\"");
+        assert!(d == "load_data_conflict" && ErrorCode::Io.to_string() == "io");
+    }
+
+    #[test]
     fn causes_crossing_the_state_machine_are_bounded() {
         // A validation mismatch listing thousands of tables, with multi-byte names.
         let tables: Vec<String> = (0..5000).map(|i| format!("dbo.Réservations_{i}")).collect();
-        let e = StepError::permanent("validation_mismatch", format!("mismatched: {}", tables.join(", ")));
+        let e = StepError::permanent(ErrorCode::ValidationMismatch, format!("mismatched: {}", tables.join(", ")));
         let cause = e.bounded_cause("validate.json next to the job document");
         assert!(cause.len() < MAX_CAUSE_MESSAGE + 200, "{} bytes", cause.len());
         let back: StepError = serde_json::from_str(&cause).expect("still the error as JSON");
@@ -650,7 +789,7 @@ mod tests {
         assert!(back.message.ends_with("(truncated; the full message is in validate.json next to the job document)"));
         assert!(back.message.starts_with("mismatched: dbo.Réservations_0, "));
         // A short message passes whole.
-        let short = StepError::transient("io", "disk full");
+        let short = StepError::transient(ErrorCode::Io, "disk full");
         assert_eq!(serde_json::from_str::<StepError>(&short.bounded_cause("x")).unwrap(), short);
     }
 

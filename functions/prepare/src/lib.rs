@@ -30,8 +30,8 @@
 use std::collections::BTreeMap;
 
 use bak2pg::job::{
-    EngineChoice, JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, StepName, TargetConfig, WorkerConfig,
-    database_name, is_backup_key, jobs_prefix, tenant_of,
+    EngineChoice, ErrorCode, JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, StepName, TargetConfig,
+    WorkerConfig, database_name, is_backup_key, jobs_prefix, tenant_of,
 };
 use bak2pg_aws::{AwsError, FunctionError};
 use serde::{Deserialize, Serialize};
@@ -119,7 +119,7 @@ fn url_has_password(url: &str) -> bool {
 }
 
 fn config_error(msg: String) -> StepError {
-    StepError::permanent("config", msg)
+    StepError::permanent(ErrorCode::Config, msg)
 }
 
 fn get<'a>(c: &'a BTreeMap<String, String>, k: &str) -> Option<&'a str> {
@@ -149,7 +149,7 @@ pub fn build(
     config: &BTreeMap<String, String>,
 ) -> Result<(JobDocument, PrepareOutput), StepError> {
     let i = &req.input;
-    let bad = |m: String| StepError::permanent("bad_input", m);
+    let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
     let tenant = tenant_of(&i.object.key).map_err(|e| bad(e.to_string()))?;
     if tenant != i.tenant {
         return Err(bad(format!("tenant {:?} is not the key's first segment {tenant:?}", i.tenant)));
@@ -281,9 +281,9 @@ pub async fn handle(
         s3.head_object().bucket(&o.bucket).key(&o.key).set_version_id(o.version_id.clone()).send().await.map_err(
             |e| {
                 let mut err =
-                    AwsError::from_sdk("object_missing", format!("HeadObject s3://{}/{}", o.bucket, o.key), &e);
+                    AwsError::from_sdk(ErrorCode::ObjectMissing, format!("HeadObject s3://{}/{}", o.bucket, o.key), &e);
                 if err.class == bak2pg::job::ErrorClass::Transient {
-                    err.code = "s3_head".into();
+                    err.code = ErrorCode::S3Head;
                 }
                 err
             },
@@ -291,20 +291,20 @@ pub async fn handle(
     req.input.object.size = head.content_length().map(|n| n.max(0) as u64);
     req.input.object.etag = head.e_tag().map(|e| e.trim_matches('"').to_string());
     let (job, out) = build(env, &req, &config)?;
-    let uri = S3Uri::parse(&out.job_uri).map_err(|e| StepError::permanent("config", e))?;
+    let uri = S3Uri::parse(&out.job_uri).map_err(|e| StepError::permanent(ErrorCode::Config, e))?;
     if let Some(r) = &req.input.resume {
         // Only the same upload may be resumed: the earlier steps' results are about it.
         let earlier: Option<JobDocument> = bak2pg_aws::get_json(s3, &uri).await?;
         let earlier = earlier.ok_or_else(|| {
             StepError::permanent(
-                "resume_missing",
+                ErrorCode::ResumeMissing,
                 format!("{uri} does not exist: execution {} left no job", r.execution),
             )
         })?;
         let (a, b) = (&earlier.object, &job.object);
         if (&a.bucket, &a.key, &a.version_id, &a.etag) != (&b.bucket, &b.key, &b.version_id, &b.etag) {
             return Err(StepError::permanent(
-                "resume_mismatch",
+                ErrorCode::ResumeMismatch,
                 format!(
                     "execution {} migrated s3://{}/{} (ETag {:?}), not this input's object (ETag {:?})",
                     r.execution, a.bucket, a.key, a.etag, b.etag

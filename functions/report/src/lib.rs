@@ -16,8 +16,8 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use bak2pg::job::{
-    FAILURE_KIND, FailureMessage, PipelineInput, S3Uri, StepError, StepName, StepResult, StepStatus, jobs_prefix,
-    report_key,
+    ErrorCode, FAILURE_KIND, FailureMessage, PipelineInput, S3Uri, StepError, StepName, StepResult, StepStatus,
+    jobs_prefix, report_key,
 };
 use bak2pg_aws::FunctionError;
 use serde::{Deserialize, Serialize};
@@ -176,7 +176,7 @@ pub async fn handle(
     artifacts_bucket: &str,
     input: ReportInput,
 ) -> Result<ReportOutput, FunctionError> {
-    let bad = |m: String| bak2pg::job::StepError::permanent("bad_input", m);
+    let bad = |m: String| bak2pg::job::StepError::permanent(ErrorCode::BadInput, m);
     let mut results = Vec::new();
     if let Some(job) = &input.job_uri {
         let job = S3Uri::parse(job).map_err(bad)?;
@@ -212,7 +212,7 @@ pub fn failure_input(
     change: &ExecutionStatusChange,
     results: &dyn Fn(&str) -> Option<Vec<StepResult>>,
 ) -> Result<ReportInput, StepError> {
-    let bad = |m: String| StepError::permanent("bad_input", m);
+    let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
     let text = change.input.as_deref().ok_or_else(|| bad(format!("{}: the event has no input", change.name)))?;
     let input: PipelineInput =
         serde_json::from_str(text).map_err(|e| bad(format!("{}: input is not a pipeline input: {e}", change.name)))?;
@@ -264,7 +264,7 @@ pub fn failure_input(
 
 /// The step results next to a job document; `None` when there is no job document.
 async fn results_of(s3: &aws_sdk_s3::Client, job_uri: &str) -> Result<Option<Vec<StepResult>>, FunctionError> {
-    let job = S3Uri::parse(job_uri).map_err(|m| StepError::permanent("bad_input", m))?;
+    let job = S3Uri::parse(job_uri).map_err(|m| StepError::permanent(ErrorCode::BadInput, m))?;
     if bak2pg_aws::get_json::<serde_json::Value>(s3, &job).await?.is_none() {
         return Ok(None);
     }
@@ -328,7 +328,7 @@ pub async fn handle_event(
         .message_body(serde_json::to_string(&message).expect("serializable"))
         .send()
         .await
-        .map_err(|e| bak2pg_aws::AwsError::from_sdk("sqs_send", "SendMessage to the dead-letter queue", &e))?;
+        .map_err(|e| bak2pg_aws::AwsError::from_sdk(ErrorCode::SqsSend, "SendMessage to the dead-letter queue", &e))?;
     tracing::warn!(execution = %input.execution, failed_step = %message.failed_step, error = %message.error,
         "execution failed: report written, dead-letter message sent");
     Ok(out)
@@ -351,7 +351,7 @@ mod tests {
             waited_seconds: 0.0,
             summary: step.to_string(),
             outputs,
-            error: (status == StepStatus::Failed).then(|| StepError::transient("x", "y")),
+            error: (status == StepStatus::Failed).then(|| StepError::transient(ErrorCode::Derived("x".into()), "y")),
         }
     }
 
