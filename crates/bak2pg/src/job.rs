@@ -774,7 +774,7 @@ mod tests {
         let d = ErrorCode::from("load_data_conflict".to_string());
         assert_eq!(d, ErrorCode::Derived("load_data_conflict".into()));
         assert_eq!(serde_json::to_string(&d).unwrap(), "\"load_data_conflict\"");
-        assert!(d == "load_data_conflict" && ErrorCode::Io.to_string() == "io");
+        assert!(d == "load_data_conflict" && format!("{}", ErrorCode::Io) == "io");
     }
 
     #[test]
