@@ -176,6 +176,10 @@ fn holders(path: &Path) -> Vec<u32> {
 mod tests {
     use super::*;
 
+    /// One at a time: a process another test forks holds every open file description of
+    /// this one until it execs, locks included (close-on-exec closes them only then).
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn job(root: &Path) -> JobDocument {
         let mut j: JobDocument = serde_json::from_value(serde_json::json!({
             "version": bak2pg::job::JOB_VERSION, "execution": "hotel-1", "tenant": "hotel",
@@ -193,6 +197,7 @@ mod tests {
 
     #[test]
     fn a_second_copy_is_refused_naming_the_first() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let j = job(dir.path());
         let held = ExecutionLock::try_acquire(&j).unwrap();
@@ -203,8 +208,10 @@ mod tests {
         assert!(ExecutionLock::try_acquire(&j).is_ok(), "free once the holder is gone");
     }
 
-    #[tokio::test]
-    async fn a_holder_that_does_not_stop_is_killed() {
+    #[test]
+    fn a_holder_that_does_not_stop_is_killed() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let j = job(dir.path());
         let path = dir.path().join(".running/hotel-1.lock");
@@ -220,7 +227,7 @@ mod tests {
         let child = std::fs::read_to_string(format!("/proc/{}/task/{}/children", holder.id(), holder.id())).unwrap();
         std::fs::write(&path, format!("{} {}", holder.id(), child.trim())).unwrap();
         let mut beats = 0;
-        let lock = ExecutionLock::acquire(&j, Duration::from_secs(1), async || beats += 1).await;
+        let lock = rt.block_on(ExecutionLock::acquire(&j, Duration::from_secs(1), async || beats += 1));
         assert!(lock.is_ok(), "{:?}", lock.err());
         assert!(beats >= 1, "the caller's heartbeat kept running while it waited");
         let status = holder.wait().unwrap();
