@@ -39,6 +39,8 @@ pub(super) fn source_err(e: bak2pg::source::SourceError) -> StepError {
                 .unwrap_or_else(|| "backup".into());
             StepError::permanent(code, e.to_string())
         }
-        SourceError::SqlServer { .. } | SourceError::Other(_) => StepError::permanent("source", e.to_string()),
+        SourceError::SqlServer { .. } | SourceError::Engine { .. } | SourceError::Other(_) => {
+            StepError::permanent("source", e.to_string())
+        }
     }
 }
