@@ -68,9 +68,10 @@ pub enum RowError {
         what: String,
         /// The column.
         column: String,
-        /// The driver's error.
+        /// The driver's error (a `tiberius::error::Error`), boxed: it is large, and a
+        /// `Box<dyn Error>` still downcasts to it.
         #[source]
-        source: tiberius::error::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The value is of another type than the reader wants.
     #[error("{what}: column {column} is {found}, not {expected}")]
@@ -144,10 +145,10 @@ impl<'a> Cells<'a> {
             .iter()
             .position(|c| c.name().eq_ignore_ascii_case(name))
             .ok_or_else(|| self.missing(name))?;
-        self.row.get_column_data(idx).map_err(|source| RowError::Column {
+        self.row.get_column_data(idx).map_err(|e| RowError::Column {
             what: self.what.into(),
             column: name.into(),
-            source,
+            source: Box::new(e),
         })
     }
     pub(super) fn int(&self, name: &str) -> Result<Option<i64>, RowError> {

@@ -237,16 +237,29 @@ pub fn plan_table(table: &Table, stored: impl Fn(&Column) -> bool) -> Result<Tab
 /// A value that does not fit its column (a type the server sent that we did not ask for,
 /// a truncated LOB…). The message names the column. When the shared decoder refused the
 /// rebuilt bytes, its error is the source (its text is also in `message`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("column {column}: {message}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadError {
     /// Column name.
     pub column: String,
     /// What was wrong.
     pub message: String,
-    /// The decoder's error, when it was the decoder that refused.
-    #[source]
-    pub source: Option<mssql_backup::Error>,
+    /// The decoder's error, when it was the decoder that refused; boxed, as it is large
+    /// and every row returns this type.
+    pub cause: Option<Box<mssql_backup::Error>>,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "column {}: {}", self.column, self.message)
+    }
+}
+
+/// By hand rather than `#[source]`: the source is the decoder's error itself, not its
+/// box, so that it downcasts to [`mssql_backup::Error`].
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// True for a NULL of any type.
@@ -651,13 +664,16 @@ pub fn decode_row(
         return Err(ReadError {
             column: String::new(),
             message: format!("{} result columns, expected {}", cells.len(), read.width),
-            source: None,
+            cause: None,
         });
     }
     for ((c, r), st) in table.columns.iter().zip(&read.columns).zip(stats.iter_mut()) {
-        let err = |message: String| ReadError { column: c.name.clone(), message, source: None };
-        let decode_err =
-            |e: mssql_backup::Error| ReadError { column: c.name.clone(), message: e.to_string(), source: Some(e) };
+        let err = |message: String| ReadError { column: c.name.clone(), message, cause: None };
+        let decode_err = |e: mssql_backup::Error| ReadError {
+            column: c.name.clone(),
+            message: e.to_string(),
+            cause: Some(Box::new(e)),
+        };
         if r.kind == ReadKind::NotStored {
             out.push(Value::Null);
             continue;
@@ -1029,7 +1045,7 @@ mod tests {
         assert_eq!(e.column, "Code");
         // Its refusal is kept as the source, not only as text.
         let source = std::error::Error::source(&e).expect("the decoder's error");
-        assert_eq!(Some(source.to_string()), e.source.as_ref().map(|s| s.to_string()));
+        assert_eq!(Some(source.to_string()), e.cause.as_ref().map(|s| s.to_string()));
         assert!(source.downcast_ref::<mssql_backup::Error>().is_some());
     }
 

@@ -29,9 +29,10 @@ pub enum BuildError {
     Model {
         /// Where (`table dbo.t: column c`, `database collation`).
         context: String,
-        /// The model's refusal.
+        /// The model's refusal (an [`mssql_backup::Error`]), boxed: it is large, and a
+        /// `Box<dyn Error>` still downcasts to it.
         #[source]
-        source: mssql_backup::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Rows that do not fit together (a table without columns, an index or foreign key
     /// naming a column that is not there); the message names the table.
@@ -44,9 +45,9 @@ fn lookup_collation(id: Option<i32>, what: &str) -> Result<Option<Collation>, Bu
         None | Some(0) => Ok(None),
         // COLLATIONPROPERTY returns the 32-bit id as an int; ids with a SQL sort order
         // above 127 are negative there.
-        Some(id) => {
-            Collation::from_id(id as u32).map(Some).map_err(|source| BuildError::Model { context: what.into(), source })
-        }
+        Some(id) => Collation::from_id(id as u32)
+            .map(Some)
+            .map_err(|e| BuildError::Model { context: what.into(), source: Box::new(e) }),
     }
 }
 
@@ -87,9 +88,9 @@ pub fn build_database(
                 scale: c.scale,
                 collation_id: c.collation_id.unwrap_or(0) as u32,
             };
-            let ty = SqlType::from_stored(&stored, &type_names).map_err(|source| BuildError::Model {
+            let ty = SqlType::from_stored(&stored, &type_names).map_err(|e| BuildError::Model {
                 context: format!("table {display}: column {}", c.name),
-                source,
+                source: Box::new(e),
             })?;
             if c.is_column_set {
                 column_sets.insert((c.object_id, c.column_id));
