@@ -41,6 +41,8 @@ pub(super) fn source_err(e: bak2pg::source::SourceError) -> StepError {
                 .unwrap_or_else(|| "backup".into());
             StepError::permanent(ErrorCode::Derived(code), e.to_string())
         }
-        SourceError::SqlServer { .. } | SourceError::Other(_) => StepError::permanent(ErrorCode::Source, e.to_string()),
+        SourceError::SqlServer { .. } | SourceError::Engine { .. } | SourceError::Other(_) => {
+            StepError::permanent(ErrorCode::Source, e.to_string())
+        }
     }
 }

@@ -198,7 +198,7 @@ fn encode_table(
             Err(e) => {
                 let hint = match &e {
                     SourceError::Backup(b) => b.kind.hint().map(|h| format!(". {h}")).unwrap_or_default(),
-                    SourceError::SqlServer { .. } | SourceError::Other(_) => String::new(),
+                    SourceError::SqlServer { .. } | SourceError::Engine { .. } | SourceError::Other(_) => String::new(),
                 };
                 return Err(err(ErrorKind::Source, format!("source failed after {rows} rows: {e}{hint}")).caused_by(e));
             }

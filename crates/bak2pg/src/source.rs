@@ -28,7 +28,20 @@ pub enum SourceError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// Anything else (a RESTORE that cannot be planned, a missing row…).
+    /// The sqlserver engine's own failure with a typed error behind it (a catalog row of
+    /// an unexpected shape, a backup copy that cannot be placed, a name T-SQL cannot
+    /// quote…): `message` is what users see (the error's text, with context), `source`
+    /// keeps the error itself, so [`std::error::Error::source`] walks to it.
+    #[error("{message}")]
+    Engine {
+        /// What failed, the source's text included.
+        message: String,
+        /// The typed error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Anything else, when no error lies behind it (no row where one was expected, no
+    /// free database name…).
     #[error("{0}")]
     Other(String),
 }

@@ -221,12 +221,13 @@ impl Target {
     /// # Errors
     /// [`ErrorKind::Config`] for an unparsable string (the message shows it redacted).
     pub fn parse(url: &str) -> Result<Self, MigrateError> {
-        let config_err = |e: String| {
+        let config_err = |e: tls::TlsError| {
             MigrateError::new(
                 Step::Preflight,
                 ErrorKind::Config,
                 format!("invalid PostgreSQL connection string {}: {e}", redact_url(url)),
             )
+            .caused_by(e)
         };
         let (pg_url, tls_opts) = tls::split(url).map_err(config_err)?;
         let tls = tls::client_config(&tls_opts).map_err(config_err)?.map(std::sync::Arc::new);

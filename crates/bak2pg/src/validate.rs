@@ -13,7 +13,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use crate::checksum::{RowHasher, TableChecksum, canonical_from_pg_text};
+use crate::checksum::{RowHasher, TableChecksum, UnexpectedText, canonical_from_pg_text};
 use crate::ddl::{TablePlan, quote_ident};
 use crate::report::Step;
 use crate::target::{ErrorKind, MigrateError, Target};
@@ -46,6 +46,38 @@ struct CopyOutParser {
     done: bool,
 }
 
+/// Why a table read back cannot be checksummed. It becomes the source of an
+/// [`ErrorKind::Validation`] [`MigrateError`] (whose message is its text), so a value
+/// PostgreSQL printed unexpectedly stays reachable as the [`UnexpectedText`] it is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadBackError {
+    /// The stream does not start as binary COPY does.
+    #[error("bad binary COPY signature")]
+    Signature,
+    /// A tuple with another number of fields than the columns compared.
+    #[error("{got} fields read back, {expected} expected")]
+    FieldCount {
+        /// Fields in the tuple.
+        got: usize,
+        /// Columns compared.
+        expected: usize,
+    },
+    /// A value's text does not parse for its type.
+    #[error("{0}")]
+    Text(#[from] UnexpectedText),
+    /// The stream stopped before the trailer.
+    #[error("binary COPY stream ended without its trailer")]
+    NoTrailer,
+}
+
+impl ReadBackError {
+    /// As the validate step's error for table `display`, `self` kept as its source.
+    fn into_migrate(self, display: &str) -> MigrateError {
+        MigrateError::new(Step::Validate, ErrorKind::Validation, self.to_string()).table(display).caused_by(self)
+    }
+}
+
 /// What [`CopyOutParser::parse`] found at the start of its data.
 enum Parsed {
     /// More bytes are needed.
@@ -64,13 +96,13 @@ impl CopyOutParser {
     }
 
     /// Parses the header (until it is done) or one tuple at the start of `buf`.
-    fn parse(&mut self, buf: &[u8]) -> Result<Parsed, String> {
+    fn parse(&mut self, buf: &[u8]) -> Result<Parsed, ReadBackError> {
         if !self.header_done {
             if buf.len() < 19 {
                 return Ok(Parsed::Incomplete);
             }
             if &buf[..11] != b"PGCOPY\n\xff\r\n\0" {
-                return Err("bad binary COPY signature".into());
+                return Err(ReadBackError::Signature);
             }
             let ext = u32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]) as usize;
             return Ok(if buf.len() < 19 + ext { Parsed::Incomplete } else { Parsed::Header(19 + ext) });
@@ -109,8 +141,8 @@ impl CopyOutParser {
     fn feed(
         &mut self,
         data: &[u8],
-        mut row: impl FnMut(&[u8], &[Option<(usize, usize)>]) -> Result<(), String>,
-    ) -> Result<(), String> {
+        mut row: impl FnMut(&[u8], &[Option<(usize, usize)>]) -> Result<(), ReadBackError>,
+    ) -> Result<(), ReadBackError> {
         if self.done || data.is_empty() {
             return Ok(());
         }
@@ -135,8 +167,8 @@ impl CopyOutParser {
     fn consume(
         &mut self,
         buf: &[u8],
-        row: &mut impl FnMut(&[u8], &[Option<(usize, usize)>]) -> Result<(), String>,
-    ) -> Result<usize, String> {
+        row: &mut impl FnMut(&[u8], &[Option<(usize, usize)>]) -> Result<(), ReadBackError>,
+    ) -> Result<usize, ReadBackError> {
         let mut at = 0;
         while !self.done {
             match self.parse(&buf[at..])? {
@@ -176,29 +208,28 @@ pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, Migr
     let mut parser = CopyOutParser::new();
     let mut hasher = RowHasher::new();
     let mut checksum = TableChecksum::default();
-    let bad = |m: String| MigrateError::new(step, ErrorKind::Validation, m).table(display.clone());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| MigrateError::pg(step, e).table(display.clone()))?;
         parser
             .feed(&chunk, |tuple, fields| {
                 if fields.len() != compared.len() {
-                    return Err(format!("{} fields read back, {} expected", fields.len(), compared.len()));
+                    return Err(ReadBackError::FieldCount { got: fields.len(), expected: compared.len() });
                 }
                 for (f, c) in fields.iter().zip(&compared) {
                     match f {
                         None => hasher.push_null(),
-                        Some((a, b)) => hasher
-                            .push_with(|out| canonical_from_pg_text(&c.pg_type, &tuple[*a..*b], out))
-                            .map_err(|e| e.to_string())?,
+                        Some((a, b)) => {
+                            hasher.push_with(|out| canonical_from_pg_text(&c.pg_type, &tuple[*a..*b], out))?
+                        }
                     }
                 }
                 checksum.add_row(hasher.finish());
                 Ok(())
             })
-            .map_err(bad)?;
+            .map_err(|e| e.into_migrate(&display))?;
     }
     if !parser.done {
-        return Err(bad("binary COPY stream ended without its trailer".into()));
+        return Err(ReadBackError::NoTrailer.into_migrate(&display));
     }
     Ok(ReadBack { table: tp.index, checksum })
 }
@@ -299,5 +330,16 @@ mod tests {
         }
         assert!(p.done);
         assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn a_bad_value_text_stays_the_source() {
+        let text = UnexpectedText { ty: "real".into(), text: "x".into() };
+        let e = ReadBackError::from(text.clone()).into_migrate("dbo.t");
+        assert_eq!(e.to_string(), "step validate, table dbo.t: PostgreSQL returned \"x\" for a real column");
+        let src = std::error::Error::source(&e).expect("the read-back error");
+        assert!(matches!(src.downcast_ref::<ReadBackError>(), Some(ReadBackError::Text(_))), "{src:?}");
+        let inner = src.source().expect("the text error");
+        assert_eq!(inner.downcast_ref::<UnexpectedText>(), Some(&text));
     }
 }

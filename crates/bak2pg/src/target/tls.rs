@@ -44,15 +44,52 @@ pub struct TlsOptions {
     pub root_cert: Option<PathBuf>,
 }
 
+/// TLS options that cannot be used. The rustls or operating-system error behind a
+/// message stays its source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// An `sslmode` libpq does not know.
+    #[error("unknown sslmode {0:?}")]
+    UnknownMode(String),
+    /// rustls refused the protocol versions.
+    #[error("TLS setup: {0}")]
+    Setup(#[source] rustls::Error),
+    /// The `sslrootcert` file cannot be read or is not PEM.
+    #[error("sslrootcert {}: {source}", path.display())]
+    RootCertRead {
+        /// The file.
+        path: PathBuf,
+        /// The reading or PEM parsing error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate of the `sslrootcert` file that rustls does not take as a root.
+    #[error("sslrootcert {}: {source}", path.display())]
+    RootCertRefused {
+        /// The file.
+        path: PathBuf,
+        /// rustls' refusal.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The `sslrootcert` file holds no certificate.
+    #[error("sslrootcert {}: no PEM certificate in it", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
 /// Splits TLS options from a URL (`?sslmode=…&sslrootcert=…`) or key=value string, and
 /// returns the string tokio-postgres can parse (the `verify-*` modes become `require`,
 /// `sslrootcert` is removed).
 ///
 /// # Errors
 /// An unknown `sslmode` value.
-pub fn split(conn: &str) -> Result<(String, TlsOptions), String> {
+pub fn split(conn: &str) -> Result<(String, TlsOptions), TlsError> {
     let mut opts = TlsOptions { mode: SslMode::Prefer, root_cert: None };
-    let mut take = |key: &str, value: &str| -> Result<Option<String>, String> {
+    let mut take = |key: &str, value: &str| -> Result<Option<String>, TlsError> {
         match key {
             "sslmode" => {
                 opts.mode = match value {
@@ -61,7 +98,7 @@ pub fn split(conn: &str) -> Result<(String, TlsOptions), String> {
                     "require" => SslMode::Require,
                     "verify-ca" => SslMode::VerifyCa,
                     "verify-full" => SslMode::VerifyFull,
-                    other => return Err(format!("unknown sslmode {other:?}")),
+                    other => return Err(TlsError::UnknownMode(other.to_string())),
                 };
                 let pg = if opts.mode == SslMode::Disable {
                     "disable"
@@ -118,11 +155,11 @@ fn percent_decode(s: &str) -> String {
 ///
 /// # Errors
 /// An unreadable or empty `sslrootcert` file.
-pub fn client_config(opts: &TlsOptions) -> Result<Option<ClientConfig>, String> {
+pub fn client_config(opts: &TlsOptions) -> Result<Option<ClientConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
+        .map_err(TlsError::Setup)?;
     Ok(match opts.mode {
         SslMode::Disable => None,
         SslMode::Prefer | SslMode::Require => Some(
@@ -132,13 +169,14 @@ pub fn client_config(opts: &TlsOptions) -> Result<Option<ClientConfig>, String> 
             let mut roots = RootCertStore::empty();
             match &opts.root_cert {
                 Some(path) => {
-                    let pem = std::fs::read(path).map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+                    let read_err = |source| TlsError::RootCertRead { path: path.clone(), source };
+                    let pem = std::fs::read(path).map_err(read_err)?;
                     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                        let cert = cert.map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
-                        roots.add(cert).map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+                        let cert = cert.map_err(read_err)?;
+                        roots.add(cert).map_err(|source| TlsError::RootCertRefused { path: path.clone(), source })?;
                     }
                     if roots.is_empty() {
-                        return Err(format!("sslrootcert {}: no PEM certificate in it", path.display()));
+                        return Err(TlsError::NoCertificate { path: path.clone() });
                     }
                 }
                 None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -214,6 +252,9 @@ mod tests {
         assert!(client_config(&mk(SslMode::Require)).unwrap().is_some());
         assert!(client_config(&mk(SslMode::VerifyFull)).unwrap().is_some());
         let missing = TlsOptions { mode: SslMode::VerifyFull, root_cert: Some("/nonexistent/ca.pem".into()) };
-        assert!(client_config(&missing).unwrap_err().contains("/nonexistent/ca.pem"));
+        let e = client_config(&missing).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>()).expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -30,7 +30,7 @@
 mod build;
 mod views;
 
-pub use build::{ColumnSets, LISTED_KINDS, build_database};
+pub use build::{BuildError, ColumnSets, LISTED_KINDS, build_database};
 pub use views::{
     CheckRow, ColumnRow, ForeignKeyColumnRow, ForeignKeyRow, IndexColumnRow, IndexRow, ObjectRow, PartitionRow,
     TableRow, TypeRow,
@@ -38,7 +38,7 @@ pub use views::{
 
 use self::views::CatalogView;
 use super::client::{Client, map_rows, query};
-use super::error::other;
+use super::error::engine;
 use crate::source::SourceError;
 
 /// Every catalog row [`build_database`] uses.
@@ -78,7 +78,7 @@ async fn fetch<V: CatalogView>(client: &mut Client, server: &str) -> Result<Vec<
 /// A query SQL Server refuses, or a column of an unexpected type.
 pub async fn read_catalog(client: &mut Client, server: &str) -> Result<(CatalogRows, Option<i32>), SourceError> {
     let db = query(client, server, "reading the database collation", views::DATABASE).await?;
-    let collation_id = views::database_collation(&db).map_err(other)?;
+    let collation_id = views::database_collation(&db).map_err(engine)?;
     let rows = CatalogRows {
         tables: fetch(client, server).await?,
         columns: fetch(client, server).await?,

@@ -8,6 +8,19 @@ pub(super) fn other(msg: impl Into<String>) -> SourceError {
     SourceError::Other(msg.into())
 }
 
+/// `e` as a [`SourceError::Engine`]: its text is the message, `e` the source.
+pub(super) fn engine(e: impl std::error::Error + Send + Sync + 'static) -> SourceError {
+    SourceError::Engine { message: e.to_string(), source: Box::new(e) }
+}
+
+/// `e` as a [`SourceError::Engine`] whose message says where first (`{context}: {e}`).
+pub(super) fn engine_in(
+    context: impl std::fmt::Display,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> SourceError {
+    SourceError::Engine { message: format!("{context}: {e}"), source: Box::new(e) }
+}
+
 /// A short hint for SQL Server errors whose remedy is known.
 fn hint(code: u32) -> &'static str {
     match code {
@@ -47,4 +60,23 @@ pub(super) fn sql_error(server: &str, what: &str, e: tiberius::error::Error) -> 
         _ => format!("SQL Server {server}: {what}: {e}"),
     };
     SourceError::SqlServer { message, source: Box::new(e) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::client::RowError;
+    use super::*;
+
+    #[test]
+    fn engine_errors_keep_their_source() {
+        let row = || RowError::Null { what: "reading sys.tables".into(), column: "name".into() };
+        let e = engine(row());
+        assert_eq!(e.to_string(), "reading sys.tables: column name is NULL");
+        let source = std::error::Error::source(&e).expect("the row error");
+        assert!(matches!(source.downcast_ref::<RowError>(), Some(RowError::Null { .. })), "{source:?}");
+
+        let e = engine_in("table dbo.t", row());
+        assert_eq!(e.to_string(), "table dbo.t: reading sys.tables: column name is NULL");
+        assert!(std::error::Error::source(&e).and_then(|s| s.downcast_ref::<RowError>()).is_some());
+    }
 }

@@ -94,31 +94,77 @@ pub fn fresh_hex() -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(seed.as_bytes()))
 }
 
+/// Why the backup could not be placed for SQL Server. The messages say what to change;
+/// the operating system's error stays the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlaceError {
+    /// The owner for the copies is not a user of this machine.
+    #[error(
+        "user {owner:?} (owner for the backup copies SQL Server reads) does not exist here; give the owner SQL \
+         Server runs as, or none when {} is shared with the server",
+        dir.display()
+    )]
+    NoSuchOwner {
+        /// The user name given.
+        owner: String,
+        /// The local backup directory.
+        dir: PathBuf,
+    },
+    /// A copy (or the directory) cannot be handed to the owner: not root.
+    #[error(
+        "cannot hand {} to uid {uid} ({source}): run as root, or set the owner to none and let SQL Server read the \
+         directory otherwise",
+        path.display()
+    )]
+    Chown {
+        /// The file or directory.
+        path: PathBuf,
+        /// The owner's uid.
+        uid: u32,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Creating, reading, writing or setting the mode of a file or the directory.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, on which path.
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A [`PlaceError::Io`] maker for `map_err`.
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> PlaceError {
+    let context = context.into();
+    move |source| PlaceError::Io { context, source }
+}
+
 /// Copies `files` (the stripes of one backup, in order) into `dir`.
 ///
 /// # Errors
 /// The directory cannot be written, the owner does not exist or cannot be given the
 /// file (not root): each message says what to change. A partial copy is removed.
-pub fn place(files: &[&Path], dir: &BackupDir) -> Result<PlacedBackup, String> {
+pub fn place(files: &[&Path], dir: &BackupDir) -> Result<PlacedBackup, PlaceError> {
     let stem = fresh_hex();
     let mut placed = PlacedBackup { local: Vec::new(), server: Vec::new() };
     let owner = match &dir.owner {
         None => None,
         Some(name) => {
             let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-            Some(lookup_user(&passwd, name).ok_or_else(|| {
-                format!(
-                    "user {name:?} (owner for the backup copies SQL Server reads) does not exist here; \
-                     give the owner SQL Server runs as, or none when {} is shared with the server",
-                    dir.local.display()
-                )
-            })?)
+            Some(
+                lookup_user(&passwd, name)
+                    .ok_or_else(|| PlaceError::NoSuchOwner { owner: name.clone(), dir: dir.local.clone() })?,
+            )
         }
     };
     if !dir.local.exists() {
         // SQL Server on Linux creates /var/opt/mssql but not always its backup directory.
         std::fs::create_dir_all(&dir.local)
-            .map_err(|e| format!("cannot create {} for SQL Server to read: {e}", dir.local.display()))?;
+            .map_err(io_err(format!("cannot create {} for SQL Server to read", dir.local.display())))?;
         set_owner(&dir.local, owner, 0o750)?;
     }
     for (i, src) in files.iter().enumerate() {
@@ -128,12 +174,12 @@ pub fn place(files: &[&Path], dir: &BackupDir) -> Result<PlacedBackup, String> {
             .write(true)
             .create_new(true)
             .open(&dst)
-            .map_err(|e| format!("cannot create {} for SQL Server to read: {e}", dst.display()))?;
+            .map_err(io_err(format!("cannot create {} for SQL Server to read", dst.display())))?;
         placed.local.push(dst.clone());
         placed.server.push(join_server_path(&dir.server, &name));
-        let mut input = File::open(src).map_err(|e| format!("{}: {e}", src.display()))?;
-        io::copy(&mut input, &mut out).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
-        out.sync_all().map_err(|e| format!("{}: {e}", dst.display()))?;
+        let mut input = File::open(src).map_err(io_err(src.display().to_string()))?;
+        io::copy(&mut input, &mut out).map_err(io_err(format!("copying {} to {}", src.display(), dst.display())))?;
+        out.sync_all().map_err(io_err(dst.display().to_string()))?;
         drop(out);
         set_owner(&dst, owner, 0o640)?;
     }
@@ -141,23 +187,20 @@ pub fn place(files: &[&Path], dir: &BackupDir) -> Result<PlacedBackup, String> {
 }
 
 #[cfg(unix)]
-fn set_owner(path: &Path, owner: Option<(u32, u32)>, mode: u32) -> Result<(), String> {
+fn set_owner(path: &Path, owner: Option<(u32, u32)>, mode: u32) -> Result<(), PlaceError> {
     use std::os::unix::fs::PermissionsExt;
     if let Some((uid, gid)) = owner {
-        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
-            format!(
-                "cannot hand {} to uid {uid} ({e}): run as root, or set the owner to none and let SQL Server \
-                 read the directory otherwise",
-                path.display()
-            )
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|source| PlaceError::Chown {
+            path: path.to_path_buf(),
+            uid,
+            source,
         })?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err(path.display().to_string()))
 }
 
 #[cfg(not(unix))]
-fn set_owner(_path: &Path, _owner: Option<(u32, u32)>, _mode: u32) -> Result<(), String> {
+fn set_owner(_path: &Path, _owner: Option<(u32, u32)>, _mode: u32) -> Result<(), PlaceError> {
     Ok(())
 }
 
@@ -202,12 +245,16 @@ mod tests {
         assert!(b.local()[0].exists());
         // A missing source leaves nothing behind.
         let missing = tmp.path().join("missing.bak");
-        assert!(place(&[missing.as_path()], &dir).unwrap_err().contains("missing.bak"));
+        let e = place(&[missing.as_path()], &dir).unwrap_err();
+        assert!(e.to_string().contains("missing.bak"), "{e}");
+        // The operating system's error is the source.
+        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<io::Error>()).expect("an io::Error");
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
         drop(b);
         assert_eq!(std::fs::read_dir(&dir.local).unwrap().count(), 0);
         // An owner that does not exist is refused before anything is copied.
         let bad = BackupDir { owner: Some("no-such-user-bak2pg".into()), ..dir.clone() };
-        assert!(place(&[src.as_path()], &bad).unwrap_err().contains("does not exist"));
+        assert!(place(&[src.as_path()], &bad).unwrap_err().to_string().contains("does not exist"));
         // A directory that does not exist is created (private to its owner and group).
         let newdir = BackupDir { local: tmp.path().join("new/backup"), ..dir };
         let c = place(&[src.as_path()], &newdir).unwrap();
@@ -220,6 +267,6 @@ mod tests {
         // One that cannot be created says so.
         std::fs::write(tmp.path().join("file"), b"").unwrap();
         let bad = BackupDir { local: tmp.path().join("file/sub"), ..newdir };
-        assert!(place(&[src.as_path()], &bad).unwrap_err().contains("cannot create"));
+        assert!(place(&[src.as_path()], &bad).unwrap_err().to_string().contains("cannot create"));
     }
 }

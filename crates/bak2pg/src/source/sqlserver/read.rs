@@ -235,14 +235,31 @@ pub fn plan_table(table: &Table, stored: impl Fn(&Column) -> bool) -> Result<Tab
 }
 
 /// A value that does not fit its column (a type the server sent that we did not ask for,
-/// a truncated LOB…). The message names the column.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("column {column}: {message}")]
+/// a truncated LOB…). The message names the column. When the shared decoder refused the
+/// rebuilt bytes, its error is the source (its text is also in `message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadError {
     /// Column name.
     pub column: String,
     /// What was wrong.
     pub message: String,
+    /// The decoder's error, when it was the decoder that refused; boxed, as it is large
+    /// and every row returns this type.
+    pub cause: Option<Box<mssql_backup::Error>>,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "column {}: {}", self.column, self.message)
+    }
+}
+
+/// By hand rather than `#[source]`: the source is the decoder's error itself, not its
+/// box, so that it downcasts to [`mssql_backup::Error`].
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// True for a NULL of any type.
@@ -647,10 +664,16 @@ pub fn decode_row(
         return Err(ReadError {
             column: String::new(),
             message: format!("{} result columns, expected {}", cells.len(), read.width),
+            cause: None,
         });
     }
     for ((c, r), st) in table.columns.iter().zip(&read.columns).zip(stats.iter_mut()) {
-        let err = |message: String| ReadError { column: c.name.clone(), message };
+        let err = |message: String| ReadError { column: c.name.clone(), message, cause: None };
+        let decode_err = |e: mssql_backup::Error| ReadError {
+            column: c.name.clone(),
+            message: e.to_string(),
+            cause: Some(Box::new(e)),
+        };
         if r.kind == ReadKind::NotStored {
             out.push(Value::Null);
             continue;
@@ -666,7 +689,7 @@ pub fn decode_row(
                 } else {
                     typed_storage(&c.ty, first, scratch).map_err(err)?;
                 }
-                value::decode(&c.ty, scratch, st).map_err(|e| err(e.to_string()))?
+                value::decode(&c.ty, scratch, st).map_err(decode_err)?
             }
             ReadKind::Bytes { checked } => {
                 let ColumnData::Binary(Some(b)) = first else { return Err(err(unexpected(&c.ty, first))) };
@@ -681,20 +704,20 @@ pub fn decode_row(
                 }
                 match &c.ty {
                     SqlType::Unknown { .. } => Value::Binary(b.to_vec()),
-                    ty => value::decode(ty, b, st).map_err(|e| err(e.to_string()))?,
+                    ty => value::decode(ty, b, st).map_err(decode_err)?,
                 }
             }
             ReadKind::Xml => {
                 let ColumnData::Binary(Some(b)) = first else { return Err(err(unexpected(&c.ty, first))) };
                 let text = SqlType::NVarChar { len: None, collation: xml_collation() };
-                match value::decode(&text, b, st).map_err(|e| err(e.to_string()))? {
+                match value::decode(&text, b, st).map_err(decode_err)? {
                     Value::String(s) => Value::Xml(s),
                     other => return Err(err(format!("xml text decoded as {other:?}"))),
                 }
             }
             ReadKind::Variant => match variant_storage(&cells[r.first..r.first + r.width]).map_err(err)? {
                 None => Value::Null,
-                Some(bytes) => value::decode(&SqlType::SqlVariant, &bytes, st).map_err(|e| err(e.to_string()))?,
+                Some(bytes) => value::decode(&SqlType::SqlVariant, &bytes, st).map_err(decode_err)?,
             },
         };
         out.push(v);
@@ -1018,7 +1041,12 @@ mod tests {
         // A char(6) value of 5 bytes is refused by the shared decoder.
         let mut short = cells;
         short[0] = bin(b"Gaspe");
-        assert_eq!(decode_row(&t, &r, &short, &mut out, &mut stats, &mut Vec::new()).unwrap_err().column, "Code");
+        let e = decode_row(&t, &r, &short, &mut out, &mut stats, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.column, "Code");
+        // Its refusal is kept as the source, not only as text.
+        let source = std::error::Error::source(&e).expect("the decoder's error");
+        assert_eq!(Some(source.to_string()), e.cause.as_ref().map(|s| s.to_string()));
+        assert!(source.downcast_ref::<mssql_backup::Error>().is_some());
     }
 
     /// The 17 cells of a variant: base type, precision, scale, max length, collation id,

@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
-use super::client::{Cells, connect, execute, map_rows, query};
+use super::client::{Cells, RowError, connect, execute, map_rows, query};
 use super::config::MssqlConfig;
-use super::error::other;
+use super::error::{engine, engine_in, other};
 use super::place::{self, BackupDir};
 use super::read::{self, TableRead};
 use super::restored_db::{RestoredDb, db_exists, restored_exists};
@@ -97,7 +97,7 @@ pub struct RestoreFacts {
 }
 
 /// A row of `RESTORE HEADERONLY`.
-fn header_row(c: &Cells<'_>) -> Result<HeaderRow, String> {
+fn header_row(c: &Cells<'_>) -> Result<HeaderRow, RowError> {
     Ok(HeaderRow {
         position: c.i32("Position")?,
         backup_type: c.i32("BackupType")?,
@@ -118,11 +118,11 @@ fn header_row(c: &Cells<'_>) -> Result<HeaderRow, String> {
 }
 
 /// A row of `RESTORE FILELISTONLY`.
-fn file_row(c: &Cells<'_>) -> Result<FileRow, String> {
+fn file_row(c: &Cells<'_>) -> Result<FileRow, RowError> {
     Ok(FileRow {
         logical_name: c.req_text("LogicalName")?,
         physical_name: c.text("PhysicalName")?.unwrap_or_default(),
-        kind: FileKind::from_code(&c.req_text("Type")?).map_err(|e| e.to_string())?,
+        kind: FileKind::from_code(&c.req_text("Type")?).map_err(|e| c.invalid("Type", e))?,
         file_id: c.req_int("FileID")?,
     })
 }
@@ -173,13 +173,13 @@ async fn open_catalog(
     let server = config.server();
     let mut c = connect(config, Some(name)).await?;
     let (rows, collation_id) = catalog::read_catalog(&mut c, &server).await?;
-    let (database, column_sets) = catalog::build_database(original, collation_id, &rows).map_err(other)?;
+    let (database, column_sets) = catalog::build_database(original, collation_id, &rows).map_err(engine)?;
     let mut reads = HashMap::new();
     for t in &database.tables {
         let stored = |c: &mssql_backup::schema::Column| {
             c.computed.as_ref().is_none_or(|k| k.persisted) && !column_sets.contains(&(t.object_id, c.column_id))
         };
-        let r = read::plan_table(t, stored).map_err(|e| other(format!("table {}.{}: {e}", t.schema, t.name)))?;
+        let r = read::plan_table(t, stored).map_err(|e| engine_in(format_args!("table {}.{}", t.schema, t.name), e))?;
         reads.insert(t.object_id, r);
     }
     Ok((database, reads))
@@ -202,7 +202,7 @@ impl SqlServerSource {
     ) -> Result<SqlServerSource, SourceError> {
         let handle = Handle::current();
         // A missing password is known before anything is copied.
-        config.tiberius(None).map_err(|e| other(e.to_string()))?;
+        config.tiberius(None).map_err(engine)?;
         let config = Arc::new(config);
         let server = config.server();
         // Connected before anything is copied: an unreachable server costs no disk.
@@ -214,8 +214,8 @@ impl SqlServerSource {
             place::place(&refs, &dir)
         })
         .await
-        .map_err(|e| other(format!("copying the backup: {e}")))?
-        .map_err(other)?;
+        .map_err(|e| engine_in("copying the backup", e))?
+        .map_err(engine)?;
 
         let facts = query(
             &mut master,
@@ -229,18 +229,17 @@ impl SqlServerSource {
         .await?;
         let first = facts.first().ok_or_else(|| other("SERVERPROPERTY returned no row"))?;
         let c = Cells { row: first, what: "server properties" };
-        let server_version = c.text("version").map_err(other)?.unwrap_or_default();
-        let data_dir = opts.data_dir.clone().or(c.text("data_path").map_err(other)?);
-        let log_dir = opts.log_dir.clone().or(c.text("log_path").map_err(other)?);
-        let spid = c.req_int("spid").map_err(other)? as i16;
+        let server_version = c.text("version").map_err(engine)?.unwrap_or_default();
+        let data_dir = opts.data_dir.clone().or(c.text("data_path").map_err(engine)?);
+        let log_dir = opts.log_dir.clone().or(c.text("log_path").map_err(engine)?);
+        let spid = c.req_int("spid").map_err(engine)? as i16;
 
-        let sql = tsql::restore_headeronly(&placed.server).map_err(|e| other(e.to_string()))?;
+        let sql = tsql::restore_headeronly(&placed.server).map_err(engine)?;
         let rows = query(&mut master, &server, "RESTORE HEADERONLY", &sql).await?;
         let headers = map_rows(&rows, "RESTORE HEADERONLY", header_row)?;
-        let chosen =
-            tsql::choose_backup_set(&headers, opts.backup_set.map(i32::from)).map_err(|e| other(e.to_string()))?;
+        let chosen = tsql::choose_backup_set(&headers, opts.backup_set.map(i32::from)).map_err(engine)?;
         let header = headers[chosen.index].clone();
-        let sql = tsql::restore_filelistonly(&placed.server, chosen.position).map_err(|e| other(e.to_string()))?;
+        let sql = tsql::restore_filelistonly(&placed.server, chosen.position).map_err(engine)?;
         let rows = query(&mut master, &server, "RESTORE FILELISTONLY", &sql).await?;
         let files = map_rows(&rows, "RESTORE FILELISTONLY", file_row)?;
         let (Some(data_dir), Some(log_dir)) = (data_dir, log_dir) else {
@@ -259,7 +258,7 @@ impl SqlServerSource {
             }
         }
         let name = name.ok_or_else(|| other("no free database name for the restore"))?;
-        let moves = tsql::move_targets(&name, &files, &data_dir, &log_dir).map_err(|e| other(e.to_string()))?;
+        let moves = tsql::move_targets(&name, &files, &data_dir, &log_dir).map_err(engine)?;
         let sql = tsql::restore_database(
             &name,
             &placed.server,
@@ -268,7 +267,7 @@ impl SqlServerSource {
             header.has_checksums,
             opts.stats_percent,
         )
-        .map_err(|e| other(e.to_string()))?;
+        .map_err(engine)?;
 
         // From here on the database may exist: the guard drops it on any failure.
         let restored = Arc::new(RestoredDb {
@@ -346,7 +345,7 @@ impl SqlServerSource {
         keep_restored: bool,
     ) -> Result<Option<SqlServerSource>, SourceError> {
         let handle = Handle::current();
-        config.tiberius(None).map_err(|e| other(e.to_string()))?;
+        config.tiberius(None).map_err(engine)?;
         if !restored_exists(&config, restored_as).await? {
             return Ok(None);
         }

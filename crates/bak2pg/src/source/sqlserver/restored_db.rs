@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::client::{Cells, Client, connect, execute, query};
 use super::config::MssqlConfig;
-use super::error::other;
+use super::error::{engine, engine_in};
 use super::tsql;
 use crate::source::SourceError;
 
@@ -22,7 +22,7 @@ pub(super) struct RestoredDb {
 /// Drops database `name` on the server of `config`.
 async fn drop_database(config: &MssqlConfig, name: &str) -> Result<(), SourceError> {
     let server = config.server();
-    let sql = tsql::drop_database(name).map_err(|e| other(e.to_string()))?;
+    let sql = tsql::drop_database(name).map_err(engine)?;
     let mut c = connect(config, None).await?;
     execute(&mut c, &server, &format!("dropping the restored database [{name}]"), &sql).await
 }
@@ -51,7 +51,7 @@ impl Drop for RestoredDb {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| other(format!("starting a runtime to drop [{name}]: {e}")))?;
+                .map_err(|e| engine_in(format_args!("starting a runtime to drop [{name}]"), e))?;
             rt.block_on(drop_database(&config, &name))
         })
         .join();
@@ -74,9 +74,9 @@ pub async fn restored_exists(config: &MssqlConfig, name: &str) -> Result<bool, S
 
 /// Whether database `name` exists, on an open connection.
 pub(super) async fn db_exists(client: &mut Client, server: &str, name: &str) -> Result<bool, SourceError> {
-    let sql = tsql::database_exists(name).map_err(|e| other(e.to_string()))?;
+    let sql = tsql::database_exists(name).map_err(engine)?;
     let r = query(client, server, "checking for a database", &sql).await?;
-    let present = r.first().map(|row| Cells { row, what: "DB_ID" }.flag("present")).transpose().map_err(other)?;
+    let present = r.first().map(|row| Cells { row, what: "DB_ID" }.flag("present")).transpose().map_err(engine)?;
     Ok(present == Some(true))
 }
 

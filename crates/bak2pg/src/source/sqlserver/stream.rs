@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::SqlServerSource;
 use super::client::connect;
 use super::config::MssqlConfig;
-use super::error::{other, sql_error};
+use super::error::{engine_in, other, sql_error};
 use super::read::{self, TableRead};
 use crate::schema::Table;
 use crate::source::{RowReader, SourceError};
@@ -24,7 +24,8 @@ const BATCH_ROWS: usize = 512;
 enum Batch {
     Rows(Vec<Row>),
     End,
-    Failed(String),
+    /// The task's error as is, so its variant and source reach the reader's caller.
+    Failed(SourceError),
 }
 
 /// Runs `sql` in `database` and sends its rows in batches until the end, an error, or the
@@ -49,7 +50,7 @@ async fn stream_rows(config: Arc<MssqlConfig>, database: String, sql: String, tx
     }
     .await;
     if let Err(e) = r {
-        let _ = tx.send(Batch::Failed(e.to_string())).await;
+        let _ = tx.send(Batch::Failed(e)).await;
     }
 }
 
@@ -81,7 +82,7 @@ impl RowReader for SqlServerRows<'_> {
                     &mut self.stats,
                     &mut self.scratch,
                 )
-                .map_err(|e| other(format!("table {}.{}: {e}", self.table.schema, self.table.name)))?;
+                .map_err(|e| engine_in(format_args!("table {}.{}", self.table.schema, self.table.name), e))?;
                 return Ok(Some(&self.values));
             }
             if self.done {
@@ -90,7 +91,7 @@ impl RowReader for SqlServerRows<'_> {
             match self.rx.blocking_recv() {
                 Some(Batch::Rows(rows)) => self.batch = rows.into_iter(),
                 Some(Batch::End) => self.done = true,
-                Some(Batch::Failed(e)) => return Err(other(e)),
+                Some(Batch::Failed(e)) => return Err(e),
                 None => return Err(other("the SQL Server reading task stopped before the end of the rows")),
             }
         }

@@ -18,12 +18,36 @@ pub type ColumnSets = HashSet<(i32, i32)>;
 /// Object types listed by name only, as the native reader lists them.
 pub const LISTED_KINDS: &[&str] = &["SO", "SN", "SQ", "TT"];
 
-fn lookup_collation(id: Option<i32>, what: &str) -> Result<Option<Collation>, String> {
+/// Catalog rows that do not make a model. Rows that do not fit together are described
+/// in text (nobody branches on which); a collation or type the model cannot hold keeps
+/// mssql-backup's error as its source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A collation id or column type the model cannot hold.
+    #[error("{context}: {source}")]
+    Model {
+        /// Where (`table dbo.t: column c`, `database collation`).
+        context: String,
+        /// The model's refusal (an [`mssql_backup::Error`]), boxed: it is large, and a
+        /// `Box<dyn Error>` still downcasts to it.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Rows that do not fit together (a table without columns, an index or foreign key
+    /// naming a column that is not there); the message names the table.
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+fn lookup_collation(id: Option<i32>, what: &str) -> Result<Option<Collation>, BuildError> {
     match id {
         None | Some(0) => Ok(None),
         // COLLATIONPROPERTY returns the 32-bit id as an int; ids with a SQL sort order
         // above 127 are negative there.
-        Some(id) => Collation::from_id(id as u32).map(Some).map_err(|e| format!("{what}: {e}")),
+        Some(id) => Collation::from_id(id as u32)
+            .map(Some)
+            .map_err(|e| BuildError::Model { context: what.into(), source: Box::new(e) }),
     }
 }
 
@@ -38,7 +62,7 @@ pub fn build_database(
     name: &str,
     collation_id: Option<i32>,
     rows: &CatalogRows,
-) -> Result<(Database, ColumnSets), String> {
+) -> Result<(Database, ColumnSets), BuildError> {
     let type_names: HashMap<i32, String> = rows.types.iter().map(|t| (t.user_type_id, t.name.clone())).collect();
     let mut columns_of: HashMap<i32, Vec<&ColumnRow>> = HashMap::new();
     for c in &rows.columns {
@@ -48,7 +72,7 @@ pub fn build_database(
     let mut tables = Vec::with_capacity(rows.tables.len());
     for t in &rows.tables {
         let display = format!("{}.{}", t.schema, t.name);
-        let ctx = |m: String| format!("table {display}: {m}");
+        let ctx = |m: String| BuildError::Inconsistent(format!("table {display}: {m}"));
         let mut cols = columns_of.get(&t.object_id).cloned().unwrap_or_default();
         if cols.is_empty() {
             return Err(ctx("no columns in sys.columns".into()));
@@ -64,7 +88,10 @@ pub fn build_database(
                 scale: c.scale,
                 collation_id: c.collation_id.unwrap_or(0) as u32,
             };
-            let ty = SqlType::from_stored(&stored, &type_names).map_err(|e| ctx(format!("column {}: {e}", c.name)))?;
+            let ty = SqlType::from_stored(&stored, &type_names).map_err(|e| BuildError::Model {
+                context: format!("table {display}: column {}", c.name),
+                source: Box::new(e),
+            })?;
             if c.is_column_set {
                 column_sets.insert((c.object_id, c.column_id));
             }
@@ -553,17 +580,20 @@ mod tests {
     fn errors_name_the_table() {
         let mut rows = northwind_rows();
         rows.columns.retain(|c| c.object_id != 101);
-        assert!(build_database("N", None, &rows).unwrap_err().starts_with("table dbo.Orders: no columns"));
+        assert!(build_database("N", None, &rows).unwrap_err().to_string().starts_with("table dbo.Orders: no columns"));
         let mut rows = northwind_rows();
         rows.columns[5].collation_id = Some(0x00F0_0000);
         let e = build_database("N", None, &rows).unwrap_err();
-        assert!(e.starts_with("table dbo.Orders: column ShipName:"), "{e}");
+        assert!(e.to_string().starts_with("table dbo.Orders: column ShipName:"), "{e}");
+        // The collation lookup's own error stays reachable.
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<mssql_backup::Error>().is_some(), "{source:?}");
         let mut rows = northwind_rows();
         rows.foreign_key_columns[0].referenced_column = None;
-        assert!(build_database("N", None, &rows).unwrap_err().contains("column pair 1 is incomplete"));
+        assert!(build_database("N", None, &rows).unwrap_err().to_string().contains("column pair 1 is incomplete"));
         let mut rows = northwind_rows();
         rows.index_columns[0].column_id = 99;
-        assert!(build_database("N", None, &rows).unwrap_err().contains("names unknown column 99"));
+        assert!(build_database("N", None, &rows).unwrap_err().to_string().contains("names unknown column 99"));
     }
 
     /// The rows `sys.*` would return for a database the native reader read (the

@@ -4,7 +4,7 @@
 
 use tiberius::Row;
 
-use super::super::client::Cells;
+use super::super::client::{Cells, RowError};
 
 /// One catalog view: the query reading it and how a result row becomes its row struct.
 pub(super) trait CatalogView: Sized {
@@ -14,7 +14,7 @@ pub(super) trait CatalogView: Sized {
     /// order does not matter.
     const SQL: &'static str;
     /// One result row as the struct.
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String>;
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError>;
 }
 
 /// The database's default collation id.
@@ -22,7 +22,7 @@ pub(super) const DATABASE: &str = "SELECT CAST(COLLATIONPROPERTY(CAST(DATABASEPR
                                 nvarchar(128)), 'CollationID') AS int) AS collation_id";
 
 /// The collation id of [`DATABASE`]'s first row, if any.
-pub(super) fn database_collation(rows: &[Row]) -> Result<Option<i32>, String> {
+pub(super) fn database_collation(rows: &[Row]) -> Result<Option<i32>, RowError> {
     Ok(rows
         .first()
         .map(|row| Cells { row, what: "collation" }.int("collation_id"))
@@ -50,7 +50,7 @@ impl CatalogView for TableRow {
          CAST(t.is_memory_optimized AS bit) AS is_memory_optimized \
          FROM sys.tables AS t WHERE t.is_ms_shipped = 0";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(TableRow {
             object_id: c.i32("object_id")?,
             schema: c.req_text("schema_name")?,
@@ -125,7 +125,7 @@ impl CatalogView for ColumnRow {
          LEFT JOIN sys.identity_columns AS ic ON ic.object_id = c.object_id AND ic.column_id = c.column_id \
          WHERE t.is_ms_shipped = 0";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         let identity = match (c.decimal("identity_seed")?, c.decimal("identity_increment")?) {
             (Some(s), Some(i)) => Some((s, i, c.decimal("identity_last")?)),
             _ => None,
@@ -136,7 +136,7 @@ impl CatalogView for ColumnRow {
             name: c.req_text("name")?,
             system_type_id: c.u8("system_type_id")?,
             user_type_id: c.i32("user_type_id")?,
-            max_length: i16::try_from(c.req_int("max_length")?).map_err(|_| "max_length out of range".to_string())?,
+            max_length: i16::try_from(c.req_int("max_length")?).map_err(|_| c.out_of_range("max_length"))?,
             precision: c.u8("precision")?,
             scale: c.u8("scale")?,
             collation_id: c.int("collation_id")?.map(|v| v as i32),
@@ -182,7 +182,7 @@ impl CatalogView for PartitionRow {
          JOIN sys.tables AS t ON t.object_id = p.object_id \
          WHERE t.is_ms_shipped = 0 AND p.index_id IN (0, 1)";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(PartitionRow {
             object_id: c.i32("object_id")?,
             index_id: c.i32("index_id")?,
@@ -225,7 +225,7 @@ impl CatalogView for IndexRow {
          FROM sys.indexes AS i JOIN sys.tables AS t ON t.object_id = i.object_id \
          WHERE t.is_ms_shipped = 0 AND i.index_id > 0 AND i.is_hypothetical = 0";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(IndexRow {
             object_id: c.i32("object_id")?,
             index_id: c.i32("index_id")?,
@@ -267,7 +267,7 @@ impl CatalogView for IndexColumnRow {
          JOIN sys.indexes AS i ON i.object_id = ic.object_id AND i.index_id = ic.index_id \
          WHERE t.is_ms_shipped = 0 AND i.is_hypothetical = 0";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(IndexColumnRow {
             object_id: c.i32("object_id")?,
             index_id: c.i32("index_id")?,
@@ -310,7 +310,7 @@ impl CatalogView for ForeignKeyRow {
          fk.delete_referential_action, fk.update_referential_action, fk.is_disabled, fk.is_not_trusted \
          FROM sys.foreign_keys AS fk JOIN sys.objects AS r ON r.object_id = fk.referenced_object_id";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(ForeignKeyRow {
             object_id: c.i32("object_id")?,
             parent_object_id: c.i32("parent_object_id")?,
@@ -345,7 +345,7 @@ impl CatalogView for ForeignKeyColumnRow {
          COL_NAME(fkc.referenced_object_id, fkc.referenced_column_id) AS referenced_column \
          FROM sys.foreign_key_columns AS fkc";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(ForeignKeyColumnRow {
             constraint_object_id: c.i32("constraint_object_id")?,
             constraint_column_id: c.i32("constraint_column_id")?,
@@ -378,7 +378,7 @@ impl CatalogView for CheckRow {
          CASE WHEN cc.parent_column_id > 0 THEN COL_NAME(cc.parent_object_id, cc.parent_column_id) END AS column_name, \
          cc.is_disabled, cc.is_not_trusted FROM sys.check_constraints AS cc";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(CheckRow {
             parent_object_id: c.i32("parent_object_id")?,
             name: c.req_text("name")?,
@@ -419,7 +419,7 @@ impl CatalogView for ObjectRow {
          (N'V', N'P', N'RF', N'FN', N'IF', N'TF', N'TR', N'R', N'PC', N'FS', N'FT', N'TA', N'X', N'AF', \
           N'SO', N'SN', N'SQ', N'TT')";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(ObjectRow {
             object_id: c.i32("object_id")?,
             schema: c.req_text("schema_name")?,
@@ -446,7 +446,7 @@ impl CatalogView for TypeRow {
     const WHAT: &'static str = "reading sys.types";
     const SQL: &'static str = "SELECT user_type_id, SCHEMA_NAME(schema_id) AS schema_name, name FROM sys.types";
 
-    fn from_cells(c: &Cells<'_>) -> Result<Self, String> {
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
         Ok(TypeRow {
             user_type_id: c.i32("user_type_id")?,
             schema: c.req_text("schema_name")?,
