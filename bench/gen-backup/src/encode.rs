@@ -42,6 +42,8 @@ struct Col {
     null_bit: Option<usize>,
     /// Position in the table (used to vary values between columns).
     ordinal: u64,
+    /// For a foreign-key column: the referenced key values, taken in turn.
+    choices: Option<Vec<i64>>,
 }
 
 /// Encodes the rows of one table.
@@ -77,7 +79,16 @@ impl Encoder {
     /// # Errors
     /// Types this generator does not write (LOBs off-row, `sql_variant`, CLR types…),
     /// sparse or not-stored columns, and layouts that do not add up.
-    pub fn new(columns: &[Column], layout: &[ColumnLayout], pminlen: usize, column_count: usize) -> Result<Encoder> {
+    ///
+    /// `choices[i]`, when given, lists the values column `i` takes in turn (the key values
+    /// a foreign key references); only integer columns take them.
+    pub fn new(
+        columns: &[Column],
+        layout: &[ColumnLayout],
+        pminlen: usize,
+        column_count: usize,
+        choices: &[Option<Vec<i64>>],
+    ) -> Result<Encoder> {
         // Columns added by ALTER TABLE sit past the `pminlen` of pages written before: the
         // fixed part ends after the last fixed column.
         let fixed_end = layout.iter().fold(pminlen.max(4), |end, l| match l.place {
@@ -117,7 +128,16 @@ impl Encoder {
             };
             max_null = max_null.max(usize::from(l.null_bit));
             let null_bit = (c.nullable && l.null_bit > 0).then(|| usize::from(l.null_bit) - 1);
-            cols.push(Col { ty: c.ty.clone(), kind, null_bit, ordinal: i as u64 });
+            let choices = choices.get(i).cloned().flatten();
+            if let Some(v) = &choices {
+                if v.is_empty() {
+                    bail!("column {}: its foreign key references an empty table", c.name);
+                }
+                if !matches!(c.ty, SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt) {
+                    bail!("column {}: foreign keys on {} columns are not generated", c.name, c.ty.sql_name());
+                }
+            }
+            cols.push(Col { ty: c.ty.clone(), kind, null_bit, ordinal: i as u64, choices });
         }
         let column_count = column_count.max(max_null);
         let var_count = var_lens.len();
@@ -180,7 +200,13 @@ impl Encoder {
                 continue;
             }
             match c.kind {
-                Kind::Fixed { offset, len } => fixed_value(&c.ty, row, c.ordinal, &mut out[offset..offset + len]),
+                Kind::Fixed { offset, len } => match &c.choices {
+                    Some(v) => {
+                        let n = v[(row % v.len() as u64) as usize];
+                        out[offset..offset + len].copy_from_slice(&n.to_le_bytes()[..len]);
+                    }
+                    None => fixed_value(&c.ty, row, c.ordinal, &mut out[offset..offset + len]),
+                },
                 Kind::Bit { offset, bit } => {
                     if (row + c.ordinal) % 2 == 1 {
                         out[offset] |= 1 << bit;
