@@ -305,7 +305,7 @@ pub fn value_kind(v: &Value) -> &'static str {
 
 /// SQL Server's GUID byte order (first three groups little-endian) to RFC 4122 order.
 pub fn guid_to_uuid(b: &[u8; 16]) -> [u8; 16] {
-    [b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]
+    uuid::Uuid::from_bytes_le(*b).into_bytes()
 }
 
 /// Converts `ticks` of 10^-`scale` seconds to microseconds, rounding a 7th digit half up.

@@ -251,9 +251,7 @@ pub fn datetime_ticks_to_100ns(ticks: u32) -> u64 {
 /// Formats a `uniqueidentifier` stored as `bytes` (SQL Server order) the way SQL Server
 /// prints it, lower-case: `6f9619ff-8b86-d011-b42d-00c04fc964ff`.
 pub fn guid_string(bytes: &[u8; 16]) -> String {
-    let b = bytes;
-    format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
-    )
+    // SQL Server stores a GUID as .NET does: the first three fields little-endian, which is
+    // what `Uuid::from_bytes_le` takes.
+    uuid::Uuid::from_bytes_le(*bytes).hyphenated().to_string()
 }
