@@ -42,13 +42,13 @@ pub trait ByteSource: Send + Sync {
 pub struct MmapSource {
     path: PathBuf,
     map: Option<memmap2::Mmap>,
-    /// Bytes copied out since the mapping's pages were last released.
+    /// Bytes charged to reads since the mapping's pages were last released.
     read_since_drop: AtomicU64,
 }
 
-/// How many bytes [`MmapSource::read_exact_at`] may make resident between two releases of
-/// the mapping's pages (each read charged per [`FAULT_AROUND`]): bounds the file-backed RSS
-/// to about this much whatever the backup's size.
+/// How many bytes reads may make resident between two releases of the mapping's pages
+/// (each read is charged its length plus [`FAULT_AROUND`]): bounds the file-backed RSS to
+/// about this much whatever the backup's size.
 const DROP_EVERY: u64 = 64 << 20;
 
 /// What one read is charged on top of its length: a page fault on a file mapping maps the
@@ -160,5 +160,37 @@ impl ByteSource for Vec<u8> {
             ))
             .at(offset)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads across several releases of the mapping's pages return the file's bytes.
+    #[test]
+    fn reads_across_page_releases_return_the_files_bytes() {
+        let len = 3 << 20;
+        let data: Vec<u8> = (0..len).map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &data).unwrap();
+        let src = MmapSource::open(file.path()).unwrap();
+        let mut charged = 0u64;
+        let mut page = [0u8; 8192];
+        let mut header = [0u8; 40];
+        for _ in 0..4 {
+            for at in (0..len).step_by(page.len()) {
+                src.read_exact_at(at as u64, &mut header).unwrap();
+                assert_eq!(header, data[at..at + header.len()]);
+                src.read_exact_at(at as u64, &mut page).unwrap();
+                assert_eq!(page, data[at..at + page.len()]);
+                charged += (header.len() + page.len()) as u64 + 2 * FAULT_AROUND;
+            }
+        }
+        // Every read was charged and the pages were released on the way (the count
+        // restarted).
+        assert!(charged > 2 * DROP_EVERY, "{charged}");
+        let left = src.read_since_drop.load(Ordering::Relaxed);
+        assert!(left > 0 && left < DROP_EVERY, "{left}");
     }
 }
