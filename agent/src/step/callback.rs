@@ -105,7 +105,7 @@ impl Task {
             let sent = match outcome {
                 Ok(d) => {
                     let output = json!({
-                        "step": step, "summary": truncate(&d.summary, 2048), "seconds": d.seconds,
+                        "step": step, "summary": &d.summary[..d.summary.floor_char_boundary(2048)], "seconds": d.seconds,
                         "waited_seconds": d.waited_seconds, "skipped": d.skipped,
                     });
                     self.sfn
@@ -151,14 +151,6 @@ impl Task {
     async fn fail(&self, step: StepName, e: &StepError) {
         self.report(step, Err((e.class.error_name(), e))).await;
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    let mut cut = s.len().min(max);
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &s[..cut]
 }
 
 /// Supervises the step (see the module documentation) and returns the exit status.
@@ -277,13 +269,25 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bak2pg::job::{ERROR_PERMANENT, ErrorClass};
+    use bak2pg::job::ErrorClass;
 
     #[test]
-    fn error_names_are_the_state_machines() {
-        assert_eq!(ErrorClass::Permanent.error_name(), ERROR_PERMANENT);
-        assert_eq!(ERROR_TIMEOUT, "Bak2pg.Timeout");
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("abc", 10), "abc");
+    fn the_state_machine_retries_what_the_agent_reports_as_transient_only() {
+        // The error names this module sends, against the Retry of the step Task that
+        // receives them.
+        let asl: serde_json::Value =
+            serde_json::from_str(include_str!("../../../statemachine/migration.asl.json")).unwrap();
+        let step = &asl["States"]["Steps"]["ItemProcessor"]["States"]["Run step"];
+        let retried: Vec<&str> = step["Retry"]
+            .as_array()
+            .expect("the step's Retry")
+            .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        assert!(retried.contains(&ErrorClass::Transient.error_name()), "{retried:?}");
+        assert!(!retried.contains(&ErrorClass::Permanent.error_name()), "{retried:?}");
+        assert!(!retried.contains(&ERROR_TIMEOUT), "{retried:?}");
+        assert!(!retried.contains(&"States.ALL") && !retried.contains(&"States.TaskFailed"), "{retried:?}");
     }
 }

@@ -216,15 +216,17 @@ impl StepError {
     /// payload limit (a limit no `Catch` can handle), however many tables a message lists.
     pub fn bounded_cause(&self, where_full: &str) -> String {
         let mut e = self.clone();
-        if e.message.len() > MAX_CAUSE_MESSAGE {
-            let mut cut = MAX_CAUSE_MESSAGE;
-            while !e.message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            e.message.truncate(cut);
-            e.message.push_str(&format!("… (truncated; the full message is in {where_full})"));
-        }
+        truncate_noting(&mut e.message, MAX_CAUSE_MESSAGE, &format!("the full message is in {where_full}"));
         serde_json::to_string(&e).expect("serializable")
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary and, when it was cut, says so
+/// after the cut: `… (truncated; <where>)`.
+pub fn truncate_noting(text: &mut String, max: usize, whole_is: &str) {
+    if text.len() > max {
+        text.truncate(text.floor_char_boundary(max));
+        text.push_str(&format!("… (truncated; {whole_is})"));
     }
 }
 

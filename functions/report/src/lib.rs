@@ -243,14 +243,7 @@ pub fn failure_input(
         (None, Some(e)) => e.bounded_cause(&format!("{failed_step}.json")),
         (None, None) => String::new(),
     };
-    if cause.len() > MAX_CAUSE {
-        let mut cut = MAX_CAUSE;
-        while !cause.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        cause.truncate(cut);
-        cause.push_str("… (truncated; the execution's history has it whole)");
-    }
+    bak2pg::job::truncate_noting(&mut cause, MAX_CAUSE, "the execution's history has it whole");
     Ok(ReportInput {
         status: "failed".into(),
         execution_arn: change.execution_arn.clone(),
