@@ -19,11 +19,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata as _;
-use bak2pg::job::{ErrorCode, StepError, StepName};
+use bak2pg::job::{ErrorCode, JobDocument, S3Uri, StepError, StepName};
 use serde_json::json;
 
 use super::slots::ExecutionLock;
-use super::{Args, Done, Outcome, load_job};
+use super::{Args, Done, Outcome};
 
 /// The variable the SSM document sets from the command's `TaskToken` parameter.
 pub(super) const TOKEN_ENV: &str = "BAK2PG_TASK_TOKEN";
@@ -151,20 +151,27 @@ impl Task {
     async fn fail(&self, step: StepName, e: &StepError) {
         self.report(step, Err((e.class.error_name(), e))).await;
     }
+
+    /// A failure before the step could run: printed, reported, and the exit status.
+    async fn give_up(&self, step: StepName, e: StepError) -> ExitCode {
+        let o = Outcome::unrecorded(step, e.clone());
+        self.fail(step, &e).await;
+        o.exit_code()
+    }
 }
 
 /// Supervises the step (see the module documentation) and returns the exit status.
-pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
+pub(super) async fn supervise(
+    args: &Args,
+    token: String,
+    cfg: &bak2pg_aws::SdkConfig,
+    loaded: Result<(S3Uri, JobDocument), StepError>,
+) -> ExitCode {
     let step = args.step;
-    let cfg = bak2pg_aws::sdk_config().await;
-    let task = Task { sfn: aws_sdk_sfn::Client::new(&cfg), token };
-    let job = match load_job(&args.job).await {
+    let task = Task { sfn: aws_sdk_sfn::Client::new(cfg), token };
+    let job = match loaded {
         Ok((_, job)) => job,
-        Err(e) => {
-            let o = Outcome::unrecorded(step, e.clone());
-            task.fail(step, &e).await;
-            return o.exit_code();
-        }
+        Err(e) => return task.give_up(step, e).await,
     };
     let heartbeat = Duration::from_secs(job.worker.heartbeat_seconds.max(10));
     let every = heartbeat / 5;
@@ -178,11 +185,7 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
     .await
     {
         Ok(l) => l,
-        Err(e) => {
-            let o = Outcome::unrecorded(step, e.clone());
-            task.fail(step, &e).await;
-            return o.exit_code();
-        }
+        Err(e) => return task.give_up(step, e).await,
     };
 
     let outcome_path = Path::new(&job.worker.work_root).join(".running").join(format!("{}.{step}.json", job.execution));
@@ -191,8 +194,7 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             let e = StepError::transient(ErrorCode::Io, format!("cannot find the bak2pg executable: {e}"));
-            task.fail(step, &e).await;
-            return Outcome::unrecorded(step, e).exit_code();
+            return task.give_up(step, e).await;
         }
     };
     let mut child = match tokio::process::Command::new(exe)
@@ -205,8 +207,7 @@ pub(super) async fn supervise(args: &Args, token: String) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let e = StepError::transient(ErrorCode::Io, format!("cannot start the step process: {e}"));
-            task.fail(step, &e).await;
-            return Outcome::unrecorded(step, e).exit_code();
+            return task.give_up(step, e).await;
         }
     };
     lock.record(&[std::process::id(), child.id().unwrap_or(0)]);

@@ -196,25 +196,24 @@ fn sibling(key: &str, name: &str) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     Ok(runtime.block_on(async {
+        // One SDK configuration and one read of the job document per process.
+        let cfg = bak2pg_aws::sdk_config().await;
+        let loaded = load_job(&bak2pg_aws::s3_client(&cfg), &args.job).await;
         match callback::role() {
-            callback::Role::Supervisor(token) => callback::supervise(&args, token).await,
+            callback::Role::Supervisor(token) => callback::supervise(&args, token, &cfg, loaded).await,
             callback::Role::Child(outcome) => {
-                let o = run_step(args).await;
+                let o = run_step(args, &cfg, loaded).await;
                 callback::write_outcome(&outcome, &o);
                 o.exit_code()
             }
             callback::Role::Alone => {
-                let step = args.step;
-                let job = match load_job(&args.job).await {
-                    Ok((_, job)) => job,
-                    Err(e) => return Outcome::unrecorded(step, e).exit_code(),
-                };
                 // Not under the state machine: one copy at a time, refused rather than waited for.
-                let _lock = match slots::ExecutionLock::try_acquire(&job) {
-                    Ok(l) => l,
-                    Err(e) => return Outcome::unrecorded(step, e).exit_code(),
-                };
-                run_step(args).await.exit_code()
+                let lock =
+                    loaded.as_ref().map_err(Clone::clone).and_then(|(_, job)| slots::ExecutionLock::try_acquire(job));
+                match lock {
+                    Ok(_lock) => run_step(args, &cfg, loaded).await.exit_code(),
+                    Err(e) => Outcome::unrecorded(args.step, e).exit_code(),
+                }
             }
         }
     }))
@@ -256,11 +255,9 @@ impl Outcome {
 }
 
 /// The job document at `uri`, checked for its version.
-async fn load_job(uri: &str) -> Result<(S3Uri, JobDocument), StepError> {
-    let cfg = bak2pg_aws::sdk_config().await;
-    let s3 = bak2pg_aws::s3_client(&cfg);
+async fn load_job(s3: &aws_sdk_s3::Client, uri: &str) -> Result<(S3Uri, JobDocument), StepError> {
     let job_uri = S3Uri::parse(uri).map_err(|e| StepError::permanent(ErrorCode::BadJobUri, e))?;
-    match bak2pg_aws::get_json::<JobDocument>(&s3, &job_uri).await? {
+    match bak2pg_aws::get_json::<JobDocument>(s3, &job_uri).await? {
         Some(j) if j.version == JOB_VERSION => Ok((job_uri, j)),
         Some(j) => {
             Err(StepError::permanent(ErrorCode::BadJob, format!("job version {} is not {JOB_VERSION}", j.version)))
@@ -270,17 +267,16 @@ async fn load_job(uri: &str) -> Result<(S3Uri, JobDocument), StepError> {
 }
 
 /// The step itself: skip when done, take a slot, run, record the result.
-async fn run_step(args: Args) -> Outcome {
+async fn run_step(args: Args, cfg: &bak2pg_aws::SdkConfig, loaded: Result<(S3Uri, JobDocument), StepError>) -> Outcome {
     let step = args.step;
     let started = Instant::now();
     let started_at = bak2pg::report::utc_rfc3339(SystemTime::now());
-    let (job_uri, job) = match load_job(&args.job).await {
+    let (job_uri, job) = match loaded {
         Ok(j) => j,
         Err(e) => return Outcome::unrecorded(step, e),
     };
-    let cfg = bak2pg_aws::sdk_config().await;
-    let s3 = bak2pg_aws::s3_client(&cfg);
-    let ssm = bak2pg_aws::ssm_client(&cfg);
+    let s3 = bak2pg_aws::s3_client(cfg);
+    let ssm = bak2pg_aws::ssm_client(cfg);
     let work = Path::new(&job.worker.work_root).join(&job.execution);
     let engine = args.engine.map_or(job.engine, Engine::choice);
     let ctx = Ctx { job, job_uri, s3, ssm, work, engine, sqlserver: args.sqlserver };

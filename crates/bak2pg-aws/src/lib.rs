@@ -16,7 +16,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::BehaviorVersion;
+/// The AWS SDK configuration [`sdk_config`] returns (re-exported so callers need no
+/// `aws-config` of their own).
+pub use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use bak2pg::job::{ErrorClass, ErrorCode, S3Uri, StepError};
