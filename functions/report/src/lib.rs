@@ -176,25 +176,45 @@ pub async fn handle(
     artifacts_bucket: &str,
     input: ReportInput,
 ) -> Result<ReportOutput, FunctionError> {
-    let bad = |m: String| bak2pg::job::StepError::permanent(ErrorCode::BadInput, m);
+    let results = match &input.job_uri {
+        Some(job) => step_results(s3, &parse_uri(job)?).await?,
+        None => Vec::new(),
+    };
+    write_report(s3, artifacts_bucket, &input, results).await
+}
+
+fn parse_uri(uri: &str) -> Result<S3Uri, StepError> {
+    S3Uri::parse(uri).map_err(|m| StepError::permanent(ErrorCode::BadInput, m))
+}
+
+/// The step results next to the job document `job`, in step order.
+async fn step_results(s3: &aws_sdk_s3::Client, job: &S3Uri) -> Result<Vec<StepResult>, FunctionError> {
+    let dir = job.key.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
     let mut results = Vec::new();
-    if let Some(job) = &input.job_uri {
-        let job = S3Uri::parse(job).map_err(bad)?;
-        let dir = job.key.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
-        for step in StepName::ALL {
-            let uri = S3Uri { bucket: job.bucket.clone(), key: format!("{dir}{step}.json") };
-            if let Some(r) = bak2pg_aws::get_json::<StepResult>(s3, &uri).await? {
-                results.push(r);
-            }
+    for step in StepName::ALL {
+        let uri = S3Uri { bucket: job.bucket.clone(), key: format!("{dir}{step}.json") };
+        if let Some(r) = bak2pg_aws::get_json::<StepResult>(s3, &uri).await? {
+            results.push(r);
         }
     }
+    Ok(results)
+}
+
+/// Writes the report of `input` with the step `results` found.
+async fn write_report(
+    s3: &aws_sdk_s3::Client,
+    artifacts_bucket: &str,
+    input: &ReportInput,
+    results: Vec<StepResult>,
+) -> Result<ReportOutput, FunctionError> {
+    let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
     // The database name comes from the trigger's rules; never trust it as a path blindly.
     let db = bak2pg::job::database_name(&input.input.tenant).map_err(|e| bad(e.to_string()))?;
     if !input.execution.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(bad(format!("execution name {:?}", input.execution)).into());
     }
     let uri = S3Uri { bucket: artifacts_bucket.to_string(), key: report_key(&db, &input.execution) };
-    let report = build(&input, results);
+    let report = build(input, results);
     bak2pg_aws::put_json(s3, &uri, &report).await?;
     tracing::info!(report = %uri, status = %report.status, "report written");
     Ok(ReportOutput { report_uri: uri.to_string() })
@@ -212,13 +232,7 @@ pub fn failure_input(
     change: &ExecutionStatusChange,
     results: &dyn Fn(&str) -> Option<Vec<StepResult>>,
 ) -> Result<ReportInput, StepError> {
-    let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
-    let text = change.input.as_deref().ok_or_else(|| bad(format!("{}: the event has no input", change.name)))?;
-    let input: PipelineInput =
-        serde_json::from_str(text).map_err(|e| bad(format!("{}: input is not a pipeline input: {e}", change.name)))?;
-    let db = bak2pg::job::database_name(&input.tenant).map_err(|e| bad(e.to_string()))?;
-    let job_exec = input.job_execution(&change.name).to_string();
-    let job_uri = format!("s3://{artifacts_bucket}/{}job.json", jobs_prefix(&db, &job_exec));
+    let (input, job_uri) = job_of(artifacts_bucket, change)?;
     let first = input.resume.as_ref().map_or(StepName::Fetch, |r| r.step);
     let mut step_error = None;
     let (job_uri, failed_step) = match results(&job_uri) {
@@ -255,21 +269,16 @@ pub fn failure_input(
     })
 }
 
-/// The step results next to a job document; `None` when there is no job document.
-async fn results_of(s3: &aws_sdk_s3::Client, job_uri: &str) -> Result<Option<Vec<StepResult>>, FunctionError> {
-    let job = S3Uri::parse(job_uri).map_err(|m| StepError::permanent(ErrorCode::BadInput, m))?;
-    if bak2pg_aws::get_json::<serde_json::Value>(s3, &job).await?.is_none() {
-        return Ok(None);
-    }
-    let dir = job.key.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
-    let mut results = Vec::new();
-    for step in StepName::ALL {
-        let uri = S3Uri { bucket: job.bucket.clone(), key: format!("{dir}{step}.json") };
-        if let Some(r) = bak2pg_aws::get_json::<StepResult>(s3, &uri).await? {
-            results.push(r);
-        }
-    }
-    Ok(Some(results))
+/// The input of the execution an event is about and its job document's URI (the resumed
+/// execution's folder for a resume).
+fn job_of(artifacts_bucket: &str, change: &ExecutionStatusChange) -> Result<(PipelineInput, String), StepError> {
+    let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
+    let text = change.input.as_deref().ok_or_else(|| bad(format!("{}: the event has no input", change.name)))?;
+    let input: PipelineInput =
+        serde_json::from_str(text).map_err(|e| bad(format!("{}: input is not a pipeline input: {e}", change.name)))?;
+    let db = bak2pg::job::database_name(&input.tenant).map_err(|e| bad(e.to_string()))?;
+    let job_uri = format!("s3://{artifacts_bucket}/{}job.json", jobs_prefix(&db, input.job_execution(&change.name)));
+    Ok((input, job_uri))
 }
 
 /// Where the function sends dead-letter messages.
@@ -295,17 +304,15 @@ pub async fn handle_event(
         Event::Report(input) => return handle(s3, artifacts_bucket, *input).await,
         Event::StatusChange(ev) => ev.detail,
     };
-    let mut found = None;
-    if let Some(text) = change.input.as_deref()
-        && let Ok(input) = serde_json::from_str::<PipelineInput>(text)
-        && let Ok(db) = bak2pg::job::database_name(&input.tenant)
-    {
-        let job = format!("s3://{artifacts_bucket}/{}job.json", jobs_prefix(&db, input.job_execution(&change.name)));
-        found = Some((job.clone(), results_of(s3, &job).await?));
-    }
-    let lookup = |uri: &str| found.as_ref().filter(|(j, _)| j == uri).and_then(|(_, r)| r.clone());
-    let input = failure_input(artifacts_bucket, &change, &lookup)?;
-    let out = handle(s3, artifacts_bucket, input.clone()).await?;
+    // The step results are read once, for the failed step and for the report.
+    let (_, job_uri) = job_of(artifacts_bucket, &change)?;
+    let job = parse_uri(&job_uri)?;
+    let found = match bak2pg_aws::get_json::<serde_json::Value>(s3, &job).await? {
+        Some(_) => Some(step_results(s3, &job).await?),
+        None => None,
+    };
+    let input = failure_input(artifacts_bucket, &change, &|_| found.clone())?;
+    let out = write_report(s3, artifacts_bucket, &input, found.unwrap_or_default()).await?;
     let error = input.error.clone().unwrap_or_default();
     let message = FailureMessage {
         kind: FAILURE_KIND.into(),
