@@ -705,6 +705,13 @@ pub fn report_key(database: &str, execution: &str) -> String {
     format!("reports/{database}/{execution}.json")
 }
 
+/// Whether an execution name is safe as one S3 key segment and one folder name: not empty,
+/// ASCII letters, digits, `-` and `_` only (what [`execution_name`] makes; a name from a
+/// console replay is checked against it before it becomes a path).
+pub fn is_safe_execution_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// `jobs/<database>/<execution>/`: the prefix of the job document and step results.
 pub fn jobs_prefix(database: &str, execution: &str) -> String {
     format!("jobs/{database}/{execution}/")
@@ -863,7 +870,7 @@ mod tests {
         assert!(execution_name("hotel123", &o, 1).ends_with("-r1"));
         let long = execution_name(&"x".repeat(37), &o, 999);
         assert!(long.len() <= 80, "{long}");
-        assert!(long.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(is_safe_execution_name(&long));
     }
 
     #[test]

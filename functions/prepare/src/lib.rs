@@ -161,7 +161,7 @@ pub fn build(
     if !is_backup_key(&i.object.key) {
         return Err(bad(format!("key {:?} is not a backup upload", i.object.key)));
     }
-    let safe = |e: &str| !e.is_empty() && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let safe = bak2pg::job::is_safe_execution_name;
     if !safe(&req.execution) {
         return Err(bad(format!("execution name {:?} is not a safe folder name", req.execution)));
     }

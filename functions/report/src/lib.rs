@@ -210,7 +210,7 @@ async fn write_report(
     let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
     // The database name comes from the trigger's rules; never trust it as a path blindly.
     let db = bak2pg::job::database_name(&input.input.tenant).map_err(|e| bad(e.to_string()))?;
-    if !input.execution.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !bak2pg::job::is_safe_execution_name(&input.execution) {
         return Err(bad(format!("execution name {:?}", input.execution)).into());
     }
     let uri = S3Uri { bucket: artifacts_bucket.to_string(), key: report_key(&db, &input.execution) };
