@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_sdk_sfn::error::ProvideErrorMetadata as _;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 use bak2pg::job::{ErrorCode, JobDocument, S3Uri, StepError, StepName};
 use serde_json::json;
 
@@ -80,20 +80,40 @@ enum Beat {
     Gone(String),
 }
 
+/// What a call to Step Functions about the task came to.
+enum Sent {
+    Done,
+    /// Step Functions no longer waits for the task (it timed out, was closed, or the token
+    /// is not one it issued): its error code.
+    Gone(String),
+    /// Anything else (throttling, the network): worth trying again.
+    Failed(String),
+}
+
+fn sent<T, E, R>(r: Result<T, aws_sdk_sfn::error::SdkError<E, R>>) -> Sent
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(_) => Sent::Done,
+        Err(e) => match e.code() {
+            Some(code @ ("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")) => Sent::Gone(code.to_string()),
+            _ => Sent::Failed(aws_sdk_sfn::error::DisplayErrorContext(e).to_string()),
+        },
+    }
+}
+
 impl Task {
     async fn heartbeat(&self) -> Beat {
-        match self.sfn.send_task_heartbeat().task_token(&self.token).send().await {
-            Ok(_) => Beat::Alive,
-            Err(e) => match e.as_service_error() {
-                Some(s) if s.is_task_timed_out() || s.is_task_does_not_exist() || s.is_invalid_token() => {
-                    Beat::Gone(s.code().unwrap_or("TaskTimedOut").to_string())
-                }
-                // A heartbeat lost to the network is not a reason to stop: the next may pass.
-                _ => {
-                    tracing::warn!(error = %aws_sdk_sfn::error::DisplayErrorContext(&e), "heartbeat failed");
-                    Beat::Alive
-                }
-            },
+        match sent(self.sfn.send_task_heartbeat().task_token(&self.token).send().await) {
+            Sent::Gone(code) => Beat::Gone(code),
+            Sent::Done => Beat::Alive,
+            // A heartbeat lost to the network is not a reason to stop: the next may pass.
+            Sent::Failed(error) => {
+                tracing::warn!(%error, "heartbeat failed");
+                Beat::Alive
+            }
         }
     }
 
@@ -102,45 +122,31 @@ impl Task {
     /// again, and a step already done is skipped.
     async fn report(&self, step: StepName, outcome: Result<&Done, (&str, &StepError)>) {
         for attempt in 0..6u32 {
-            let sent = match outcome {
+            let result = match outcome {
                 Ok(d) => {
                     let output = json!({
                         "step": step, "summary": &d.summary[..d.summary.floor_char_boundary(2048)], "seconds": d.seconds,
                         "waited_seconds": d.waited_seconds, "skipped": d.skipped,
                     });
-                    self.sfn
-                        .send_task_success()
-                        .task_token(&self.token)
-                        .output(output.to_string())
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| {
-                            (e.code().map(str::to_string), aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
-                        })
+                    sent(self.sfn.send_task_success().task_token(&self.token).output(output.to_string()).send().await)
                 }
-                Err((name, e)) => self
-                    .sfn
-                    .send_task_failure()
-                    .task_token(&self.token)
-                    .error(name)
-                    .cause(e.bounded_cause(&format!("{step}.json next to the job document")))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        (e.code().map(str::to_string), aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
-                    }),
+                Err((name, e)) => sent(
+                    self.sfn
+                        .send_task_failure()
+                        .task_token(&self.token)
+                        .error(name)
+                        .cause(e.bounded_cause(&format!("{step}.json next to the job document")))
+                        .send()
+                        .await,
+                ),
             };
-            match sent {
-                Ok(()) => return,
-                Err((Some(code), _))
-                    if ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"].contains(&code.as_str()) =>
-                {
+            match result {
+                Sent::Done => return,
+                Sent::Gone(code) => {
                     println!("the state machine no longer waits for this step ({code}); outcome not reported");
                     return;
                 }
-                Err((_, msg)) => {
+                Sent::Failed(msg) => {
                     println!("could not report the outcome to Step Functions (attempt {}): {msg}", attempt + 1);
                     tokio::time::sleep(Duration::from_secs(1 << attempt.min(4))).await;
                 }
