@@ -587,12 +587,45 @@ pub async fn drop_ours(c: &Client, step: Step, db: &str) -> Result<bool, Migrate
 /// ours: marked, or unmarked but empty (no relation outside the system schemas, as
 /// `template0` makes it: nothing can be lost). Anything else of that name is refused.
 ///
+/// A run killed *during* its `CREATE DATABASE` leaves a server session that finishes the
+/// statement after the client is gone, so the next run may not see that database yet and
+/// collide with it (SQLSTATE 23505 on `pg_database`, or 42P04): then it waits for the name
+/// to appear and treats it as the leftover it is, once.
+///
 /// # Errors
 /// [`ErrorKind::Conflict`] when `<name>__loading` or `<name>__creating` exists and is not
 /// ours; PostgreSQL errors of CREATE DATABASE.
 pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Result<(), MigrateError> {
     let step = Step::CreateSchema;
     drop_ours(c, step, &names.loading).await?;
+    let creating = names.creating();
+    match create_creating(target, c, names).await {
+        Err(e) if matches!(e.sqlstate.as_deref(), Some("23505" | "42P04")) => {
+            tracing::info!(database = %creating, "another session was creating it (an interrupted run); waiting");
+            let start = std::time::Instant::now();
+            while comment_of(c, step, &creating).await?.is_none() && start.elapsed() < Duration::from_secs(60) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            create_creating(target, c, names).await?;
+        }
+        other => other?,
+    }
+    crate::faults::pause("created_database");
+    let db = quote_ident(&creating);
+    let comment = format!("{COMMENT_PREFIX} loading {:?}, started {}", names.name, utc_compact(SystemTime::now()));
+    c.batch_execute(&format!("COMMENT ON DATABASE {db} IS {}", crate::ddl::quote_literal(&comment)))
+        .await
+        .map_err(|e| MigrateError::pg(step, e))?;
+    crate::faults::pause("commented_database");
+    c.batch_execute(&format!("ALTER DATABASE {db} RENAME TO {}", quote_ident(&names.loading)))
+        .await
+        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))?;
+    Ok(())
+}
+
+/// Clears a leftover `<name>__creating` of ours (see [`create_loading`]) and creates it.
+async fn create_creating(target: &Target, c: &Client, names: &Names) -> Result<(), MigrateError> {
+    let step = Step::CreateSchema;
     let creating = names.creating();
     match comment_of(c, step, &creating).await? {
         None => {}
@@ -627,17 +660,7 @@ pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Resul
     let db = quote_ident(&creating);
     c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
         .await
-        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))?;
-    crate::faults::pause("created_database");
-    let comment = format!("{COMMENT_PREFIX} loading {:?}, started {}", names.name, utc_compact(SystemTime::now()));
-    c.batch_execute(&format!("COMMENT ON DATABASE {db} IS {}", crate::ddl::quote_literal(&comment)))
-        .await
-        .map_err(|e| MigrateError::pg(step, e))?;
-    crate::faults::pause("commented_database");
-    c.batch_execute(&format!("ALTER DATABASE {db} RENAME TO {}", quote_ident(&names.loading)))
-        .await
-        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))?;
-    Ok(())
+        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))
 }
 
 /// Whether `db` holds no relation outside PostgreSQL's own schemas.
