@@ -124,6 +124,8 @@ error_codes! {
     BadDocument = "bad_document",
     /// The pipeline's configuration is missing or invalid.
     Config = "config",
+    /// The worker pool could not be listed, or none of its workers is online.
+    WorkerLookup = "worker_lookup",
     /// A resumed execution left no job document.
     ResumeMissing = "resume_missing",
     /// A resumed execution migrated another object.
@@ -448,6 +450,10 @@ pub struct WorkerConfig {
     /// timeout (not retried) when it is reached.
     #[serde(default = "default_step_timeout_seconds")]
     pub step_timeout_seconds: u64,
+    /// The instance `prepare` chose for this execution: every step runs there, where the
+    /// work folder is. Absent in jobs written before worker pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
 }
 
 fn default_heartbeat_seconds() -> u64 {

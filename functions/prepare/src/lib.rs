@@ -17,7 +17,8 @@
 //! | `engine`                      | `auto`, `native` or `sqlserver`                  | `auto`           |
 //! | `sqlserver/url`               | the worker's SQL Server, `mssql://USER@HOST[:PORT]`, no password | — (the worker's `BAK2PG_MSSQL`) |
 //! | `sqlserver/password-parameter`| SecureString for the `sqlserver` engine          | —                |
-//! | `worker/instance-id`          | the EC2 worker SSM runs the steps on             | — (required)     |
+//! | `worker/tag`                  | the worker pool: SSM managed instances tagged `KEY=VALUE` (see [`workers`]) | — (this or `worker/instance-id`) |
+//! | `worker/instance-id`          | one EC2 worker SSM runs the steps on, instead of a pool | —         |
 //! | `worker/work-root`            | work folders                                     | `/var/lib/bak2pg/work` |
 //! | `worker/slots`                | heavy steps at once on the worker                | `2`              |
 //! | `worker/jobs`                 | tables loaded at once per step                   | `4`              |
@@ -35,6 +36,8 @@ use bak2pg::job::{
 };
 use bak2pg_aws::{AwsError, FunctionError};
 use serde::{Deserialize, Serialize};
+
+pub mod workers;
 
 /// The Lambda's input: the execution input and the execution's name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,8 +140,19 @@ fn number<T: std::str::FromStr>(c: &BTreeMap<String, String>, path: &str, k: &st
     }
 }
 
-/// Builds the job document and the output from the input and the configuration
-/// parameters (relative names, see the module table).
+/// Where an execution's steps run, as [`handle`] decided from the configuration, the
+/// pool's online workers and the execution it resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The instance every step is sent to.
+    pub instance_id: String,
+    /// A resumed execution whose worker is no longer online: that worker. The steps then
+    /// start over, all of them, on `instance_id` (the work folder was on the lost one).
+    pub lost: Option<String>,
+}
+
+/// Builds the job document and the output from the input, the configuration parameters
+/// (relative names, see the module table) and the placement.
 ///
 /// # Errors
 /// Permanent errors for an input that does not hold together (names not derived as the
@@ -147,6 +161,7 @@ pub fn build(
     env: &Env,
     req: &PrepareInput,
     config: &BTreeMap<String, String>,
+    placement: &Placement,
 ) -> Result<(JobDocument, PrepareOutput), StepError> {
     let i = &req.input;
     let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
@@ -170,9 +185,9 @@ pub fn build(
     if !safe(execution) {
         return Err(bad(format!("resumed execution name {execution:?} is not a safe folder name")));
     }
-    let steps: Vec<StepName> = match &i.resume {
-        None => StepName::ALL.to_vec(),
-        Some(r) => StepName::ALL.into_iter().skip_while(|s| *s != r.step).collect(),
+    let steps: Vec<StepName> = match (&i.resume, &placement.lost) {
+        (Some(r), None) => StepName::ALL.into_iter().skip_while(|s| *s != r.step).collect(),
+        _ => StepName::ALL.to_vec(),
     };
     let path = &env.config_path;
     let sslmode = get(config, "pg/sslmode").unwrap_or("verify-full").to_string();
@@ -200,6 +215,7 @@ pub fn build(
         part_bytes: number(config, path, "worker/part-bytes", 64u64 << 20)?,
         heartbeat_seconds: number(config, path, "limits/heartbeat-seconds", 300u64)?.max(10),
         step_timeout_seconds: number(config, path, "limits/step-timeout-seconds", 6 * 3600u64)?.max(60),
+        instance_id: Some(placement.instance_id.clone()),
     };
     let (timeout, heartbeat) = (worker.step_timeout_seconds, worker.heartbeat_seconds);
     if timeout + 2 * heartbeat > MAX_EXECUTION_TIMEOUT {
@@ -249,7 +265,7 @@ pub fn build(
     let out = PrepareOutput {
         job_uri: format!("{results}job.json"),
         steps,
-        instance_id: required(config, path, "worker/instance-id")?,
+        instance_id: placement.instance_id.clone(),
         document: env.document.clone(),
         output_bucket: env.artifacts_bucket.clone(),
         output_prefix: format!("ssm-output/{db}/{}", req.execution),
@@ -290,8 +306,19 @@ pub async fn handle(
         )?;
     req.input.object.size = head.content_length().map(|n| n.max(0) as u64);
     req.input.object.etag = head.e_tag().map(|e| e.trim_matches('"').to_string());
-    let (job, out) = build(env, &req, &config)?;
+    let selector = workers::selector(&config, &env.config_path)?;
+    // Built once with the configured instance (or none yet) to check the input and find
+    // the job's URI, then again with the worker chosen.
+    let provisional = Placement {
+        instance_id: match &selector {
+            workers::Selector::Instance(id) => id.clone(),
+            workers::Selector::Tag { .. } => String::new(),
+        },
+        lost: None,
+    };
+    let (job, out) = build(env, &req, &config, &provisional)?;
     let uri = S3Uri::parse(&out.job_uri).map_err(|e| StepError::permanent(ErrorCode::Config, e))?;
+    let mut earlier_worker = None;
     if let Some(r) = &req.input.resume {
         // Only the same upload may be resumed: the earlier steps' results are about it.
         let earlier: Option<JobDocument> = bak2pg_aws::get_json(s3, &uri).await?;
@@ -312,7 +339,29 @@ pub async fn handle(
             )
             .into());
         }
+        earlier_worker = earlier.worker.instance_id;
     }
+    let (job, out) = match selector {
+        workers::Selector::Instance(_) => (job, out),
+        workers::Selector::Tag { key, value } => {
+            let online = workers::online(ssm, &key, &value).await?;
+            let placement = match earlier_worker {
+                // A resumed execution stays where its work folder is, while that worker lives.
+                Some(w) if online.contains(&w) => Placement { instance_id: w, lost: None },
+                lost => {
+                    let busy = workers::busy(ssm, &env.document).await?;
+                    let chosen = workers::choose(&online, &busy, &req.execution)
+                        .ok_or_else(|| workers::no_worker(&key, &value))?;
+                    Placement { instance_id: chosen.to_string(), lost }
+                }
+            };
+            if let Some(lost) = &placement.lost {
+                tracing::warn!(execution = %req.execution, %lost, now = %placement.instance_id,
+                    "the resumed execution's worker is not online: its steps start over on another");
+            }
+            build(env, &req, &config, &placement)?
+        }
+    };
     // Written again on resume: the configuration may have been fixed since.
     bak2pg_aws::put_json(s3, &uri, &job).await?;
     tracing::info!(execution = %req.execution, job = %out.job_uri, "job document written");
@@ -345,6 +394,10 @@ mod tests {
         }
     }
 
+    fn here() -> Placement {
+        Placement { instance_id: "i-0123456789abcdef0".into(), lost: None }
+    }
+
     fn config() -> BTreeMap<String, String> {
         [
             ("pg/host", "db.internal"),
@@ -369,7 +422,7 @@ mod tests {
 
     #[test]
     fn builds_the_job_and_the_step_limits() {
-        let (job, out) = build(&env(), &req(), &config()).unwrap();
+        let (job, out) = build(&env(), &req(), &config(), &here()).unwrap();
         assert_eq!(out.job_uri, "s3://art/jobs/hotel123/hotel123-0123/job.json");
         assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123.json");
         assert_eq!(out.steps, StepName::ALL.to_vec());
@@ -386,18 +439,18 @@ mod tests {
     fn refuses_inconsistent_input_and_missing_config() {
         let mut r = req();
         r.input.database = "other".into();
-        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        assert_eq!(build(&env(), &r, &config(), &here()).unwrap_err().code, "bad_input");
         let mut r = req();
         r.execution = "../x".into();
-        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        assert_eq!(build(&env(), &r, &config(), &here()).unwrap_err().code, "bad_input");
         let mut c = config();
         c.remove("pg/host");
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert_eq!((e.class, e.code.as_str()), (bak2pg::job::ErrorClass::Permanent, "config"));
         assert!(e.message.contains("/bak2pg/test/config/pg/host"), "{e}");
         let mut c = config();
         c.insert("worker/slots".into(), "many".into());
-        assert!(build(&env(), &req(), &c).is_err());
+        assert!(build(&env(), &req(), &c, &here()).is_err());
     }
 
     #[test]
@@ -405,42 +458,47 @@ mod tests {
         let mut r = req();
         r.execution = "hotel123-0123-resume".into();
         r.input.resume = Some(bak2pg::job::Resume { execution: "hotel123-0123".into(), step: StepName::Load });
-        let (job, out) = build(&env(), &r, &config()).unwrap();
+        let (job, out) = build(&env(), &r, &config(), &here()).unwrap();
         assert_eq!(job.execution, "hotel123-0123");
         assert_eq!(out.job_uri, "s3://art/jobs/hotel123/hotel123-0123/job.json");
         assert_eq!(out.steps, [StepName::Load, StepName::Validate, StepName::Swap]);
         assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123-resume.json");
+        // Its worker gone: everything again, on another, in the same job folder.
+        let moved = Placement { instance_id: "i-other".into(), lost: Some("i-0123456789abcdef0".into()) };
+        let (job, out) = build(&env(), &r, &config(), &moved).unwrap();
+        assert_eq!((out.steps, out.instance_id.as_str()), (StepName::ALL.to_vec(), "i-other"));
+        assert_eq!((job.execution.as_str(), job.worker.instance_id.as_deref()), ("hotel123-0123", Some("i-other")));
         r.input.resume = Some(bak2pg::job::Resume { execution: "../other".into(), step: StepName::Load });
-        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        assert_eq!(build(&env(), &r, &config(), &here()).unwrap_err().code, "bad_input");
     }
 
     #[test]
     fn password_parameters_outside_the_secrets_path_are_refused() {
         let env = Env { secrets_path: Some("/bak2pg/secrets/".into()), ..env() };
-        let e = build(&env, &req(), &config()).unwrap_err();
+        let e = build(&env, &req(), &config(), &here()).unwrap_err();
         assert!(e.code == "config" && e.message.contains("outside /bak2pg/secrets/"), "{e}");
         let mut c = config();
         c.insert("pg/password-parameter".into(), "/bak2pg/secrets/pg".into());
-        assert!(build(&env, &req(), &c).is_ok());
+        assert!(build(&env, &req(), &c, &here()).is_ok());
     }
 
     #[test]
     fn a_step_limit_beyond_what_ssm_allows_is_refused() {
         let mut c = config();
         c.insert("limits/step-timeout-seconds".into(), "172800".into());
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert!(e.code == "config" && e.message.contains("172800"), "{e}");
     }
 
     #[test]
     fn engine_and_sqlserver_settings() {
-        let (job, _) = build(&env(), &req(), &config()).unwrap();
+        let (job, _) = build(&env(), &req(), &config(), &here()).unwrap();
         assert_eq!((job.engine, job.sqlserver_url.as_deref()), (EngineChoice::Auto, None));
         let mut c = config();
         c.insert("engine".into(), "SqlServer".into());
         c.insert("sqlserver/url".into(), "mssql://sa@localhost:1433?encrypt=on&trust_server_certificate=true".into());
         c.insert("sqlserver/password-parameter".into(), "/bak2pg/secrets/mssql".into());
-        let (job, _) = build(&env(), &req(), &c).unwrap();
+        let (job, _) = build(&env(), &req(), &c, &here()).unwrap();
         assert_eq!(job.engine, EngineChoice::Sqlserver);
         assert_eq!(
             job.sqlserver_url.as_deref(),
@@ -448,11 +506,11 @@ mod tests {
         );
         assert_eq!(job.sqlserver_password_parameter.as_deref(), Some("/bak2pg/secrets/mssql"));
         c.insert("engine".into(), "oracle".into());
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert!(e.code == "config" && e.message.contains("config/engine"), "{e}");
         let mut c = config();
         c.insert("sqlserver/url".into(), "mssql://sa:Secret1@localhost".into());
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert!(e.code == "config" && !e.message.contains("Secret1"), "{e}");
     }
 
