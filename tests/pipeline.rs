@@ -1063,3 +1063,70 @@ fn fifty_uploads_within_a_minute_spread_over_a_pool_of_three_workers() {
         drop_databases("pool").await;
     });
 }
+
+/// A worker terminated between two steps: SendCommand refuses it, the execution fails, and
+/// the report function starts the upload over (through the queue and the trigger, as a new
+/// attempt) on the worker still online, instead of dead-lettering it.
+#[test]
+fn an_execution_whose_worker_is_terminated_starts_over_on_another() {
+    scenario(|n, a| async move {
+        let pool = ["i-0lost0000000001", "i-0lost0000000002"];
+        let mut workers = serde_json::Map::new();
+        for id in pool {
+            let root = repo().join(".moto/pool").join(id);
+            let _ = std::fs::remove_dir_all(&root);
+            workers.insert(
+                id.into(),
+                json!({"tags": {"bak2pg:worker": "test"}, "env": {"BAK2PG_WORK_ROOT": root.display().to_string()}}),
+            );
+        }
+        let config = json!({"workers": workers, "lose_worker": "lostworker"});
+        let (status, _) = http_post(&format!("{}/_shim/config", n.shim), &config).await;
+        assert_eq!(status, 200);
+        a.ssm.delete_parameter().name(format!("{}worker/instance-id", n.config_path)).send().await.unwrap();
+        set_config(&n, &a, "worker/tag", "bak2pg:worker=test").await;
+        drop_databases("lostworker").await;
+
+        let names = upload_and_trigger(&n, &a, "lostworker/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = names[0].clone();
+        let status = wait_execution(&n, &a, &exec, Duration::from_secs(600)).await;
+        assert_eq!(status, ExecutionStatus::Failed);
+        let cmds = commands(&n).await;
+        let lost = commands_of(&cmds, &exec, "fetch")[0]["InstanceId"].as_str().unwrap().to_string();
+        assert!(commands_of(&cmds, &exec, "read").is_empty(), "no command reached the terminated worker");
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/lostworker/{exec}.json")).await).unwrap();
+        // AWS: `Ssm.InvalidInstanceIdException`; moto 5.2.5 writes the service in lower case.
+        let error = report["error"]["Error"].as_str().unwrap_or_default();
+        assert!(error.eq_ignore_ascii_case("Ssm.InvalidInstanceIdException"), "{report}");
+        let replayed = report["replayed"].as_str().unwrap_or_else(|| panic!("not replayed: {report}"));
+        assert!(replayed.contains("attempt 1"), "{replayed}");
+        assert!(dlq_messages(&n, &a).await.is_empty(), "started over, not dead-lettered");
+
+        // The event source mapping delivers the replay to the trigger: attempt 1.
+        let msgs = drain(&a, &n.queue).await;
+        assert_eq!(msgs.len(), 1, "one replay message");
+        let q_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", n.queue);
+        let url = format!("{}/2015-03-31/functions/bak2pg-trigger/invocations", n.lambda);
+        let (status, resp) = http_post(&url, &sqs_event(&q_arn, &msgs)).await;
+        assert_eq!((status, &resp["batchItemFailures"]), (200, &json!([])), "{resp}");
+        let again = match bak2pg_trigger::decide(msgs[0].body().unwrap()).unwrap().pop() {
+            Some(bak2pg_trigger::Decision::Start { name, input }) => {
+                assert_eq!(input.attempt, 1);
+                name
+            }
+            other => panic!("{other:?}"),
+        };
+        let status = wait_execution(&n, &a, &again, Duration::from_secs(600)).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
+        let cmds = commands(&n).await;
+        for step in ["fetch", "read", "load", "validate", "swap"] {
+            let sent = commands_of(&cmds, &again, step);
+            assert_eq!(sent.len(), 1, "{step}");
+            assert!(sent[0]["InstanceId"] != lost.as_str(), "{step} went to the terminated worker");
+        }
+        let authors: i64 =
+            pg("lostworker").await.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
+        assert_eq!(authors, 23);
+    });
+}

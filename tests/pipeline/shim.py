@@ -42,7 +42,10 @@ unchanged, except:
   with `gone-` is answered `TaskTimedOut`, as for a task the state machine gave up on.
 
 Configuration comes from the test: `POST /_shim/config` with
-`{"lambda_url", "agent", "agent_env", "workers", "s3_faults": {"marker": n}, "kill_faults": {"marker": "point"}}`.
+`{"lambda_url", "agent", "agent_env", "workers", "s3_faults": {"marker": n}, "kill_faults": {"marker": "point"},
+"lose_worker": "marker"}`: with `lose_worker`, the worker that receives the first command of a
+job whose URI contains the marker runs it, and leaves the fleet (offline, `InvalidInstanceId` to
+later commands), as an instance terminated after that step.
 `GET /_shim/commands` lists the commands run (parameters, exit status, output), so tests
 can check that no secret was passed on a command line.
 """
@@ -63,7 +66,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UPSTREAM = urllib.parse.urlparse(os.environ["MOTO_UPSTREAM"])
 LOCK = threading.Lock()
-CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "workers": {}, "s3_faults": {}, "kill_faults": {}}
+CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "workers": {}, "s3_faults": {}, "kill_faults": {},
+          "lose_worker": None}
+LOST = set()
 FAULTS_LEFT = {}
 KILLED = set()
 HEARTBEATS = [0]
@@ -112,7 +117,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status, obj, extra=()):
-        self._send(status, json.dumps(obj).encode(), [("Content-Type", "application/x-amz-json-1.1")] + list(extra))
+        # Every AWS answer carries a request id; moto's Step Functions reads it from errors.
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        self._send(status, json.dumps(obj).encode(), headers + list(extra))
 
     def _forward(self, body, base=None, path=None):
         base = base or UPSTREAM
@@ -193,6 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 CONFIG.update(json.loads(body))
                 FAULTS_LEFT.clear()
+                LOST.clear()
             return self._json(200, {"ok": True})
         if self.path == "/_shim/heartbeats":
             with LOCK:
@@ -236,6 +244,13 @@ class Handler(BaseHTTPRequestHandler):
                  "proc": None}
         pause_dir = None
         with LOCK:
+            marker = CONFIG.get("lose_worker")
+            if marker and marker in job and marker not in LOST:
+                # Marked now, not when the command ends: the agent reports success before
+                # it exits, and the next step's command must find the worker gone.
+                LOST.add(marker)
+                CONFIG["workers"][instance]["online"] = False
+                log(f"worker {instance} leaves the fleet once command {cid} ({step}) has run")
             if step == "fetch" and any(c["Parameters"].get("JobUri") == params.get("JobUri") and
                                        (c["Parameters"].get("Step") or [""])[0] == "fetch" for c in COMMANDS.values()):
                 # The marker is in the object's key, which the job URI does not show.
@@ -267,6 +282,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 entry.update(Status="Success" if p.returncode == 0 else "Failed", ResponseCode=p.returncode,
                              StandardOutputContent=out, StandardErrorContent=err)
+
             log(f"command {cid} ({step}) exited {p.returncode}: {out.strip()[-300:]}")
 
         threading.Thread(target=run, daemon=True).start()
