@@ -43,6 +43,8 @@ pub mod report;
 #[cfg(feature = "engine")]
 pub mod source;
 #[cfg(feature = "engine")]
+pub mod spatial;
+#[cfg(feature = "engine")]
 pub mod target;
 #[cfg(feature = "engine")]
 pub mod typemap;
