@@ -477,9 +477,8 @@ fn read_tree(r: &mut Reader<'_>, version: u8, npoints: usize) -> Result<Tree, (u
         }
         starts.push(start);
     }
-    let figures: Vec<Figure> = (0..nfig)
-        .map(|k| Figure { start: starts[k], end: starts.get(k + 1).copied().unwrap_or(npoints) })
-        .collect();
+    let figures: Vec<Figure> =
+        (0..nfig).map(|k| Figure { start: starts[k], end: starts.get(k + 1).copied().unwrap_or(npoints) }).collect();
     if nfig == 0 && npoints != 0 {
         return Err((nfig_at, Refusal::Structure(format!("{npoints} points and no figure"))));
     }
@@ -531,13 +530,13 @@ fn read_tree(r: &mut Reader<'_>, version: u8, npoints: usize) -> Result<Tree, (u
         } else {
             let start = first as usize;
             if start < last_first {
-                return Err((at + 4, Refusal::Structure(format!("shape {k} starts at figure {start}, before the last"))));
+                return Err((
+                    at + 4,
+                    Refusal::Structure(format!("shape {k} starts at figure {start}, before the last")),
+                ));
             }
             last_first = start;
-            let end = raw_shapes[k + 1..]
-                .iter()
-                .find(|(f, ..)| *f >= 0)
-                .map_or(nfig, |(f, ..)| *f as usize);
+            let end = raw_shapes[k + 1..].iter().find(|(f, ..)| *f >= 0).map_or(nfig, |(f, ..)| *f as usize);
             if end < start {
                 return Err((at + 4, Refusal::Structure(format!("shape {k} ends at figure {end}"))));
             }
@@ -682,8 +681,7 @@ mod tests {
         let inner = [2., 2., 2., 3., 3., 3., 2., 2.];
         let mut pts = outer.to_vec();
         pts.extend_from_slice(&inner);
-        let raw =
-            Sql::new(32633, 1, PROP_VALID).u32(9).f(&pts).figures(&[(2, 0), (0, 5)]).shapes(&[(-1, 0, 3)]);
+        let raw = Sql::new(32633, 1, PROP_VALID).u32(9).f(&pts).figures(&[(2, 0), (0, 5)]).shapes(&[(-1, 0, 3)]);
         let want = Wkb::geom(3, Some(32633)).u32(2).u32(5).f(&outer).u32(4).f(&inner).0;
         let got = ok(&raw, SpatialKind::Geometry);
         assert_eq!(got.bytes, want);
@@ -692,11 +690,11 @@ mod tests {
 
     #[test]
     fn multipoint_multilinestring_multipolygon() {
-        let raw = Sql::new(0, 1, PROP_VALID)
-            .u32(2)
-            .f(&[1., 2., 3., 4.])
-            .figures(&[(1, 0), (1, 1)])
-            .shapes(&[(-1, 0, 4), (0, 0, 1), (0, 1, 1)]);
+        let raw = Sql::new(0, 1, PROP_VALID).u32(2).f(&[1., 2., 3., 4.]).figures(&[(1, 0), (1, 1)]).shapes(&[
+            (-1, 0, 4),
+            (0, 0, 1),
+            (0, 1, 1),
+        ]);
         let want = Wkb::geom(4, None).u32(2).sub(1).f(&[1., 2.]).sub(1).f(&[3., 4.]).0;
         assert_eq!(ok(&raw, SpatialKind::Geometry).bytes, want);
 
@@ -711,11 +709,11 @@ mod tests {
         let a = [0., 0., 1., 0., 1., 1., 0., 0.];
         let b = [5., 5., 6., 5., 6., 6., 5., 5.];
         let pts: Vec<f64> = a.iter().chain(&b).copied().collect();
-        let raw = Sql::new(0, 1, PROP_VALID)
-            .u32(8)
-            .f(&pts)
-            .figures(&[(2, 0), (2, 4)])
-            .shapes(&[(-1, 0, 6), (0, 0, 3), (0, 1, 3)]);
+        let raw = Sql::new(0, 1, PROP_VALID).u32(8).f(&pts).figures(&[(2, 0), (2, 4)]).shapes(&[
+            (-1, 0, 6),
+            (0, 0, 3),
+            (0, 1, 3),
+        ]);
         let want = Wkb::geom(6, None).u32(2).sub(3).u32(1).u32(4).f(&a).sub(3).u32(1).u32(4).f(&b).0;
         assert_eq!(ok(&raw, SpatialKind::Geometry).bytes, want);
     }
@@ -760,7 +758,10 @@ mod tests {
         let g = SpatialKind::Geography;
         let e = refused(&Sql::new(4326, 3, 0), g);
         assert_eq!((e.offset, e.refusal.clone()), (4, Refusal::Version(3)));
-        assert_eq!(e.to_string(), "geography value refused at byte 4 of 6: serialisation version 3 is not described by MS-SSCLRT (1 and 2 are)");
+        assert_eq!(
+            e.to_string(),
+            "geography value refused at byte 4 of 6: serialisation version 3 is not described by MS-SSCLRT (1 and 2 are)"
+        );
         assert_eq!(refused(&Sql::new(4326, 1, 0x40), g).refusal, Refusal::Properties(0x40));
         assert_eq!(refused(&Sql::new(4326, 1, PROP_POINT | PROP_SEGMENT), g).refusal, Refusal::Properties(0x18));
         assert_eq!(refused(&Sql::new(4326, 2, PROP_HEMISPHERE), g).refusal, Refusal::LargerThanHemisphere);
@@ -782,30 +783,20 @@ mod tests {
     fn curves_and_fullglobe_are_refused_by_name() {
         let geo = SpatialKind::Geometry;
         // CIRCULARSTRING(0 0, 1 1, 2 0): version 2, an arc figure.
-        let raw = Sql::new(0, 2, PROP_VALID)
-            .u32(3)
-            .f(&[0., 0., 1., 1., 2., 0.])
-            .figures(&[(2, 0)])
-            .shapes(&[(-1, 0, 8)]);
+        let raw =
+            Sql::new(0, 2, PROP_VALID).u32(3).f(&[0., 0., 1., 1., 2., 0.]).figures(&[(2, 0)]).shapes(&[(-1, 0, 8)]);
         let e = refused(&raw, geo);
         assert_eq!((e.offset, e.refusal), (62, Refusal::CircularArcs("an arc figure")));
         // The same with a line figure: refused at the shape type.
-        let raw = Sql::new(0, 2, PROP_VALID)
-            .u32(3)
-            .f(&[0., 0., 1., 1., 2., 0.])
-            .figures(&[(1, 0)])
-            .shapes(&[(-1, 0, 8)]);
+        let raw =
+            Sql::new(0, 2, PROP_VALID).u32(3).f(&[0., 0., 1., 1., 2., 0.]).figures(&[(1, 0)]).shapes(&[(-1, 0, 8)]);
         assert_eq!(refused(&raw, geo).refusal, Refusal::CircularArcs("CircularString"));
         // FULLGLOBE: no points, no figures, one shape of type 11.
         let raw = Sql::new(4326, 2, PROP_VALID).u32(0).figures(&[]).shapes(&[(-1, -1, 11)]);
         assert_eq!(refused(&raw, SpatialKind::Geography).refusal, Refusal::FullGlobe);
         // Segments after a linear shape in version 2.
-        let raw = Sql::new(0, 2, PROP_VALID)
-            .u32(2)
-            .f(&[0., 0., 1., 1.])
-            .figures(&[(1, 0)])
-            .shapes(&[(-1, 0, 2)])
-            .u32(1);
+        let raw =
+            Sql::new(0, 2, PROP_VALID).u32(2).f(&[0., 0., 1., 1.]).figures(&[(1, 0)]).shapes(&[(-1, 0, 2)]).u32(1);
         let mut raw = raw;
         raw.b.push(0);
         assert_eq!(refused(&raw, geo).refusal, Refusal::CircularArcs("segments"));
@@ -823,18 +814,12 @@ mod tests {
         let raw = Sql::new(0, 1, 0).u32(2).f(&[0., 0., 1., 1.]).figures(&[(1, 0)]).shapes(&[(-1, 0, 1)]);
         assert!(matches!(refused(&raw, geo).refusal, Refusal::Structure(_)));
         // A figure no shape owns: a multipoint whose second child is missing.
-        let raw = Sql::new(0, 1, 0)
-            .u32(2)
-            .f(&[0., 0., 1., 1.])
-            .figures(&[(1, 0), (1, 1)])
-            .shapes(&[(-1, 0, 4), (0, 0, 1)]);
+        let raw =
+            Sql::new(0, 1, 0).u32(2).f(&[0., 0., 1., 1.]).figures(&[(1, 0), (1, 1)]).shapes(&[(-1, 0, 4), (0, 0, 1)]);
         assert!(matches!(refused(&raw, geo).refusal, Refusal::Structure(_)));
         // A child naming a non-collection parent.
-        let raw = Sql::new(0, 1, 0)
-            .u32(2)
-            .f(&[0., 0., 1., 1.])
-            .figures(&[(1, 0), (1, 1)])
-            .shapes(&[(-1, 0, 1), (0, 1, 1)]);
+        let raw =
+            Sql::new(0, 1, 0).u32(2).f(&[0., 0., 1., 1.]).figures(&[(1, 0), (1, 1)]).shapes(&[(-1, 0, 1), (0, 1, 1)]);
         assert!(matches!(refused(&raw, geo).refusal, Refusal::Structure(_)));
         // A multipolygon holding a point.
         let raw = Sql::new(0, 1, 0).u32(1).f(&[0., 0.]).figures(&[(1, 0)]).shapes(&[(-1, 0, 6), (0, 0, 1)]);

@@ -449,9 +449,7 @@ async fn postgis_status(c: &Client, role: &str) -> Result<PostgisStatus, tokio_p
                 (r.get(0), r.get(1), r.get(2), r.get(3));
             if needs_super && !trusted && !is_super {
                 PostgisStatus::Unavailable {
-                    reason: format!(
-                        "creating the postgis extension needs a superuser, and role {role:?} is not one"
-                    ),
+                    reason: format!("creating the postgis extension needs a superuser, and role {role:?} is not one"),
                 }
             } else {
                 PostgisStatus::Available { version }

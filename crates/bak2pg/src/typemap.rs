@@ -109,7 +109,11 @@ pub const MAPPING: &[MappingRow] = &[
         postgres: "geometry, geography (PostGIS); else bytea",
         notes: "with PostGIS in the target (`--postgis auto`): EWKB with the value's SRID, curves and FULLGLOBE refused by name; else raw bytes; column listed in the report",
     },
-    MappingRow { sql_server: "hierarchyid, CLR types", postgres: "bytea", notes: "raw bytes; column listed in the report" },
+    MappingRow {
+        sql_server: "hierarchyid, CLR types",
+        postgres: "bytea",
+        notes: "raw bytes; column listed in the report",
+    },
     MappingRow {
         sql_server: "unknown types",
         postgres: "(refused)",
@@ -616,9 +620,18 @@ mod tests {
         for (t, pg) in cases {
             assert_eq!(map_type(&t, false).unwrap().0.sql(), pg, "{t}");
         }
-        assert_eq!(map_type_with(&SqlType::Geography, false, true).unwrap(), (PgType::Geography, Some(MappingNote::Postgis)));
-        assert_eq!(map_type_with(&SqlType::Geometry, false, true).unwrap(), (PgType::Geometry, Some(MappingNote::Postgis)));
-        assert_eq!(map_type_with(&SqlType::HierarchyId, false, true).unwrap(), (PgType::Bytea, Some(MappingNote::RawClrBytes)));
+        assert_eq!(
+            map_type_with(&SqlType::Geography, false, true).unwrap(),
+            (PgType::Geography, Some(MappingNote::Postgis))
+        );
+        assert_eq!(
+            map_type_with(&SqlType::Geometry, false, true).unwrap(),
+            (PgType::Geometry, Some(MappingNote::Postgis))
+        );
+        assert_eq!(
+            map_type_with(&SqlType::HierarchyId, false, true).unwrap(),
+            (PgType::Bytea, Some(MappingNote::RawClrBytes))
+        );
         let unknown = SqlType::Unknown { type_id: 244, name: "json".into(), max_length: -1 };
         assert!(map_type(&unknown, false).is_err());
         assert_eq!(map_type(&unknown, true).unwrap(), (PgType::Bytea, Some(MappingNote::RawUnknownBytes)));
