@@ -5,7 +5,7 @@
 //! database, and proves it arrived intact.
 //!
 //! Modules, in the order a migration uses them: [`typemap`] (the one type-mapping
-//! table and value conversions), [`ddl`] (names, tables, keys, constraints), [`copy`]
+//! table and value conversions; [`spatial`] decodes `geography`/`geometry` for PostGIS), [`ddl`] (names, tables, keys, constraints), [`copy`]
 //! (binary COPY encoder), [`load`] (parallel streaming load), [`checksum`] and
 //! [`validate`] (canonical forms, read-back), [`target`] (server, loading database,
 //! swap), [`report`], and [`mod@migrate`] (the entry point [`migrate()`] and its separable steps).

@@ -389,4 +389,44 @@ mod tests {
         // Deterministic.
         assert_eq!(plan(&db, &opts).unwrap(), p);
     }
+
+    #[test]
+    fn postgis_names_in_public_are_kept_from_user_tables_only_with_postgis() {
+        use crate::schema::*;
+        let column = |n: &str, ty: SqlType| Column {
+            column_id: 1,
+            name: n.into(),
+            ty,
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        };
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![
+                Table::heap(1, "dbo", "spatial_ref_sys", vec![column("g", SqlType::Geography)]),
+                Table::heap(2, "dbo", "geometry", vec![column("g", SqlType::Geometry)]),
+                Table::heap(3, "app", "geometry", vec![column("g", SqlType::Geometry)]),
+            ],
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+        };
+        let off = plan(&db, &PlanOptions::default()).unwrap();
+        assert_eq!(off.tables[0].name, "spatial_ref_sys");
+        assert_eq!(off.tables[0].columns[0].pg_type, PgType::Bytea);
+        assert!(!off.needs_postgis());
+        let on = plan(&db, &PlanOptions { postgis: PostgisMode::Auto, ..Default::default() }).unwrap();
+        assert!(on.needs_postgis());
+        assert_eq!(on.tables[0].name, "spatial_ref_sys_2");
+        assert_eq!(on.tables[0].columns[0].pg_type, PgType::Geography);
+        assert_eq!(on.tables[1].name, "geometry_2");
+        assert_eq!(on.tables[1].columns[0].pg_type, PgType::Geometry);
+        // Other schemas do not hold the extension's objects.
+        assert_eq!(on.tables[2].qualified(), r#""app"."geometry""#);
+    }
 }

@@ -116,6 +116,11 @@ async fn fixture_point_lands_as_postgis_geography_with_its_srid_and_coordinates(
         .unwrap()
         .get(0);
     assert_eq!(ty, "geography");
+    // SQL Server's spatial index became PostGIS's: GiST on the column.
+    let ix: String =
+        c.query_one("SELECT indexdef FROM pg_indexes WHERE indexname = 'SPATIAL_location'", &[]).await.unwrap().get(0);
+    assert!(ix.ends_with("USING gist (\"Location\")"), "{ix}");
+    assert!(!report.untranslated.iter().any(|u| u.object == "SPATIAL_location"), "{:?}", report.untranslated);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,6 +143,9 @@ async fn fixture_with_postgis_off_keeps_the_raw_bytes() {
     // No extension was created for it.
     let ext = c.query_opt("SELECT 1 FROM pg_extension WHERE extname = 'postgis'", &[]).await.unwrap();
     assert!(ext.is_none());
+    // The spatial index has no meaning on bytea: listed as not translated.
+    let u = report.untranslated.iter().find(|u| u.object == "SPATIAL_location").expect("listed");
+    assert_eq!(u.action, "not created");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
