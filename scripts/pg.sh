@@ -11,8 +11,9 @@
 # /usr/lib/postgresql/*/bin, and PostGIS for that server's major version
 # (postgresql-<major>-postgis-3, for the spatial tests) when its extension files are
 # missing; both only when missing, so a second start installs nothing. Without root, or
-# if the PostGIS install fails, it says so and the PostGIS tests skip, saying why. PostgreSQL refuses to run as root, so as root the cluster
-# belongs to the postgres OS user and commands run through runuser.
+# if the PostGIS install fails, it says so and the PostGIS tests skip, saying why.
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres OS
+# user and commands run through runuser.
 # Trust authentication, 127.0.0.1 only, a free port: for tests, never for data.
 
 _pg_main() {
