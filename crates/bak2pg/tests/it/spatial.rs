@@ -277,6 +277,25 @@ fn shapes() -> Vec<(Value, Value, &'static str, &'static str)> {
             "SRID=4326;GEOMETRYCOLLECTION(POINT(1 2 7),LINESTRING(0 0 8,3 3 9),POINT EMPTY)",
         ),
         (
+            // GEOMETRYCOLLECTION(MULTIPOINT((1 1), (2 2)), POINT(3 3)): nested, pre-order.
+            Sql::new(0, V).n(3).f(&[1., 1., 2., 2., 3., 3.]).figures(&[(1, 0), (1, 1), (1, 2)]).shapes(&[
+                (-1, 0, 7),
+                (0, 0, 4),
+                (1, 0, 1),
+                (1, 1, 1),
+                (0, 2, 1),
+            ]),
+            // MULTIPOINT((1 1), EMPTY, (2 2)): the empty child has no figure (-1).
+            Sql::new(4326, V).n(2).f(&[1., 1., 2., 2.]).figures(&[(1, 0), (1, 1)]).shapes(&[
+                (-1, 0, 4),
+                (0, 0, 1),
+                (0, -1, 1),
+                (0, 1, 1),
+            ]),
+            "GEOMETRYCOLLECTION(MULTIPOINT(1 1,2 2),POINT(3 3))",
+            "SRID=4326;MULTIPOINT(1 1,EMPTY,2 2)",
+        ),
+        (
             Sql::new(0, V).n(0).figures(&[]).shapes(&[(-1, -1, 7)]),
             Sql::new(4326, V).n(0).figures(&[]).shapes(&[(-1, -1, 1)]),
             "GEOMETRYCOLLECTION EMPTY",
