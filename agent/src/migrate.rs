@@ -17,6 +17,16 @@ use bak2pg::{MigrateOptions, Progress, Report, Step};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mssql_backup::OpenOptions;
 
+/// `--postgis`: what geography/geometry columns become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Postgis {
+    /// PostGIS geography/geometry when the target offers the extension and the role may
+    /// create it; else bytea, with the reason in the report.
+    Auto,
+    /// Raw bytes in bytea.
+    Off,
+}
+
 /// Which restore engine reads the backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
@@ -74,6 +84,10 @@ pub struct Args {
     /// Load columns of unknown types as raw bytea instead of refusing the database.
     #[arg(long)]
     load_unknown_as_bytea: bool,
+    /// geography/geometry columns: PostGIS types when the target has the extension
+    /// (auto), or raw bytes in bytea (off).
+    #[arg(long, value_enum, default_value_t = Postgis::Auto)]
+    postgis: Postgis,
     /// Restore engine.
     #[arg(long, value_enum, default_value_t = Engine::Auto)]
     engine: Engine,
@@ -311,6 +325,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     opts.tuning.jobs = args.jobs.max(1);
     opts.plan.schema_map = parse_schema_map(&args.schema_map)?;
     opts.plan.load_unknown_as_bytea = args.load_unknown_as_bytea;
+    opts.plan.postgis = match args.postgis {
+        Postgis::Auto => bak2pg::spatial::PostgisMode::Auto,
+        Postgis::Off => bak2pg::spatial::PostgisMode::Off,
+    };
     let result = runtime.block_on(bak2pg::migrate(source, &opts, progress));
     if let Some(b) = &bars {
         b.step.finish_and_clear();

@@ -5,7 +5,7 @@
 //! database, and proves it arrived intact.
 //!
 //! Modules, in the order a migration uses them: [`typemap`] (the one type-mapping
-//! table and value conversions), [`ddl`] (names, tables, keys, constraints), [`copy`]
+//! table and value conversions; [`spatial`] decodes `geography`/`geometry` for PostGIS), [`ddl`] (names, tables, keys, constraints), [`copy`]
 //! (binary COPY encoder), [`load`] (parallel streaming load), [`checksum`] and
 //! [`validate`] (canonical forms, read-back), [`target`] (server, loading database,
 //! swap), [`report`], and [`mod@migrate`] (the entry point [`migrate()`] and its separable steps).
@@ -42,6 +42,8 @@ pub mod progress;
 pub mod report;
 #[cfg(feature = "engine")]
 pub mod source;
+#[cfg(feature = "engine")]
+pub mod spatial;
 #[cfg(feature = "engine")]
 pub mod target;
 #[cfg(feature = "engine")]

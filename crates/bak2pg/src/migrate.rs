@@ -20,7 +20,11 @@ use crate::report::{
 };
 use crate::schema::Database;
 use crate::source::Source;
-use crate::target::{self, ErrorKind, MigrateError, Names, RunLock, ServerFacts, SwapOutcome, Target, pg_message};
+use crate::spatial::PostgisMode;
+use crate::target::{
+    self, ErrorKind, MigrateError, Names, PostgisStatus, RunLock, ServerFacts, SwapOutcome, Target, pg_message,
+};
+use crate::typemap::MappingNote;
 use crate::validate::{self, ReadBack};
 
 pub use crate::progress::{NoProgress, Progress};
@@ -75,9 +79,16 @@ impl MigrateOptions {
 /// CREATEDB, a name too long.
 pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Names, ServerFacts, Plan), MigrateError> {
     let names = opts.names(db)?;
-    let plan = ddl::plan(db, &opts.plan)
-        .map_err(|e| MigrateError::new(Step::Preflight, ErrorKind::Conversion, e.to_string()))?;
+    let plan_of = |o: &PlanOptions| {
+        ddl::plan(db, o).map_err(|e| MigrateError::new(Step::Preflight, ErrorKind::Conversion, e.to_string()))
+    };
+    let mut plan = plan_of(&opts.plan)?;
     let facts = target::preflight(&opts.target, &names).await?;
+    // `--postgis auto` planned PostGIS types; without PostGIS in the target the same
+    // columns are planned as bytea (report_postgis says why).
+    if plan.needs_postgis() && !matches!(facts.postgis, PostgisStatus::Available { .. }) {
+        plan = plan_of(&PlanOptions { postgis: PostgisMode::Off, ..opts.plan.clone() })?;
+    }
     Ok((names, facts, plan))
 }
 
@@ -93,6 +104,12 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
     target::create_loading(target, &m, names).await?;
     drop(m);
     let c = target.connect(step, &names.loading).await?;
+    if plan.needs_postgis() {
+        // The types the tables use. Preflight checked that the role may create it.
+        c.batch_execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            .await
+            .map_err(|e| MigrateError::pg(step, e).object("extension postgis"))?;
+    }
     // Schemas, then tables, in one pipeline (see `target::pipelined`): the first failure
     // in that order is reported, naming its table.
     let schemas = ddl::create_schema_statements(plan);
@@ -355,9 +372,36 @@ pub fn report_plan(report: &mut Report, plan: &Plan, db: &Database) {
                     column: c.source_name.clone(),
                     sql_type: c.sql_type.sql_name(),
                     note,
+                    detail: None,
                 });
             }
         }
+    }
+}
+
+/// Report: for each `geography`/`geometry` column, whether it became PostGIS or `bytea`
+/// and why (`mode` is what was asked, `facts` what the server offered); a warning when
+/// `--postgis auto` fell back to `bytea`. Call after [`report_plan`].
+pub fn report_postgis(report: &mut Report, mode: PostgisMode, facts: &ServerFacts) {
+    let mut fell_back = 0;
+    for sc in report.special_columns.iter_mut().filter(|c| matches!(c.sql_type.as_str(), "geography" | "geometry")) {
+        sc.detail = Some(match (sc.note, mode, &facts.postgis) {
+            (MappingNote::Postgis, _, PostgisStatus::Available { version }) => {
+                format!("PostGIS {} (extension postgis {version}): EWKB with each value's SRID", sc.sql_type)
+            }
+            (MappingNote::Postgis, ..) => format!("PostGIS {}", sc.sql_type),
+            (_, PostgisMode::Off, _) => "raw bytes in bytea: --postgis off".into(),
+            (_, _, PostgisStatus::Unavailable { reason }) => {
+                fell_back += 1;
+                format!("raw bytes in bytea: {reason}")
+            }
+            _ => "raw bytes in bytea".into(),
+        });
+    }
+    if let (true, PostgisStatus::Unavailable { reason }) = (fell_back > 0, &facts.postgis) {
+        report.warnings.push(format!(
+            "PostGIS not used ({reason}): {fell_back} geography/geometry columns loaded as raw bytes in bytea"
+        ));
     }
 }
 
@@ -493,6 +537,7 @@ async fn run(
     let _lock = RunLock::acquire(&opts.target, &names).await?;
     report.target.server_version = Some(facts.version.clone());
     report_plan(report, &plan, db);
+    report_postgis(report, opts.plan.postgis, &facts);
 
     let loaded = load_phase(source.clone(), opts, progress, report, &names, &facts, &plan).await?;
     validate_phase(opts, progress, report, &names, &plan, &loaded).await?;

@@ -187,6 +187,10 @@ pub struct SpecialColumn {
     pub sql_type: String,
     /// What was done.
     pub note: MappingNote,
+    /// Why, when the note alone does not say (`geography`/`geometry`: PostGIS, or bytea
+    /// and the reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// An object that is not migrated at all.
@@ -455,7 +459,11 @@ impl Report {
         if !self.special_columns.is_empty() {
             let _ = writeln!(s, "  special columns:");
             for c in &self.special_columns {
-                let _ = writeln!(s, "    {}.{} ({}): {:?}", c.table, c.column, c.sql_type, c.note);
+                match &c.detail {
+                    Some(d) => writeln!(s, "    {}.{} ({}): {d}", c.table, c.column, c.sql_type),
+                    None => writeln!(s, "    {}.{} ({}): {:?}", c.table, c.column, c.sql_type, c.note),
+                }
+                .ok();
             }
         }
         if !self.not_migrated.is_empty() {

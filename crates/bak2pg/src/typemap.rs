@@ -17,7 +17,8 @@
 //! | `xml` PostgreSQL would reject | Checked as XML *content* (XML 1.0 characters, well-formed with `roxmltree` inside a wrapper element, no XML declaration or DTD, which PostgreSQL's binary input treats specially). A value that fails is loaded as NULL, counted, and its original text kept in `bak2pg.rejected_values` (`reason = 'xml_rejected'`) with the row's key. The check is conservative (a test asserts it never accepts what PostgreSQL's `xml_is_well_formed_content` rejects, over tricky samples); when in doubt the value goes to the side table, which loses nothing. A value PostgreSQL still refused would fail that table's COPY with SQLSTATE 2200N, naming the table. |
 //! | `sql_variant` | Loaded as `text`: the base value converted by this table for its own base type, then written in the canonical text form of [`crate::checksum`] (integers in decimal, `numeric` with its scale, dates `YYYY-MM-DD HH:MM:SS[.ffffff]`, `uniqueidentifier` lower-case, binary as `\x` + hex, bit as `true`/`false`). The base type name is lost; each non-NULL value is counted. |
 //! | lone UTF-16 surrogates | Replaced by U+FFFD by the reader; counted from its `DecodeStats` (see [`crate::source::RowReader::decode_stats`]). |
-//! | `hierarchyid`, `geometry`, `geography`, CLR types | Raw bytes in `bytea` (exact, but no longer typed); the column is listed in the report. |
+//! | `geometry`, `geography` | With PostGIS ([`crate::spatial::PostgisMode::Auto`] and the extension available in the target): PostGIS values of the same name, converted by [`crate::spatial::to_ewkb`] (exact: the same coordinates, Z, M and SRID); a value it cannot convert (circular arcs, FULLGLOBE, …) fails its table by name, with the hint to load raw bytes with `--postgis off`. Without: raw bytes in `bytea`. Either way the column is listed in the report. |
+//! | `hierarchyid`, CLR types | Raw bytes in `bytea` (exact, but no longer typed); the column is listed in the report. |
 //! | unknown types | Refused before anything is written, unless `load_unknown_as_bytea` is set: then raw bytes in `bytea`, listed in the report. |
 
 use std::borrow::Cow;
@@ -104,7 +105,12 @@ pub const MAPPING: &[MappingRow] = &[
         notes: "base value in its canonical text form (see checksum docs); base type lost, counted",
     },
     MappingRow {
-        sql_server: "hierarchyid, geometry, geography, CLR types",
+        sql_server: "geometry, geography",
+        postgres: "geometry, geography (PostGIS); else bytea",
+        notes: "with PostGIS in the target (`--postgis auto`): EWKB with the value's SRID, curves and FULLGLOBE refused by name; else raw bytes; column listed in the report",
+    },
+    MappingRow {
+        sql_server: "hierarchyid, CLR types",
         postgres: "bytea",
         notes: "raw bytes; column listed in the report",
     },
@@ -130,6 +136,8 @@ pub fn markdown_table() -> String {
 pub enum MappingNote {
     /// A CLR type (`hierarchyid`, `geometry`, `geography`, user CLR) kept as raw bytes.
     RawClrBytes,
+    /// `geometry`/`geography` loaded as the PostGIS type of the same name.
+    Postgis,
     /// A type this tool does not know, kept as raw bytes because the option says so.
     RawUnknownBytes,
     /// `sql_variant` loaded as text.
@@ -150,6 +158,19 @@ pub struct Unmappable {
 /// # Errors
 /// [`Unmappable`] for [`SqlType::Unknown`] unless `unknown_as_bytea`.
 pub fn map_type(ty: &SqlType, unknown_as_bytea: bool) -> Result<(PgType, Option<MappingNote>), Unmappable> {
+    map_type_with(ty, unknown_as_bytea, false)
+}
+
+/// [`map_type`], with `geometry`/`geography` mapped to the PostGIS types when `postgis`
+/// (the caller knows the target has the extension).
+///
+/// # Errors
+/// [`Unmappable`] for [`SqlType::Unknown`] unless `unknown_as_bytea`.
+pub fn map_type_with(
+    ty: &SqlType,
+    unknown_as_bytea: bool,
+    postgis: bool,
+) -> Result<(PgType, Option<MappingNote>), Unmappable> {
     let frac = |s: &u8| (*s).min(6);
     let t = match ty {
         SqlType::Bit => PgType::Boolean,
@@ -179,6 +200,8 @@ pub fn map_type(ty: &SqlType, unknown_as_bytea: bool) -> Result<(PgType, Option<
         SqlType::DateTimeOffset { scale } => PgType::TimestampTz { precision: frac(scale) },
         SqlType::Xml => PgType::Xml,
         SqlType::SqlVariant => return Ok((PgType::Text, Some(MappingNote::VariantAsText))),
+        SqlType::Geography if postgis => return Ok((PgType::Geography, Some(MappingNote::Postgis))),
+        SqlType::Geometry if postgis => return Ok((PgType::Geometry, Some(MappingNote::Postgis))),
         SqlType::HierarchyId | SqlType::Geometry | SqlType::Geography | SqlType::Clr { .. } => {
             return Ok((PgType::Bytea, Some(MappingNote::RawClrBytes)));
         }
@@ -272,6 +295,9 @@ pub enum ConvertError {
     /// A value outside what the type can hold (a `decimal` with more scale than declared…).
     #[error("value out of range: {0}")]
     OutOfRange(String),
+    /// A `geography`/`geometry` value the decoder refuses (named, with its byte offset).
+    #[error("{0} (--postgis off loads such columns as raw bytes)")]
+    Spatial(#[from] crate::spatial::SpatialError),
 }
 
 /// The kind of a [`Value`], for error messages.
@@ -436,6 +462,12 @@ pub fn convert<'a>(v: &'a Value, target: &PgType, c: &mut ColumnConversions) -> 
         }
         (PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text, Value::String(s)) => Ok(text(s, c)),
         (PgType::Bytea, Value::Binary(b)) => ok(PgValue::Bytea(Cow::Borrowed(b))),
+        (PgType::Geography, Value::Binary(b)) => {
+            ok(PgValue::Ewkb(Cow::Owned(crate::spatial::to_ewkb(b, crate::spatial::SpatialKind::Geography)?.bytes)))
+        }
+        (PgType::Geometry, Value::Binary(b)) => {
+            ok(PgValue::Ewkb(Cow::Owned(crate::spatial::to_ewkb(b, crate::spatial::SpatialKind::Geometry)?.bytes)))
+        }
         (PgType::Uuid, Value::Guid(g)) => ok(PgValue::Uuid(guid_to_uuid(g))),
         (PgType::Xml, Value::Xml(s)) => {
             if xml_content_ok(s) {
@@ -583,10 +615,23 @@ mod tests {
             (SqlType::RowVersion, "bytea"),
             (SqlType::SqlVariant, "text"),
             (SqlType::Geography, "bytea"),
+            (SqlType::Geometry, "bytea"),
         ];
         for (t, pg) in cases {
             assert_eq!(map_type(&t, false).unwrap().0.sql(), pg, "{t}");
         }
+        assert_eq!(
+            map_type_with(&SqlType::Geography, false, true).unwrap(),
+            (PgType::Geography, Some(MappingNote::Postgis))
+        );
+        assert_eq!(
+            map_type_with(&SqlType::Geometry, false, true).unwrap(),
+            (PgType::Geometry, Some(MappingNote::Postgis))
+        );
+        assert_eq!(
+            map_type_with(&SqlType::HierarchyId, false, true).unwrap(),
+            (PgType::Bytea, Some(MappingNote::RawClrBytes))
+        );
         let unknown = SqlType::Unknown { type_id: 244, name: "json".into(), max_length: -1 };
         assert!(map_type(&unknown, false).is_err());
         assert_eq!(map_type(&unknown, true).unwrap(), (PgType::Bytea, Some(MappingNote::RawUnknownBytes)));

@@ -191,6 +191,19 @@ impl CopyOutParser {
     }
 }
 
+/// The expression that reads column `name` of type `ty` back as its canonical text:
+/// `col::text`, except for PostGIS columns, whose text output is upper-case hex in the
+/// server's byte order: those are read as `ST_AsEWKB(col::geometry, 'NDR')::text`, the
+/// EWKB PostGIS writes from what it holds, little-endian, as `bytea` text (the cast to
+/// `geometry` keeps a geography's SRID and coordinates; `ST_AsEWKB` takes geometry).
+pub fn read_back_expr(name: &str, ty: &crate::pgvalue::PgType) -> String {
+    if ty.is_postgis() {
+        format!("ST_AsEWKB({}::geometry, 'NDR')::text", quote_ident(name))
+    } else {
+        format!("{}::text", quote_ident(name))
+    }
+}
+
 /// Reads table `tp` back through `client` (settings must be applied) and computes its
 /// checksum over the compared columns.
 ///
@@ -201,7 +214,7 @@ pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, Migr
     let step = Step::Validate;
     let display = tp.source_display();
     let compared: Vec<_> = tp.columns.iter().filter(|c| c.compared()).collect();
-    let select: Vec<String> = compared.iter().map(|c| format!("{}::text", quote_ident(&c.name))).collect();
+    let select: Vec<String> = compared.iter().map(|c| read_back_expr(&c.name, &c.pg_type)).collect();
     let sql = format!("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)", select.join(", "), tp.qualified());
     let stream = client.copy_out(&sql).await.map_err(|e| MigrateError::pg(step, e).table(display.clone()))?;
     let mut stream = std::pin::pin!(stream);

@@ -7,6 +7,7 @@ use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
 use super::quote::qualified;
+use crate::spatial::PostgisMode;
 use crate::typemap::{MappingNote, PgType};
 
 /// What kind of object a renamed identifier names.
@@ -52,6 +53,11 @@ pub struct PlanOptions {
     pub schema_map: BTreeMap<String, String>,
     /// Load columns of unknown types as raw `bytea` instead of refusing the database.
     pub load_unknown_as_bytea: bool,
+    /// `geography`/`geometry` as PostGIS types or raw `bytea`. [`super::plan()`] plans
+    /// PostGIS types for [`PostgisMode::Auto`]; [`crate::migrate::step_preflight`] first
+    /// asks the target and plans with [`PostgisMode::Off`] when PostGIS cannot be used.
+    #[serde(default)]
+    pub postgis: PostgisMode,
 }
 
 /// A column as it will be created.
@@ -167,6 +173,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// True when a column is planned as a PostGIS type: the loading database then needs
+    /// the extension before its tables.
+    pub fn needs_postgis(&self) -> bool {
+        self.tables.iter().any(|t| t.columns.iter().any(|c| c.pg_type.is_postgis()))
+    }
+
     /// The plan of the table `schema.name` (source names).
     pub fn table(&self, schema: &str, name: &str) -> Option<&TablePlan> {
         self.tables.iter().find(|t| t.source_schema == schema && t.source_name == name)

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
 use super::OWN_SCHEMA;
@@ -10,7 +11,8 @@ use super::model::{ColumnPlan, ObjectKind, Plan, PlanOptions, Rename, TablePlan,
 use super::quote::{MAX_IDENT_BYTES, cut, fit_identifier};
 use super::tsql_expr::{ExprContext, translate_expr};
 use crate::schema::Database;
-use crate::typemap::{PgType, map_type};
+use crate::spatial::PostgisMode;
+use crate::typemap::{PgType, map_type_with};
 
 /// Allocates unique names in one PostgreSQL namespace.
 #[derive(Debug, Default)]
@@ -95,6 +97,25 @@ pub enum PlanError {
     Unmappable(Vec<UnmappableColumn>),
 }
 
+/// Relation and type names `CREATE EXTENSION postgis` takes in `public` (tables, views,
+/// the primary key's index, and types: a table's row type shares the namespace), kept
+/// from user tables when PostGIS is planned (PostGIS 3.3's `postgis.sql`).
+pub const POSTGIS_PUBLIC_NAMES: &[&str] = &[
+    "spatial_ref_sys",
+    "spatial_ref_sys_pkey",
+    "geometry_columns",
+    "geography_columns",
+    "geometry",
+    "geography",
+    "box2d",
+    "box3d",
+    "box2df",
+    "gidx",
+    "spheroid",
+    "geometry_dump",
+    "valid_detail",
+];
+
 /// Column names PostgreSQL reserves for system columns.
 const SYSTEM_COLUMNS: &[&str] = &["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
 
@@ -163,6 +184,14 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
 
     // Relation namespace per PostgreSQL schema: tables first, then key/index names.
     let mut relations: HashMap<String, Namespace> = HashMap::new();
+    let postgis = opts.postgis != PostgisMode::Off
+        && db.tables.iter().flat_map(|t| &t.columns).any(|c| matches!(c.ty, SqlType::Geography | SqlType::Geometry));
+    if postgis {
+        let public = relations.entry("public".into()).or_default();
+        for n in POSTGIS_PUBLIC_NAMES {
+            public.reserve(n);
+        }
+    }
     let mut tables = Vec::with_capacity(db.tables.len());
     for (index, t) in db.tables.iter().enumerate() {
         let pg_schema = schema_names[&t.schema].clone();
@@ -186,7 +215,7 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
             cols_ns.reserve(sys);
         }
         for c in &t.columns {
-            let (pg_type, note) = match map_type(&c.ty, opts.load_unknown_as_bytea) {
+            let (pg_type, note) = match map_type_with(&c.ty, opts.load_unknown_as_bytea, postgis) {
                 Ok(x) => x,
                 Err(e) => {
                     unmappable.push(UnmappableColumn {
@@ -359,5 +388,45 @@ mod tests {
         assert!(p.renames.iter().any(|r| r.kind == ObjectKind::Schema && r.target == "_pg_stuff"));
         // Deterministic.
         assert_eq!(plan(&db, &opts).unwrap(), p);
+    }
+
+    #[test]
+    fn postgis_names_in_public_are_kept_from_user_tables_only_with_postgis() {
+        use crate::schema::*;
+        let column = |n: &str, ty: SqlType| Column {
+            column_id: 1,
+            name: n.into(),
+            ty,
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        };
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![
+                Table::heap(1, "dbo", "spatial_ref_sys", vec![column("g", SqlType::Geography)]),
+                Table::heap(2, "dbo", "geometry", vec![column("g", SqlType::Geometry)]),
+                Table::heap(3, "app", "geometry", vec![column("g", SqlType::Geometry)]),
+            ],
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+        };
+        let off = plan(&db, &PlanOptions::default()).unwrap();
+        assert_eq!(off.tables[0].name, "spatial_ref_sys");
+        assert_eq!(off.tables[0].columns[0].pg_type, PgType::Bytea);
+        assert!(!off.needs_postgis());
+        let on = plan(&db, &PlanOptions { postgis: PostgisMode::Auto, ..Default::default() }).unwrap();
+        assert!(on.needs_postgis());
+        assert_eq!(on.tables[0].name, "spatial_ref_sys_2");
+        assert_eq!(on.tables[0].columns[0].pg_type, PgType::Geography);
+        assert_eq!(on.tables[1].name, "geometry_2");
+        assert_eq!(on.tables[1].columns[0].pg_type, PgType::Geometry);
+        // Other schemas do not hold the extension's objects.
+        assert_eq!(on.tables[2].qualified(), r#""app"."geometry""#);
     }
 }

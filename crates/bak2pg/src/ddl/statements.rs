@@ -422,7 +422,20 @@ fn index_statement(
         IndexKind::ClusteredColumnstore | IndexKind::NonClusteredColumnstore => {
             return Err("columnstore indexes have no PostgreSQL equivalent".into());
         }
-        IndexKind::Other => return Err("XML, spatial, full-text and hash indexes are not translated".into()),
+        IndexKind::Other => {
+            // SQL Server allows no index on a geography/geometry column but a spatial one,
+            // so an index of a special kind over one column planned as PostGIS is that:
+            // a GiST index, PostGIS's spatial index (its grid settings have no meaning there).
+            if let [ic] = ix.columns.as_slice()
+                && let Some(cp) = tp.column(&ic.name)
+                && cp.pg_type.is_postgis()
+                && !ix.disabled
+            {
+                let sql = format!("CREATE INDEX {} ON {qt} USING gist ({})", quote_ident(name), quote_ident(&cp.name));
+                return Ok((sql, OnFailure::Report));
+            }
+            return Err("XML, spatial, full-text and hash indexes are not translated".into());
+        }
     }
     if ix.disabled {
         return Err("disabled in SQL Server".into());

@@ -7,6 +7,7 @@ mod archive;
 mod common;
 mod safety;
 mod schema;
+mod spatial;
 mod sqlserver_live;
 mod throughput;
 mod tls;
