@@ -33,6 +33,8 @@ pub mod job;
 #[cfg(feature = "engine")]
 pub mod load;
 #[cfg(feature = "engine")]
+pub mod mapping;
+#[cfg(feature = "engine")]
 pub mod migrate;
 #[cfg(feature = "engine")]
 pub mod pgvalue;
