@@ -30,7 +30,10 @@ mod quote;
 mod statements;
 mod tsql_expr;
 
-pub use model::{ColumnPlan, ObjectKind, Plan, PlanOptions, Rename, TablePlan, Untranslated};
+pub use model::{
+    ColumnPlan, ForeignKeyLeftOut, MappingOutcome, ObjectKind, Plan, PlanOptions, Rename, TablePlan, TypeOverride,
+    Untranslated,
+};
 pub use plan::{PlanError, UnmappableColumn, plan};
 pub use quote::{MAX_IDENT_BYTES, fit_identifier, qualified, quote_ident, quote_literal};
 pub use statements::{
