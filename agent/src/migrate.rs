@@ -120,7 +120,10 @@ pub struct Args {
 /// it, drops and recreates its foreign keys, and cannot check a schema bak2pg did not
 /// create against the backup. Until that is built, data-only is refused rather than done
 /// in a way that could lose or mix data.
-const DATA_ONLY_REFUSED: &str = "--data-only is not supported: bak2pg always builds the whole database as     <name>__loading and swaps it in once validated, so it never writes into the tables of a live database.     Run without it (the schema is created from the backup, with --config renames and types), or with     --schema-only to create the empty schema. Nothing was written to PostgreSQL.";
+const DATA_ONLY_REFUSED: &str = "--data-only is not supported: bak2pg always builds the whole database as \
+    <name>__loading and swaps it in once validated, so it never writes into the tables of a live database. Run \
+    without it (the schema is created from the backup, with --config renames and types), or with --schema-only to \
+    create the empty schema. Nothing was written to PostgreSQL.";
 
 /// One line for the report on what the sqlserver engine did.
 pub(crate) fn restore_note(f: &RestoreFacts) -> String {

@@ -355,6 +355,9 @@ pub fn check_override(ty: &SqlType, to: &PgType) -> Result<(), String> {
             | SqlType::NText { .. },
             PgType::Text,
         ) => Ok(()),
+        (SqlType::Money | SqlType::SmallMoney, _) => {
+            refuse("money has 4 decimals: it goes into numeric(p,s) with s ≥ 4 (numeric(19,4) holds every money value)")
+        }
         (SqlType::Char { .. } | SqlType::NChar { .. }, PgType::Char { len } | PgType::VarChar { len })
         | (SqlType::VarChar { .. } | SqlType::NVarChar { .. }, PgType::VarChar { len }) => {
             let min = match default {
