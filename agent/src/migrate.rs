@@ -81,7 +81,9 @@ pub struct Args {
     /// Create the tables, keys and constraints without rows (validated empty, swapped in).
     #[arg(long, conflicts_with = "data_only")]
     schema_only: bool,
-    /// Not supported: refused with the reason (see the README, "Mapping file").
+    /// Load the backup's rows into the tables of the existing database (same names and
+    /// types as the plan, e.g. made by --schema-only and the same --config): a copy of it
+    /// is loaded, validated and swapped in; the database is never written in place.
     #[arg(long)]
     data_only: bool,
     /// Restore engine.
@@ -111,19 +113,6 @@ pub struct Args {
     #[command(flatten)]
     sqlserver: crate::sqlserver::SqlServerArgs,
 }
-
-/// Why `--data-only` is refused. bak2pg never writes into a live target: it builds
-/// `<name>__loading` and swaps it in once validated. Loading rows into the existing
-/// tables in place would leave the database half old, half new when a table failed
-/// half-way, or (with one transaction per table) a mix of tables from two backups; and
-/// cloning the target as the loading database's template needs every other session off
-/// it, drops and recreates its foreign keys, and cannot check a schema bak2pg did not
-/// create against the backup. Until that is built, data-only is refused rather than done
-/// in a way that could lose or mix data.
-const DATA_ONLY_REFUSED: &str = "--data-only is not supported: bak2pg always builds the whole database as \
-    <name>__loading and swaps it in once validated, so it never writes into the tables of a live database. Run \
-    without it (the schema is created from the backup, with --config renames and types), or with --schema-only to \
-    create the empty schema. Nothing was written to PostgreSQL.";
 
 /// One line for the report on what the sqlserver engine did.
 pub(crate) fn restore_note(f: &RestoreFacts) -> String {
@@ -240,10 +229,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => &bak2pg::NoProgress,
     };
     let mut pre_steps = Vec::new();
-    if args.data_only {
-        eprintln!("error: {DATA_ONLY_REFUSED}");
-        return Ok(ExitCode::from(2));
-    }
     // The mapping file is checked before anything else is done (the backup is not needed).
     let mapping = match &args.config {
         Some(path) => match bak2pg::mapping::Mapping::load(path) {
@@ -352,6 +337,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     opts.plan.load_unknown_as_bytea = args.load_unknown_as_bytea;
     opts.plan.mapping = mapping;
     opts.schema_only = args.schema_only;
+    opts.data_only = args.data_only;
     let result = runtime.block_on(bak2pg::migrate(source, &opts, progress));
     if let Some(b) = &bars {
         b.step.finish_and_clear();

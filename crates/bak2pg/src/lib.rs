@@ -26,6 +26,8 @@ pub mod checksum;
 #[cfg(feature = "engine")]
 pub mod copy;
 #[cfg(feature = "engine")]
+pub mod data_only;
+#[cfg(feature = "engine")]
 pub mod ddl;
 #[cfg(feature = "engine")]
 pub mod faults;

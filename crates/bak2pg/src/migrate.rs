@@ -44,6 +44,9 @@ pub struct MigrateOptions {
     /// `--schema-only`: create tables, keys and constraints, load no rows (every table is
     /// validated empty, then swapped in as usual).
     pub schema_only: bool,
+    /// `--data-only`: the rows into the tables of the existing `<name>`, through a copy of
+    /// it built and validated as `<name>__loading` (see [`crate::data_only`]).
+    pub data_only: bool,
 }
 
 impl MigrateOptions {
@@ -60,6 +63,7 @@ impl MigrateOptions {
             plan: PlanOptions::default(),
             tuning: LoadTuning::default(),
             schema_only: false,
+            data_only: false,
         })
     }
 
@@ -504,6 +508,18 @@ async fn run(
     report.target.loading_database = names.loading.clone();
 
     let (names, facts, plan) = timed(report, progress, Step::Preflight, step_preflight(db, opts)).await?;
+    if opts.data_only && (opts.schema_only || !facts.target_exists) {
+        let why = if opts.schema_only {
+            "--data-only and --schema-only exclude each other".to_string()
+        } else {
+            format!(
+                "--data-only loads into the existing database {:?}, which does not exist: migrate without it first (or \
+                 with --schema-only)",
+                names.name
+            )
+        };
+        return Err(MigrateError::new(Step::Preflight, ErrorKind::Config, why));
+    }
     let _lock = RunLock::acquire(&opts.target, &names).await?;
     report.target.server_version = Some(facts.version.clone());
     report_plan(report, &plan, db);
@@ -535,7 +551,14 @@ pub async fn load_phase(
 ) -> Result<Vec<LoadedTable>, MigrateError> {
     let db = source.database();
     let built = async {
-        timed(report, progress, Step::CreateSchema, step_create_schema(&opts.target, names, plan)).await?;
+        let saved = if opts.data_only {
+            report.data_only = true;
+            let prepare = crate::data_only::prepare(&opts.target, names, plan);
+            timed(report, progress, Step::CreateSchema, prepare).await?
+        } else {
+            timed(report, progress, Step::CreateSchema, step_create_schema(&opts.target, names, plan)).await?;
+            Vec::new()
+        };
         let loaded = if opts.schema_only {
             report.schema_only = true;
             no_rows(plan)
@@ -545,9 +568,15 @@ pub async fn load_phase(
         };
         report_loaded(report, plan, &loaded);
         crate::faults::pause("loaded");
-        let constraints = step_create_constraints(db, plan, &opts.target, names, facts.version_num);
-        let more = timed(report, progress, Step::CreateConstraints, constraints).await?;
-        report.untranslated.extend(more);
+        if opts.data_only {
+            // The target's own keys, indexes and constraints came with the copy.
+            let finish = crate::data_only::finish(&opts.target, names, plan, &saved);
+            timed(report, progress, Step::CreateConstraints, finish).await?;
+        } else {
+            let constraints = step_create_constraints(db, plan, &opts.target, names, facts.version_num);
+            let more = timed(report, progress, Step::CreateConstraints, constraints).await?;
+            report.untranslated.extend(more);
+        }
         crate::faults::pause("constraints_created");
         Ok(loaded)
     }

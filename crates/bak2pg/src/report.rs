@@ -326,6 +326,10 @@ pub struct Report {
     /// validated empty; SQL Server's row counts are listed, not compared).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub schema_only: bool,
+    /// `--data-only`: the rows loaded into the existing target's tables (through a copy of
+    /// it, validated and swapped in); its keys and constraints are its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data_only: bool,
     /// Other things worth knowing.
     pub warnings: Vec<String>,
 }
@@ -352,6 +356,7 @@ impl Report {
             renamed: Vec::new(),
             mapping: None,
             schema_only: false,
+            data_only: false,
             warnings: Vec::new(),
         }
     }
@@ -516,6 +521,9 @@ impl Report {
         }
         if self.schema_only {
             let _ = writeln!(s, "  schema only: no rows loaded");
+        }
+        if self.data_only {
+            let _ = writeln!(s, "  data only: rows loaded into the existing database's tables (a copy, swapped in)");
         }
         for w in &self.warnings {
             let _ = writeln!(s, "  warning: {w}");
