@@ -330,3 +330,98 @@ async fn a_mapping_error_fails_preflight_before_anything_is_written() {
     assert!(e.to_string().contains("mapping file northwind.toml: types.money:"), "{e}");
     assert!(databases(name).await.is_empty());
 }
+
+/// `--schema-only` with a mapping file, the target then changed by hand (a table of its
+/// own with a foreign key to a loaded table, an index), then `--data-only` with the same
+/// file: the rows arrive in the existing tables, validated against SQL Server's counts,
+/// and what the target had of its own is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_only_loads_into_the_existing_tables_and_keeps_the_targets_own_objects() {
+    let name = "t_map_data_only";
+    reset(name).await;
+    let src = open(NORTHWIND);
+
+    // Nothing to load into yet.
+    let mut opts = with_mapping(name, NORTHWIND_MAPPING);
+    opts.data_only = true;
+    let e = bak2pg::migrate(src.clone(), &opts, &NoProgress).await.unwrap_err();
+    assert_eq!((e.step, e.kind), (Step::Preflight, ErrorKind::Config));
+    assert!(e.to_string().contains("which does not exist"), "{e}");
+    assert!(databases(name).await.is_empty());
+
+    let mut schema = with_mapping(name, NORTHWIND_MAPPING);
+    schema.schema_only = true;
+    bak2pg::migrate(src.clone(), &schema, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    connect(name)
+        .await
+        .batch_execute(
+            r#"CREATE TABLE nw.notes (id int PRIMARY KEY, order_id int NOT NULL REFERENCES nw."Orders" ("OrderID"), note text);
+               CREATE INDEX orders_by_freight ON nw."Orders" ("Freight");"#,
+        )
+        .await
+        .unwrap();
+    let fk_state = "SELECT string_agg(conname || ' ' || convalidated, ', ' ORDER BY conname) FROM pg_constraint \
+                    WHERE contype = 'f' AND connamespace = 'nw'::regnamespace";
+    let keys_before = text(name, fk_state).await;
+    // A row of its own cannot reference an order before the data is there: it is added
+    // after the first data-only run, and must survive the second.
+    let report = bak2pg::migrate(src.clone(), &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.status, Status::Passed);
+    assert!(report.data_only);
+    connect(name).await.batch_execute("INSERT INTO nw.notes VALUES (1, 10248, 'first order')").await.unwrap();
+    let report = bak2pg::migrate(src.clone(), &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.status, Status::Passed);
+    assert_eq!(report.tables.len(), 10);
+    for t in &report.tables {
+        assert_eq!(t.status, TableStatus::Match, "{}", t.source);
+        assert_eq!(Some(t.rows), t.catalog_rows, "{}", t.source);
+    }
+    assert!(report.target.previous_kept_as.as_deref().is_some_and(|p| p.starts_with("t_map_data_only__prev_")));
+
+    let row = text(
+        name,
+        r#"SELECT concat_ws('|', "Freight", shipper_id, n.note) FROM nw."Orders" o JOIN nw.notes n ON n.order_id = o."OrderID""#,
+    )
+    .await;
+    assert_eq!(row, ["32.380000|3|first order"]);
+    let own = text(
+        name,
+        r#"SELECT conname::text FROM pg_constraint WHERE conrelid = 'nw.notes'::regclass AND contype = 'f'
+           UNION ALL SELECT indexname::text FROM pg_indexes WHERE indexname = 'orders_by_freight'
+           UNION ALL SELECT conname::text FROM pg_constraint WHERE conname = 'FK_Order_Details_Orders'"#,
+    )
+    .await;
+    assert_eq!(own, ["notes_order_id_fkey", "orders_by_freight", "FK_Order_Details_Orders"]);
+    // The foreign keys dropped for the load are back as they were (validated or not).
+    let keys_after = text(name, fk_state).await;
+    assert_eq!(keys_before, keys_after);
+    assert!(keys_after[0].contains("FK_Order_Details_Products"), "{keys_after:?}");
+    // The identity continues after the loaded orders.
+    let next = text(name, r#"SELECT nextval(pg_get_serial_sequence('nw."Orders"', 'OrderID'))::text"#).await;
+    assert_eq!(next, ["11078"]);
+
+    // PostgreSQL copies a database only while nobody else is connected to it.
+    let session = connect(name).await;
+    let e = bak2pg::migrate(src.clone(), &opts, &NoProgress).await.unwrap_err();
+    assert_eq!((e.step, e.kind), (Step::CreateSchema, ErrorKind::Busy));
+    assert!(e.to_string().contains("cannot be copied while other sessions are connected"), "{e}");
+    drop(session);
+
+    // A column of another type than the plan's: refused, naming it; the target untouched.
+    connect(name)
+        .await
+        .batch_execute(r#"ALTER TABLE nw."Orders" ALTER COLUMN "Freight" TYPE numeric(19,4); DELETE FROM nw.notes"#)
+        .await
+        .unwrap();
+    let e = bak2pg::migrate(src.clone(), &opts, &NoProgress).await.unwrap_err();
+    assert_eq!((e.step, e.kind), (Step::CreateSchema, ErrorKind::Config));
+    assert!(
+        e.to_string()
+            .contains("column nw.Orders.Freight is numeric(19,4), the backup's values are loaded as numeric(21,6)"),
+        "{e}"
+    );
+    let n = text(name, r#"SELECT count(*)::text FROM nw."Orders""#).await;
+    assert_eq!(n, ["830"]);
+    assert!(!databases(name).await.iter().any(|d| d.ends_with("__loading")));
+    reset(name).await;
+}
