@@ -9,6 +9,8 @@
 //! (binary COPY encoder), [`load`] (parallel streaming load), [`checksum`] and
 //! [`validate`] (canonical forms, read-back), [`target`] (server, loading database,
 //! swap), [`report`], and [`mod@migrate`] (the entry point [`migrate()`] and its separable steps).
+//! [`mapping`] is the `--config` file (tables included/excluded, renames, type overrides)
+//! that [`ddl::plan`] applies; [`data_only`] the `--data-only` steps.
 
 //!
 //! [`job`] (the AWS pipeline's job document, step results and names) is always built;
