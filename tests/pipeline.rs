@@ -1130,3 +1130,47 @@ fn an_execution_whose_worker_is_terminated_starts_over_on_another() {
         assert_eq!(authors, 23);
     });
 }
+
+#[test]
+fn a_tenants_mapping_file_next_to_its_uploads_shapes_its_database() {
+    scenario(|n, a| async move {
+        drop_databases("e2emap").await;
+        let toml = "exclude = [\"dbo.Customer*\", \"dbo.sysdiagrams\"]\n\
+                    [rename.tables]\n\"dbo.Order Details\" = \"order_lines\"\n\
+                    [types]\n\"dbo.Orders.Freight\" = \"numeric(21,6)\"\n";
+        a.s3.put_object()
+            .bucket(&n.uploads)
+            .key(bak2pg::job::mapping_key("e2emap"))
+            .body(toml.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        let names = upload_and_trigger(&n, &a, "e2emap/nw.bak", "bak/northwind-sql2005-tornpage.bak").await;
+        assert_eq!(names.len(), 1, "the mapping file's own upload starts nothing");
+        let exec = &names[0];
+        let status = wait_execution(&n, &a, exec, Duration::from_secs(900)).await;
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "dead-letter messages: {dlq:?}");
+
+        let job: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("jobs/e2emap/{exec}/job.json")).await).unwrap();
+        assert_eq!(job["mapping"]["text"], toml);
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/e2emap/{exec}.json")).await).unwrap();
+        let m = &report["migration"]["mapping"];
+        assert_eq!(m["excluded"].as_array().map(Vec::len), Some(4), "{m}");
+        assert_eq!(report["migration"]["totals"]["tables"], 10);
+        assert_eq!(report["migration"]["totals"]["mismatched"], 0);
+
+        let c = pg("e2emap").await;
+        let n_lines: i64 = c.query_one("SELECT count(*) FROM order_lines", &[]).await.unwrap().get(0);
+        assert_eq!(n_lines, 2155);
+        let freight: String =
+            c.query_one(r#"SELECT "Freight"::text FROM "Orders" WHERE "OrderID" = 10248"#, &[]).await.unwrap().get(0);
+        assert_eq!(freight, "32.380000");
+        let customers: Option<String> =
+            c.query_one("SELECT to_regclass('\"Customers\"')::text", &[]).await.unwrap().get(0);
+        assert_eq!(customers, None);
+        a.s3.delete_object().bucket(&n.uploads).key(bak2pg::job::mapping_key("e2emap")).send().await.unwrap();
+    });
+}

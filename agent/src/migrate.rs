@@ -88,6 +88,18 @@ pub struct Args {
     /// (auto), or raw bytes in bytea (off).
     #[arg(long, value_enum, default_value_t = Postgis::Auto)]
     postgis: Postgis,
+    /// Mapping file (TOML): tables included/excluded by glob, schemas, tables and columns
+    /// renamed, column types overridden (see the README, "Mapping file").
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Create the tables, keys and constraints without rows (validated empty, swapped in).
+    #[arg(long, conflicts_with = "data_only")]
+    schema_only: bool,
+    /// Load the backup's rows into the tables of the existing database (same names and
+    /// types as the plan, e.g. made by --schema-only and the same --config): a copy of it
+    /// is loaded, validated and swapped in; the database is never written in place.
+    #[arg(long)]
+    data_only: bool,
     /// Restore engine.
     #[arg(long, value_enum, default_value_t = Engine::Auto)]
     engine: Engine,
@@ -231,6 +243,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => &bak2pg::NoProgress,
     };
     let mut pre_steps = Vec::new();
+    // The mapping file is checked before anything else is done (the backup is not needed).
+    let mapping = match &args.config {
+        Some(path) => match bak2pg::mapping::Mapping::load(path) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!("Nothing was written to PostgreSQL.");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
 
     // Extract (work folder only: nothing is written to PostgreSQL before the backup is
     // known to be whole).
@@ -329,6 +353,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Postgis::Auto => bak2pg::spatial::PostgisMode::Auto,
         Postgis::Off => bak2pg::spatial::PostgisMode::Off,
     };
+    opts.plan.mapping = mapping;
+    opts.schema_only = args.schema_only;
+    opts.data_only = args.data_only;
     let result = runtime.block_on(bak2pg::migrate(source, &opts, progress));
     if let Some(b) = &bars {
         b.step.finish_and_clear();

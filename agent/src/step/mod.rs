@@ -152,8 +152,20 @@ impl Ctx {
         opts.database = Some(t.database.clone());
         opts.keep_previous = t.keep_previous();
         opts.tuning.jobs = self.job.worker.jobs.max(1);
-        opts.plan = PlanOptions::default();
+        opts.plan = self.plan_options()?;
         Ok(opts)
+    }
+
+    /// The plan options of this job: defaults, and the tenant's mapping file when
+    /// `prepare` found one.
+    fn plan_options(&self) -> Result<PlanOptions, StepError> {
+        let mut plan = PlanOptions::default();
+        if let Some(m) = &self.job.mapping {
+            let parsed = bak2pg::mapping::Mapping::parse(&m.text, &m.uri)
+                .map_err(|e| StepError::permanent(ErrorCode::Config, e.to_string()))?;
+            plan.mapping = Some(parsed);
+        }
+        Ok(plan)
     }
 
     /// The worker's SQL Server, or `None` when none is configured. The password (from the

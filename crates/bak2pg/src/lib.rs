@@ -9,6 +9,8 @@
 //! (binary COPY encoder), [`load`] (parallel streaming load), [`checksum`] and
 //! [`validate`] (canonical forms, read-back), [`target`] (server, loading database,
 //! swap), [`report`], and [`mod@migrate`] (the entry point [`migrate()`] and its separable steps).
+//! [`mapping`] is the `--config` file (tables included/excluded, renames, type overrides)
+//! that [`ddl::plan`] applies; [`data_only`] the `--data-only` steps.
 
 //!
 //! [`job`] (the AWS pipeline's job document, step results and names) is always built;
@@ -26,12 +28,16 @@ pub mod checksum;
 #[cfg(feature = "engine")]
 pub mod copy;
 #[cfg(feature = "engine")]
+pub mod data_only;
+#[cfg(feature = "engine")]
 pub mod ddl;
 #[cfg(feature = "engine")]
 pub mod faults;
 pub mod job;
 #[cfg(feature = "engine")]
 pub mod load;
+#[cfg(feature = "engine")]
+pub mod mapping;
 #[cfg(feature = "engine")]
 pub mod migrate;
 #[cfg(feature = "engine")]

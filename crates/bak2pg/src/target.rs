@@ -659,17 +659,32 @@ pub async fn drop_ours(c: &Client, step: Step, db: &str) -> Result<bool, Migrate
 /// [`ErrorKind::Conflict`] when `<name>__loading` or `<name>__creating` exists and is not
 /// ours; PostgreSQL errors of CREATE DATABASE.
 pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Result<(), MigrateError> {
+    create_loading_from(target, c, names, None).await
+}
+
+/// [`create_loading`], the new database a copy of `template` when given (`--data-only`:
+/// a copy of the target `<name>` itself, which PostgreSQL makes only while no other
+/// session is connected to it).
+///
+/// # Errors
+/// As [`create_loading`]; [`ErrorKind::Busy`] when sessions are connected to `template`.
+pub async fn create_loading_from(
+    target: &Target,
+    c: &Client,
+    names: &Names,
+    template: Option<&str>,
+) -> Result<(), MigrateError> {
     let step = Step::CreateSchema;
     drop_ours(c, step, &names.loading).await?;
     let creating = names.creating();
-    match create_creating(target, c, names).await {
+    match create_creating(target, c, names, template).await {
         Err(e) if matches!(e.sqlstate.as_deref(), Some("23505" | "42P04")) => {
             tracing::info!(database = %creating, "another session was creating it (an interrupted run); waiting");
             let start = std::time::Instant::now();
             while comment_of(c, step, &creating).await?.is_none() && start.elapsed() < Duration::from_secs(60) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            create_creating(target, c, names).await?;
+            create_creating(target, c, names, template).await?;
         }
         other => other?,
     }
@@ -687,7 +702,12 @@ pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Resul
 }
 
 /// Clears a leftover `<name>__creating` of ours (see [`create_loading`]) and creates it.
-async fn create_creating(target: &Target, c: &Client, names: &Names) -> Result<(), MigrateError> {
+async fn create_creating(
+    target: &Target,
+    c: &Client,
+    names: &Names,
+    template: Option<&str>,
+) -> Result<(), MigrateError> {
     let step = Step::CreateSchema;
     let creating = names.creating();
     match comment_of(c, step, &creating).await? {
@@ -721,9 +741,26 @@ async fn create_creating(target: &Target, c: &Client, names: &Names) -> Result<(
         }
     }
     let db = quote_ident(&creating);
-    c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
-        .await
-        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))
+    let Some(template) = template else {
+        return c
+            .batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
+            .await
+            .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")));
+    };
+    match c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE {}", quote_ident(template))).await {
+        Ok(()) => Ok(()),
+        // 55006: "source database … is being accessed by other users".
+        Err(e) if e.code().map(|c| c.code()) == Some("55006") => Err(MigrateError::new(
+            step,
+            ErrorKind::Busy,
+            format!(
+                "database {template:?} cannot be copied while other sessions are connected to it (PostgreSQL copies a \
+                 database only when nobody uses it); disconnect them and run again"
+            ),
+        )
+        .object(format!("database {template}"))),
+        Err(e) => Err(MigrateError::pg(step, e).object(format!("database {creating}"))),
+    }
 }
 
 /// Whether `db` holds no relation outside PostgreSQL's own schemas.

@@ -26,7 +26,8 @@ pub const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET TimeZone = '
 /// A table's read-back numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadBack {
-    /// Index of the table in the plan.
+    /// Position of the table in [`Plan::tables`](crate::ddl::Plan::tables) (not its
+    /// index in the source database: a mapping file may leave tables out).
     pub table: usize,
     /// Count and checksum of the rows PostgreSQL holds.
     pub checksum: TableChecksum,
@@ -204,13 +205,13 @@ pub fn read_back_expr(name: &str, ty: &crate::pgvalue::PgType) -> String {
     }
 }
 
-/// Reads table `tp` back through `client` (settings must be applied) and computes its
-/// checksum over the compared columns.
+/// Reads table `tp`, at `position` in the plan, back through `client` (settings must be
+/// applied) and computes its checksum over the compared columns.
 ///
 /// # Errors
 /// PostgreSQL errors, and [`ErrorKind::Validation`] for a malformed stream or a value
 /// text that does not parse for its type.
-pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, MigrateError> {
+pub async fn read_back(client: &Client, position: usize, tp: &TablePlan) -> Result<ReadBack, MigrateError> {
     let step = Step::Validate;
     let display = tp.source_display();
     let compared: Vec<_> = tp.columns.iter().filter(|c| c.compared()).collect();
@@ -244,7 +245,7 @@ pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, Migr
     if !parser.done {
         return Err(ReadBackError::NoTrailer.into_migrate(&display));
     }
-    Ok(ReadBack { table: tp.index, checksum })
+    Ok(ReadBack { table: position, checksum })
 }
 
 /// Reads every table of the plan back from database `db`, `jobs` at a time; results in
@@ -294,7 +295,7 @@ pub async fn read_back_ordered(
                     client.insert(c)
                 }
             };
-            done.push(read_back(c, &tables[i]).await?);
+            done.push(read_back(c, i, &tables[i]).await?);
         }
         Ok::<_, MigrateError>(done)
     };

@@ -27,12 +27,20 @@
 //! | `limits/min-free-bytes`       | disk kept free on the worker                     | `1073741824`     |
 //! | `limits/step-timeout-seconds` | one step's time limit, slot wait included        | `21600`          |
 //! | `limits/heartbeat-seconds`    | a step silent this long is given up and re-run   | `300`            |
+//!
+//! Per tenant, a mapping file (`bak2pg migrate --config`'s format: tables included or
+//! excluded, renames, type overrides) may sit next to the uploads as
+//! `<tenant>/bak2pg.toml` in the uploads bucket ([`bak2pg::job::mapping_key`]). `prepare`
+//! reads it (at most [`bak2pg::job::MAX_MAPPING_BYTES`]) into the job document, so every
+//! step of the execution applies the same file even if it changes meanwhile; the worker
+//! parses it and refuses a bad one as a permanent `config` error naming the key. No file:
+//! everything moves under its own names.
 
 use std::collections::BTreeMap;
 
 use bak2pg::job::{
-    EngineChoice, ErrorCode, JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, StepName, TargetConfig,
-    WorkerConfig, database_name, is_backup_key, jobs_prefix, tenant_of,
+    EngineChoice, ErrorCode, JOB_VERSION, JobDocument, MAX_MAPPING_BYTES, MappingFile, PipelineInput, S3Uri, StepError,
+    StepName, TargetConfig, WorkerConfig, database_name, is_backup_key, jobs_prefix, mapping_key, tenant_of,
 };
 use bak2pg_aws::{AwsError, FunctionError};
 use serde::{Deserialize, Serialize};
@@ -261,6 +269,7 @@ pub fn build(
         worker,
         results: results.clone(),
         backup_set: i.backup_set,
+        mapping: None,
     };
     let out = PrepareOutput {
         job_uri: format!("{results}job.json"),
@@ -277,6 +286,36 @@ pub fn build(
         report_uri: format!("s3://{}/{}", env.artifacts_bucket, bak2pg::job::report_key(&db, &req.execution)),
     };
     Ok((job, out))
+}
+
+/// The tenant's mapping file (`<tenant>/bak2pg.toml` in the uploads bucket), `None` when
+/// there is none.
+///
+/// # Errors
+/// S3 failures (classified); a file larger than [`MAX_MAPPING_BYTES`] or not UTF-8
+/// (permanent, `config`).
+async fn read_mapping(s3: &aws_sdk_s3::Client, bucket: &str, tenant: &str) -> Result<Option<MappingFile>, AwsError> {
+    let key = mapping_key(tenant);
+    let uri = format!("s3://{bucket}/{key}");
+    let op = format!("GetObject {uri}");
+    let out = match s3.get_object().bucket(bucket).key(&key).send().await {
+        Ok(o) => o,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(AwsError::from_sdk(ErrorCode::S3Get, op, &e)),
+    };
+    let permanent = |m: String| AwsError::new(bak2pg::job::ErrorClass::Permanent, ErrorCode::Config, &op, m);
+    if out.content_length().is_some_and(|n| n as u64 > MAX_MAPPING_BYTES) {
+        return Err(permanent(format!("the mapping file is larger than {MAX_MAPPING_BYTES} bytes")));
+    }
+    let etag = out.e_tag().map(|e| e.trim_matches('"').to_string());
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::new(bak2pg::job::ErrorClass::Transient, ErrorCode::S3Get, &op, e.to_string()))?
+        .into_bytes();
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| permanent("the mapping file is not UTF-8".into()))?;
+    Ok(Some(MappingFile { uri, etag, text }))
 }
 
 /// The handler: configuration, object check, job document.
@@ -362,6 +401,8 @@ pub async fn handle(
             build(env, &req, &config, &placement)?
         }
     };
+    let mut job = job;
+    job.mapping = read_mapping(s3, &req.input.object.bucket, &req.input.tenant).await?;
     // Written again on resume: the configuration may have been fixed since.
     bak2pg_aws::put_json(s3, &uri, &job).await?;
     tracing::info!(execution = %req.execution, job = %out.job_uri, "job document written");

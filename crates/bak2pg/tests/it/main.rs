@@ -5,6 +5,7 @@
 
 mod archive;
 mod common;
+mod mapping;
 mod safety;
 mod schema;
 mod spatial;
