@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
+use super::collation::{CaseInsensitive, CollationPlan};
 use super::quote::qualified;
 use crate::typemap::{MappingNote, PgType};
 
@@ -52,6 +53,10 @@ pub struct PlanOptions {
     pub schema_map: BTreeMap<String, String>,
     /// Load columns of unknown types as raw `bytea` instead of refusing the database.
     pub load_unknown_as_bytea: bool,
+    /// Case-/accent-insensitive SQL Server collations as nondeterministic ICU collations
+    /// (see [`super::collation`]); off by default.
+    #[serde(default, skip_serializing_if = "CaseInsensitive::is_off")]
+    pub case_insensitive: CaseInsensitive,
 }
 
 /// A column as it will be created.
@@ -79,6 +84,10 @@ pub struct ColumnPlan {
     /// For a computed column: whether SQL Server stored (persisted) its values; only then
     /// are they compared with PostgreSQL's.
     pub computed_persisted: bool,
+    /// The nondeterministic collation of the column (a [`Plan::collations`] name, in
+    /// schema `public`), under `--case-insensitive icu`; `None`: the database default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
 }
 
 impl ColumnPlan {
@@ -164,9 +173,16 @@ pub struct Plan {
     pub untranslated: Vec<Untranslated>,
     /// Post-load names: per table index, PK/unique/index/FK/check source name → PG name.
     pub object_names: Vec<BTreeMap<String, String>>,
+    /// Collations to create before the tables (`--case-insensitive icu`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collations: Vec<CollationPlan>,
 }
 
 impl Plan {
+    /// The collation named `name` (a [`ColumnPlan::collation`]).
+    pub fn collation(&self, name: &str) -> Option<&CollationPlan> {
+        self.collations.iter().find(|c| c.name == name)
+    }
     /// The plan of the table `schema.name` (source names).
     pub fn table(&self, schema: &str, name: &str) -> Option<&TablePlan> {
         self.tables.iter().find(|t| t.source_schema == schema && t.source_name == name)

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::OWN_SCHEMA;
+use super::collation::plan_collations;
 use super::model::{ColumnPlan, ObjectKind, Plan, PlanOptions, Rename, TablePlan, Untranslated};
 use super::quote::{MAX_IDENT_BYTES, cut, fit_identifier};
 use super::tsql_expr::{ExprContext, translate_expr};
@@ -237,6 +238,7 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 identity_sequence: None,
                 generated: None,
                 computed_persisted: c.computed.as_ref().is_some_and(|x| x.persisted),
+                collation: None,
             });
         }
         // Computed columns, once every column has its PostgreSQL name.
@@ -271,6 +273,40 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
     if !unmappable.is_empty() {
         return Err(PlanError::Unmappable(unmappable));
     }
+
+    // Collations (`--case-insensitive icu`): of the columns PostgreSQL holds as text.
+    let text_columns = db.tables.iter().zip(&tables).flat_map(|(t, tp)| {
+        t.columns.iter().zip(&tp.columns).filter_map(move |(c, cp)| {
+            let text = matches!(cp.pg_type, PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text);
+            c.ty.collation().filter(|_| text).map(|coll| (format!("{}.{}", tp.source_display(), c.name), coll))
+        })
+    });
+    let (created, refused) = plan_collations(opts.case_insensitive, text_columns);
+    for (tp, t) in tables.iter_mut().zip(&db.tables) {
+        for (cp, c) in tp.columns.iter_mut().zip(&t.columns) {
+            let text = matches!(cp.pg_type, PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text);
+            if let Some(coll) = c.ty.collation().filter(|_| text) {
+                cp.collation = created.get(&coll.id).map(|p| p.name.clone());
+            }
+        }
+    }
+    for (name, reason, columns) in refused.into_values() {
+        untranslated.push(Untranslated {
+            kind: "collation".into(),
+            table: String::new(),
+            object: name,
+            definition: None,
+            action: format!(
+                "{} columns keep PostgreSQL's comparison (case- and accent-sensitive): {}",
+                columns.len(),
+                columns.join(", ")
+            ),
+            reason,
+        });
+    }
+    let mut collations: Vec<_> = created.into_values().collect();
+    collations.sort_by(|a, b| a.name.cmp(&b.name));
+    collations.dedup_by(|a, b| a.name == b.name);
 
     // Key, index and constraint names.
     let mut object_names = Vec::with_capacity(tables.len());
@@ -309,7 +345,7 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
 
-    Ok(Plan { schemas, tables, renames, untranslated, object_names })
+    Ok(Plan { schemas, tables, renames, untranslated, object_names, collations })
 }
 
 #[cfg(test)]
