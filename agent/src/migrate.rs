@@ -74,6 +74,12 @@ pub struct Args {
     /// Load columns of unknown types as raw bytea instead of refusing the database.
     #[arg(long)]
     load_unknown_as_bytea: bool,
+    /// `icu`: columns whose SQL Server collation ignores case or accents (`_CI`, `_AI`)
+    /// get a nondeterministic ICU collation that compares as SQL Server did (keys,
+    /// `WHERE col = …`); `off`: PostgreSQL's byte-wise comparison, which every PostgreSQL
+    /// feature supports (LIKE, pattern indexes). See the README.
+    #[arg(long, value_name = "icu|off", default_value = "off")]
+    case_insensitive: bak2pg::ddl::CaseInsensitive,
     /// Restore engine.
     #[arg(long, value_enum, default_value_t = Engine::Auto)]
     engine: Engine,
@@ -311,6 +317,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     opts.tuning.jobs = args.jobs.max(1);
     opts.plan.schema_map = parse_schema_map(&args.schema_map)?;
     opts.plan.load_unknown_as_bytea = args.load_unknown_as_bytea;
+    opts.plan.case_insensitive = args.case_insensitive;
     let result = runtime.block_on(bak2pg::migrate(source, &opts, progress));
     if let Some(b) = &bars {
         b.step.finish_and_clear();

@@ -54,7 +54,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use bak2pg::archive::Limits;
-use bak2pg::ddl::PlanOptions;
 use bak2pg::job::{
     EngineChoice, ErrorCode, JOB_VERSION, JobDocument, S3Uri, StepError, StepName, StepResult, StepStatus, digest_of,
 };
@@ -148,7 +147,7 @@ impl Ctx {
         opts.database = Some(t.database.clone());
         opts.keep_previous = t.keep_previous();
         opts.tuning.jobs = self.job.worker.jobs.max(1);
-        opts.plan = PlanOptions::default();
+        opts.plan = self.job.plan_options();
         Ok(opts)
     }
 

@@ -225,8 +225,8 @@ fn input_report(ctx: &Ctx, fetched: &FetchOutputs, native: Option<&NativeSource>
     input
 }
 
-fn plan_of(source: &dyn Source) -> Result<Plan, StepError> {
-    ddl::plan(source.database(), &PlanOptions::default())
+fn plan_of(source: &dyn Source, options: &PlanOptions) -> Result<Plan, StepError> {
+    ddl::plan(source.database(), options)
         .map_err(|e| StepError::permanent(ErrorCode::PreflightConversion, e.to_string()))
 }
 
@@ -274,7 +274,7 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
             });
         }
     };
-    let plan = plan_of(source.as_ref())?;
+    let plan = plan_of(source.as_ref(), &ctx.job.plan_options())?;
     let mut report = Report::new(source.info());
     report.input = input;
     report.target.database = ctx.job.target.database.clone();

@@ -20,6 +20,7 @@
 //! agent reads them itself with the instance role.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -399,6 +400,51 @@ impl TargetConfig {
     }
 }
 
+/// Whether case- or accent-insensitive SQL Server collations become nondeterministic
+/// PostgreSQL collations. Default [`CaseInsensitive::Off`]: PostgreSQL's own comparison,
+/// which every PostgreSQL feature supports (see the README for why). Defined here, not in
+/// [`crate::ddl::collation`], so that the job document can hold it without the engine..
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseInsensitive {
+    /// Text compares as PostgreSQL compares it (byte-wise equality).
+    #[default]
+    Off,
+    /// Nondeterministic ICU collations for `_CI`/`_AI` columns.
+    Icu,
+}
+
+impl CaseInsensitive {
+    /// The option's spelling (`off`, `icu`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseInsensitive::Off => "off",
+            CaseInsensitive::Icu => "icu",
+        }
+    }
+    /// True for the default, so serialisers may leave it out.
+    pub fn is_off(&self) -> bool {
+        *self == CaseInsensitive::Off
+    }
+}
+
+impl fmt::Display for CaseInsensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CaseInsensitive {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(CaseInsensitive::Off),
+            "icu" => Ok(CaseInsensitive::Icu),
+            other => Err(format!("{other:?} is not icu or off")),
+        }
+    }
+}
+
 /// The engine asked for (`--engine`, the job's `engine`): one rule for `migrate` and the
 /// pipeline, applied by `bak2pg::source::select::decide`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -491,9 +537,21 @@ pub struct JobDocument {
     /// `None`: the last full one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_set: Option<u16>,
+    /// Case-/accent-insensitive collations as nondeterministic ICU collations
+    /// (configuration `options/case-insensitive`, `icu` or `off`; see
+    /// `bak2pg::ddl::collation`). Part of the plan, so of what steps `read` and `load`
+    /// must agree on.
+    #[serde(default, skip_serializing_if = "CaseInsensitive::is_off")]
+    pub case_insensitive: CaseInsensitive,
 }
 
 impl JobDocument {
+    /// The plan options the job asks for (everything else at its default).
+    #[cfg(feature = "engine")]
+    pub fn plan_options(&self) -> crate::ddl::PlanOptions {
+        crate::ddl::PlanOptions { case_insensitive: self.case_insensitive, ..Default::default() }
+    }
+
     /// `s3://…/<step>.json`.
     pub fn result_uri(&self, step: StepName) -> String {
         format!("{}{}.json", ensure_slash(&self.results), step.as_str())
@@ -511,10 +569,12 @@ impl JobDocument {
             &self.sqlserver_password_parameter,
             (&self.engine, &self.sqlserver_url),
         );
-        // The set joins the digest only when chosen, so that jobs without it keep theirs.
-        match self.backup_set {
-            None => digest_of(&base),
-            Some(n) => digest_of(&(base, n)),
+        // The set and the collation option join the digest only when chosen, so that jobs
+        // without them keep theirs.
+        match (self.backup_set, self.case_insensitive.is_off()) {
+            (None, true) => digest_of(&base),
+            (Some(n), true) => digest_of(&(base, n)),
+            (n, false) => digest_of(&(base, n, self.case_insensitive)),
         }
     }
 }

@@ -81,8 +81,8 @@ pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Nam
     Ok((names, facts, plan))
 }
 
-/// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas
-/// and the tables (columns, NOT NULL, identities, generated
+/// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas,
+/// its collations (`--case-insensitive icu`) and the tables (columns, NOT NULL, identities, generated
 /// columns; no keys yet).
 ///
 /// # Errors
@@ -336,6 +336,7 @@ pub fn report_objects(report: &mut Report, db: &Database) {
 pub fn report_plan(report: &mut Report, plan: &Plan, db: &Database) {
     report.renamed = plan.renames.clone();
     report.untranslated = plan.untranslated.clone();
+    report.collations = plan.collations.clone();
     for tp in &plan.tables {
         report.tables.push(TableReport {
             source: tp.source_display(),

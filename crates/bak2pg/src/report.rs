@@ -319,6 +319,10 @@ pub struct Report {
     pub untranslated: Vec<Untranslated>,
     /// Identifiers renamed.
     pub renamed: Vec<Rename>,
+    /// Nondeterministic collations created (`--case-insensitive icu`): SQL Server name and
+    /// ICU locale; the columns that use them are in the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collations: Vec<crate::ddl::CollationPlan>,
     /// Other things worth knowing.
     pub warnings: Vec<String>,
 }
@@ -343,6 +347,7 @@ impl Report {
             not_migrated: Vec::new(),
             untranslated: Vec::new(),
             renamed: Vec::new(),
+            collations: Vec::new(),
             warnings: Vec::new(),
         }
     }

@@ -36,55 +36,11 @@
 //! "Collation Support", nondeterministic collations.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use mssql_backup::{Collation, CollationParts};
 use serde::{Deserialize, Serialize};
 
-/// Whether case- or accent-insensitive SQL Server collations become nondeterministic
-/// PostgreSQL collations. Default [`CaseInsensitive::Off`]: PostgreSQL's own comparison,
-/// which every PostgreSQL feature supports (see the README for why).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseInsensitive {
-    /// Text compares as PostgreSQL compares it (byte-wise equality).
-    #[default]
-    Off,
-    /// Nondeterministic ICU collations for `_CI`/`_AI` columns.
-    Icu,
-}
-
-impl CaseInsensitive {
-    /// The option's spelling (`off`, `icu`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseInsensitive::Off => "off",
-            CaseInsensitive::Icu => "icu",
-        }
-    }
-    /// True for the default, so serialisers may leave it out.
-    pub fn is_off(&self) -> bool {
-        *self == CaseInsensitive::Off
-    }
-}
-
-impl fmt::Display for CaseInsensitive {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CaseInsensitive {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "off" => Ok(CaseInsensitive::Off),
-            "icu" => Ok(CaseInsensitive::Icu),
-            other => Err(format!("{other:?} is not icu or off")),
-        }
-    }
-}
+pub use crate::job::CaseInsensitive;
 
 /// The schema the collations are created in: `public` exists in every new database, and
 /// bak2pg's own schema is dropped after the load (with `CASCADE`, which would take the
