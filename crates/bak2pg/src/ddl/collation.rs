@@ -223,15 +223,27 @@ pub fn choose(c: &Collation) -> CollationChoice {
     CollationChoice::Icu { name, locale }
 }
 
+/// A collation refused under [`CaseInsensitive::Icu`], and the columns that keep
+/// PostgreSQL's comparison because of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedCollation {
+    /// The collation's name, or its id when it has none.
+    pub name: String,
+    /// Why it is not expressed.
+    pub reason: String,
+    /// The columns, as `schema.table.column` (source names).
+    pub columns: Vec<String>,
+}
+
 /// The collations of a database's columns under `mode`: the PostgreSQL collation per
-/// SQL Server collation id (empty for [`CaseInsensitive::Off`]), and the refusals with
-/// the columns they concern (`schema.table.column`).
+/// SQL Server collation id (none for [`CaseInsensitive::Off`]), and the refusals with
+/// the columns they concern (`schema.table.column`), also by id.
 pub fn plan_collations<'a>(
     mode: CaseInsensitive,
     columns: impl Iterator<Item = (String, &'a Collation)>,
-) -> (BTreeMap<u32, CollationPlan>, BTreeMap<u32, (String, String, Vec<String>)>) {
+) -> (BTreeMap<u32, CollationPlan>, BTreeMap<u32, RefusedCollation>) {
     let mut created = BTreeMap::new();
-    let mut refused: BTreeMap<u32, (String, String, Vec<String>)> = BTreeMap::new();
+    let mut refused: BTreeMap<u32, RefusedCollation> = BTreeMap::new();
     if mode == CaseInsensitive::Off {
         return (created, refused);
     }
@@ -240,7 +252,7 @@ pub fn plan_collations<'a>(
             continue;
         }
         if let Some(r) = refused.get_mut(&c.id) {
-            r.2.push(column);
+            r.columns.push(column);
             continue;
         }
         match choose(c) {
@@ -249,7 +261,7 @@ pub fn plan_collations<'a>(
                 created.insert(c.id, CollationPlan { schema: COLLATION_SCHEMA.into(), name, locale });
             }
             CollationChoice::Refused { name, reason } => {
-                refused.insert(c.id, (name, reason, vec![column]));
+                refused.insert(c.id, RefusedCollation { name, reason, columns: vec![column] });
             }
         }
     }

@@ -290,18 +290,18 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
             }
         }
     }
-    for (name, reason, columns) in refused.into_values() {
+    for r in refused.into_values() {
         untranslated.push(Untranslated {
             kind: "collation".into(),
             table: String::new(),
-            object: name,
+            object: r.name,
             definition: None,
             action: format!(
                 "{} columns keep PostgreSQL's comparison (case- and accent-sensitive): {}",
-                columns.len(),
-                columns.join(", ")
+                r.columns.len(),
+                r.columns.join(", ")
             ),
-            reason,
+            reason: r.reason,
         });
     }
     let mut collations: Vec<_> = created.into_values().collect();
@@ -395,5 +395,68 @@ mod tests {
         assert!(p.renames.iter().any(|r| r.kind == ObjectKind::Schema && r.target == "_pg_stuff"));
         // Deterministic.
         assert_eq!(plan(&db, &opts).unwrap(), p);
+    }
+
+    #[test]
+    fn case_insensitive_collations_per_column() {
+        use crate::schema::*;
+        let coll = |id: u32| mssql_backup::Collation::from_id(id).unwrap();
+        let column = |n: &str, ty: SqlType| Column {
+            column_id: 1,
+            name: n.into(),
+            ty,
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        };
+        let t = Table::heap(
+            1,
+            "dbo",
+            "T",
+            vec![
+                // SQL_Latin1_General_CP1_CI_AS, twice.
+                column("ci", SqlType::NVarChar { len: Some(5), collation: coll(0x3400_D008) }),
+                column("ci2", SqlType::Char { len: 5, collation: coll(0x3400_D008) }),
+                // Latin1_General_CS_AS.
+                column("cs", SqlType::VarChar { len: None, collation: coll(0xC008) }),
+                // Latin1_General_CI_AS_KS_WS: refused by name.
+                column("ks", SqlType::Text { collation: coll(0x1008) }),
+                column("n", SqlType::Int),
+            ],
+        );
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![t],
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+        };
+        let off = plan(&db, &PlanOptions::default()).unwrap();
+        assert!(off.collations.is_empty() && off.tables[0].columns.iter().all(|c| c.collation.is_none()));
+        assert!(!super::super::create_table_statement(&off.tables[0]).contains("COLLATE"));
+
+        let opts = PlanOptions { case_insensitive: super::super::CaseInsensitive::Icu, ..Default::default() };
+        let p = plan(&db, &opts).unwrap();
+        assert_eq!(p.collations.len(), 1);
+        assert_eq!(p.collations[0].locale, "und-u-ks-level2");
+        let colls: Vec<Option<&str>> = p.tables[0].columns.iter().map(|c| c.collation.as_deref()).collect();
+        let ci = Some("SQL_Latin1_General_CP1_CI_AS");
+        assert_eq!(colls, vec![ci, ci, None, None, None]);
+        let refused: Vec<_> = p.untranslated.iter().filter(|u| u.kind == "collation").collect();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].object, "Latin1_General_CI_AS_KS_WS");
+        assert!(refused[0].action.contains("dbo.T.ks"), "{}", refused[0].action);
+        let sql = super::super::create_table_statement(&p.tables[0]);
+        assert!(sql.contains(r#""ci" varchar(5) COLLATE "public"."SQL_Latin1_General_CP1_CI_AS""#), "{sql}");
+        assert!(sql.contains(r#""ci2" char(5) COLLATE "public"."SQL_Latin1_General_CP1_CI_AS""#), "{sql}");
+        let stmts = super::super::create_schema_statements(&p);
+        assert_eq!(stmts.last().unwrap(), &p.collations[0].create_statement());
+        // The plan (plan.json in the pipeline) carries the option and the collations.
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
     }
 }
