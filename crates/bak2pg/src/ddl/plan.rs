@@ -381,6 +381,7 @@ mod tests {
             modules: vec![],
             other_objects: vec![],
             unreadable_definitions: vec![],
+            descriptions: vec![],
         };
         let mut opts = PlanOptions::default();
         opts.schema_map.insert("app".into(), "public".into());
@@ -434,6 +435,7 @@ mod tests {
             modules: vec![],
             other_objects: vec![],
             unreadable_definitions: vec![],
+            descriptions: vec![],
         };
         let off = plan(&db, &PlanOptions::default()).unwrap();
         assert!(off.collations.is_empty() && off.tables[0].columns.iter().all(|c| c.collation.is_none()));
