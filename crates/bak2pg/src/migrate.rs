@@ -82,7 +82,8 @@ pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Nam
 }
 
 /// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas,
-/// its collations (`--case-insensitive icu`) and the tables (columns, NOT NULL, identities, generated
+/// its collations (`--case-insensitive icu`), the tables and their comments (from
+/// `MS_Description`) (columns, NOT NULL, identities, generated
 /// columns; no keys yet).
 ///
 /// # Errors
@@ -106,6 +107,11 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
                 None => err,
             });
         }
+    }
+    // Comments (SQL Server's MS_Description), once their tables exist.
+    let outcomes = target::pipelined(plan.comments.iter().map(|sql| c.batch_execute(sql)).collect()).await;
+    for (sql, outcome) in plan.comments.iter().zip(outcomes) {
+        outcome.map_err(|e| MigrateError::pg(step, e).object(sql.chars().take(120).collect::<String>()))?;
     }
     crate::faults::pause("schema_created");
     Ok(())

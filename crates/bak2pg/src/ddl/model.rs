@@ -146,7 +146,7 @@ impl TablePlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Untranslated {
     /// `default`, `check`, `filter`, `computed`, `identity`, `index`, `primary_key`,
-    /// `unique`, `foreign_key`.
+    /// `unique`, `foreign_key`, `collation`, `description`.
     pub kind: String,
     /// `schema.table` in source names.
     pub table: String,
@@ -176,6 +176,10 @@ pub struct Plan {
     /// Collations to create before the tables (`--case-insensitive icu`), by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub collations: Vec<CollationPlan>,
+    /// `COMMENT ON TABLE`/`COLUMN` statements from SQL Server's `MS_Description`
+    /// extended properties, run after the tables are created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<String>,
 }
 
 impl Plan {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::OWN_SCHEMA;
 use super::collation::plan_collations;
 use super::model::{ColumnPlan, ObjectKind, Plan, PlanOptions, Rename, TablePlan, Untranslated};
-use super::quote::{MAX_IDENT_BYTES, cut, fit_identifier};
+use super::quote::{MAX_IDENT_BYTES, cut, fit_identifier, quote_ident, quote_literal};
 use super::tsql_expr::{ExprContext, translate_expr};
 use crate::schema::Database;
 use crate::typemap::{PgType, map_type};
@@ -109,8 +109,10 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut unmappable = Vec::new();
     // Table-level definitions the reader could not decode: the objects are not in the
     // model, so they are listed here (computed columns below, where their column is).
-    for u in
-        db.unreadable_definitions.iter().filter(|u| matches!(u.kind.as_str(), "check" | "default" | "index_filter"))
+    for u in db
+        .unreadable_definitions
+        .iter()
+        .filter(|u| matches!(u.kind.as_str(), "check" | "default" | "index_filter" | "description"))
     {
         untranslated.push(Untranslated {
             kind: if u.kind == "index_filter" { "index".into() } else { u.kind.clone() },
@@ -304,6 +306,7 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
             reason: r.reason,
         });
     }
+    let comments = comment_statements(db, &tables, &mut untranslated);
     let mut collations: Vec<_> = created.into_values().collect();
     collations.sort_by(|a, b| a.name.cmp(&b.name));
     collations.dedup_by(|a, b| a.name == b.name);
@@ -345,7 +348,69 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
 
-    Ok(Plan { schemas, tables, renames, untranslated, object_names, collations })
+    Ok(Plan { schemas, tables, renames, untranslated, object_names, collations, comments })
+}
+
+/// `COMMENT ON TABLE`/`COMMENT ON COLUMN` for the database's `MS_Description`s of
+/// migrated tables and columns; the others (descriptions of views, schemas, indexes…,
+/// values that are not text) are listed in `untranslated` with the reason.
+fn comment_statements(db: &Database, tables: &[TablePlan], untranslated: &mut Vec<Untranslated>) -> Vec<String> {
+    use mssql_backup::schema::DescriptionTarget;
+    let mut out = Vec::new();
+    for d in &db.descriptions {
+        let mut note = |table: String, object: String, action: &str, reason: String| {
+            untranslated.push(Untranslated {
+                kind: "description".into(),
+                table,
+                object,
+                definition: d.text.clone().ok(),
+                action: action.into(),
+                reason,
+            })
+        };
+        let (table, column) = match &d.target {
+            DescriptionTarget::Table { schema, table } => ((schema, table), None),
+            DescriptionTarget::Column { schema, table, column } => ((schema, table), Some(column)),
+            DescriptionTarget::Other { what } => {
+                note(String::new(), what.clone(), "not migrated", "only tables and columns get comments".into());
+                continue;
+            }
+        };
+        let display = format!("{}.{}", table.0, table.1);
+        let object = column.cloned().unwrap_or_else(|| display.clone());
+        let Some(tp) = tables.iter().find(|t| t.source_schema == *table.0 && t.source_name == *table.1) else {
+            note(display, object, "not migrated", "the table is not migrated".into());
+            continue;
+        };
+        let text = match &d.text {
+            Ok(t) => t,
+            Err(reason) => {
+                note(display, object, "no comment", reason.clone());
+                continue;
+            }
+        };
+        if text.contains('\0') {
+            note(
+                display.clone(),
+                object.clone(),
+                "comment without its NUL characters",
+                "PostgreSQL text cannot hold NUL".into(),
+            );
+        }
+        match column {
+            None => out.push(format!("COMMENT ON TABLE {} IS {}", tp.qualified(), quote_literal(text))),
+            Some(c) => match tp.column(c) {
+                Some(cp) => out.push(format!(
+                    "COMMENT ON COLUMN {}.{} IS {}",
+                    tp.qualified(),
+                    quote_ident(&cp.name),
+                    quote_literal(text)
+                )),
+                None => note(display, object, "not migrated", "the column is not migrated".into()),
+            },
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -460,5 +525,71 @@ mod tests {
         // The plan (plan.json in the pipeline) carries the option and the collations.
         let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn descriptions_become_comments_or_are_listed() {
+        use crate::schema::*;
+        use mssql_backup::schema::{Description, DescriptionTarget};
+        let mut t = Table::heap(
+            1,
+            "dbo",
+            "T",
+            vec![Column {
+                column_id: 1,
+                name: "xmin".into(),
+                ty: SqlType::Int,
+                nullable: true,
+                identity: None,
+                computed: None,
+                default: None,
+                rowguidcol: false,
+                sparse: false,
+            }],
+        );
+        t.row_count_hint = None;
+        let tt = || DescriptionTarget::Table { schema: "dbo".into(), table: "T".into() };
+        let col = |c: &str| DescriptionTarget::Column { schema: "dbo".into(), table: "T".into(), column: c.into() };
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![t],
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+            descriptions: vec![
+                Description { target: tt(), text: Ok(r"It's a C:\path".into()) },
+                Description { target: col("xmin"), text: Ok("renamed\0column".into()) },
+                Description { target: col("gone"), text: Ok("x".into()) },
+                Description { target: tt(), text: Err("a sql_variant holding int, not text".into()) },
+                Description {
+                    target: DescriptionTarget::Other { what: "object dbo.V (type V)".into() },
+                    text: Ok("v".into()),
+                },
+            ],
+        };
+        let p = plan(&db, &PlanOptions::default()).unwrap();
+        assert_eq!(
+            p.comments,
+            vec![
+                r#"COMMENT ON TABLE "public"."T" IS E'It''s a C:\\path'"#.to_string(),
+                r#"COMMENT ON COLUMN "public"."T"."xmin_" IS 'renamedcolumn'"#.to_string(),
+            ]
+        );
+        let notes: Vec<(&str, &str)> = p
+            .untranslated
+            .iter()
+            .filter(|u| u.kind == "description")
+            .map(|u| (u.object.as_str(), u.action.as_str()))
+            .collect();
+        assert_eq!(
+            notes,
+            vec![
+                ("xmin", "comment without its NUL characters"),
+                ("gone", "not migrated"),
+                ("dbo.T", "no comment"),
+                ("object dbo.V (type V)", "not migrated"),
+            ]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `--case-insensitive icu` on a real backup and on hand-made keys: SQL Server's
 //! case-insensitive comparison in PostgreSQL's keys and lookups, PostgreSQL's own without
-//! the option, and validation that still sees a difference of case.
+//! the option, and validation that still sees a difference of case. And SQL Server's
+//! other column metadata of issue 13: `MS_Description` as `COMMENT ON`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -171,5 +172,47 @@ async fn a_ci_foreign_key_holds_under_icu_and_trailing_spaces_are_still_reported
         bak2pg::migrate(parent_child(name, "abc  "), &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
     let fk = report.untranslated.iter().find(|u| u.object == "FK_C_P").expect("FK_C_P listed");
     assert_eq!(fk.action, "created NOT VALID (existing rows were not checked)");
+    reset(name).await;
+}
+
+/// `MS_Description` → `COMMENT ON`: the Access-upsized Northwind describes 8 tables and
+/// 44 columns (text with apostrophes: "Shippers' names and phone numbers.").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ms_descriptions_of_a_real_backup_become_comments() {
+    let name = "t_comments";
+    reset(name).await;
+    let p = PathBuf::from(FIXTURES).join("bak/northwind-sql2008-forwarded.bak");
+    let source = Arc::new(NativeSource::open(&[p.as_path()], OpenOptions::default()).unwrap_or_else(|e| panic!("{e}")));
+    let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.status, Status::Passed);
+    assert!(!report.untranslated.iter().any(|u| u.kind == "description"), "{:?}", report.untranslated);
+    let c = connect(name).await;
+    let table: Option<String> =
+        c.query_one(r#"SELECT obj_description('"Shipper"'::regclass, 'pg_class')"#, &[]).await.unwrap().get(0);
+    assert_eq!(table.as_deref(), Some("Shippers' names and phone numbers."));
+    let column: Option<String> = c
+        .query_one(
+            r#"SELECT col_description('"Shipper"'::regclass, (SELECT attnum FROM pg_attribute
+               WHERE attrelid = '"Shipper"'::regclass AND attname = 'Phone'))"#,
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(column.as_deref(), Some("Phone number includes country code or area code."));
+    let counts: (i64, i64) = {
+        let r = c
+            .query_one(
+                "SELECT count(*) FILTER (WHERE d.objsubid = 0), count(*) FILTER (WHERE d.objsubid > 0) \
+                 FROM pg_description d JOIN pg_class k ON k.oid = d.objoid AND d.classoid = 'pg_class'::regclass \
+                 JOIN pg_namespace n ON n.oid = k.relnamespace WHERE n.nspname = 'public'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(counts, (8, 44));
+    drop(c);
     reset(name).await;
 }
