@@ -474,14 +474,20 @@ impl Report {
             for u in &self.untranslated {
                 let _ = writeln!(
                     s,
-                    "    {} {} on {}{}: {} ({})",
+                    "    {} {}{}{}: {} ({})",
                     u.kind,
                     u.object,
-                    u.table,
+                    if u.table.is_empty() { String::new() } else { format!(" on {}", u.table) },
                     u.definition.as_ref().map(|d| format!(" {d}")).unwrap_or_default(),
                     u.action,
                     u.reason
                 );
+            }
+        }
+        if !self.collations.is_empty() {
+            let _ = writeln!(s, "  case-insensitive collations ({}):", self.collations.len());
+            for c in &self.collations {
+                let _ = writeln!(s, "    {} → ICU {} (nondeterministic)", c.name, c.locale);
             }
         }
         if !self.renamed.is_empty() {

@@ -175,6 +175,44 @@ async fn a_ci_foreign_key_holds_under_icu_and_trailing_spaces_are_still_reported
     reset(name).await;
 }
 
+/// A trusted CHECK with LIKE over a `_CI_AS` column: PostgreSQL 15 refuses LIKE under a
+/// nondeterministic collation, so the translation compares under the database default
+/// and the constraint is created and validated, as without the option.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_like_check_on_a_ci_column_is_created_under_icu() {
+    let name = "t_coll_like";
+    reset(name).await;
+    let ci = mssql_backup::Collation::from_id(0x3400_D008).unwrap();
+    let mut t = table("dbo", "T", vec![not_null(col("code", SqlType::VarChar { len: Some(10), collation: ci }))]);
+    t.check_constraints.push(CheckConstraint {
+        name: "CK_T_code".into(),
+        definition: "([code] like 'A%')".into(),
+        column: Some("code".into()),
+        disabled: false,
+        not_trusted: false,
+    });
+    let source = MemSource::new(database(name, vec![t]), vec![vec![vec![Value::String("ABC".into())]]]);
+    let mut opts = options(name);
+    opts.plan.case_insensitive = CaseInsensitive::Icu;
+    let report = bak2pg::migrate(source, &opts, &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!report.untranslated.iter().any(|u| u.object == "CK_T_code"), "{:?}", report.untranslated);
+    let c = connect(name).await;
+    let (validated, def): (bool, String) = {
+        let r = c
+            .query_one(
+                "SELECT convalidated, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'CK_T_code'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(validated, "{def}");
+    assert!(def.contains("COLLATE \"default\""), "{def}");
+    drop(c);
+    reset(name).await;
+}
+
 /// `MS_Description` → `COMMENT ON`: the Access-upsized Northwind describes 8 tables and
 /// 44 columns (text with apostrophes: "Shippers' names and phone numbers.").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
