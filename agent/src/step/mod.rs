@@ -147,7 +147,7 @@ impl Ctx {
         opts.database = Some(t.database.clone());
         opts.keep_previous = t.keep_previous();
         opts.tuning.jobs = self.job.worker.jobs.max(1);
-        opts.plan = self.job.plan_options();
+        opts.plan = bak2pg::ddl::PlanOptions::from_job(&self.job);
         Ok(opts)
     }
 

@@ -274,7 +274,7 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
             });
         }
     };
-    let plan = plan_of(source.as_ref(), &ctx.job.plan_options())?;
+    let plan = plan_of(source.as_ref(), &PlanOptions::from_job(&ctx.job))?;
     let mut report = Report::new(source.info());
     report.input = input;
     report.target.database = ctx.job.target.database.clone();

@@ -546,12 +546,6 @@ pub struct JobDocument {
 }
 
 impl JobDocument {
-    /// The plan options the job asks for (everything else at its default).
-    #[cfg(feature = "engine")]
-    pub fn plan_options(&self) -> crate::ddl::PlanOptions {
-        crate::ddl::PlanOptions { case_insensitive: self.case_insensitive, ..Default::default() }
-    }
-
     /// `s3://…/<step>.json`.
     pub fn result_uri(&self, step: StepName) -> String {
         format!("{}{}.json", ensure_slash(&self.results), step.as_str())

@@ -59,6 +59,13 @@ pub struct PlanOptions {
     pub case_insensitive: CaseInsensitive,
 }
 
+impl PlanOptions {
+    /// The plan options a pipeline job asks for (everything else at its default).
+    pub fn from_job(job: &crate::job::JobDocument) -> PlanOptions {
+        PlanOptions { case_insensitive: job.case_insensitive, ..Default::default() }
+    }
+}
+
 /// A column as it will be created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnPlan {
