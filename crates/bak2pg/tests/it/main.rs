@@ -6,8 +6,10 @@
 mod archive;
 mod collation;
 mod common;
+mod mapping;
 mod safety;
 mod schema;
+mod spatial;
 mod sqlserver_live;
 mod throughput;
 mod tls;
