@@ -84,6 +84,12 @@ pub struct Args {
     /// Load columns of unknown types as raw bytea instead of refusing the database.
     #[arg(long)]
     load_unknown_as_bytea: bool,
+    /// `icu`: columns whose SQL Server collation ignores case or accents (`_CI`, `_AI`)
+    /// get a nondeterministic ICU collation that compares as SQL Server did (keys,
+    /// `WHERE col = …`); `off`: PostgreSQL's byte-wise comparison, which every PostgreSQL
+    /// feature supports (LIKE, pattern indexes). See the README.
+    #[arg(long, value_name = "icu|off", default_value = "off")]
+    case_insensitive: bak2pg::ddl::CaseInsensitive,
     /// geography/geometry columns: PostGIS types when the target has the extension
     /// (auto), or raw bytes in bytea (off).
     #[arg(long, value_enum, default_value_t = Postgis::Auto)]
@@ -349,6 +355,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     opts.tuning.jobs = args.jobs.max(1);
     opts.plan.schema_map = parse_schema_map(&args.schema_map)?;
     opts.plan.load_unknown_as_bytea = args.load_unknown_as_bytea;
+    opts.plan.case_insensitive = args.case_insensitive;
     opts.plan.postgis = match args.postgis {
         Postgis::Auto => bak2pg::spatial::PostgisMode::Auto,
         Postgis::Off => bak2pg::spatial::PostgisMode::Off,

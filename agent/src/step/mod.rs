@@ -159,7 +159,7 @@ impl Ctx {
     /// The plan options of this job: defaults, and the tenant's mapping file when
     /// `prepare` found one.
     fn plan_options(&self) -> Result<PlanOptions, StepError> {
-        let mut plan = PlanOptions::default();
+        let mut plan = PlanOptions { case_insensitive: self.job.case_insensitive, ..PlanOptions::default() };
         if let Some(m) = &self.job.mapping {
             let parsed = bak2pg::mapping::Mapping::parse(&m.text, &m.uri)
                 .map_err(|e| StepError::permanent(ErrorCode::Config, e.to_string()))?;

@@ -19,18 +19,22 @@
 //! - `model`: the plan's data (tables, columns, renames, what was not translated);
 //! - `plan`: computing the plan (name allocation, type mapping, computed columns);
 //! - `statements`: `CREATE` statements and the post-load keys, indexes and constraints;
+//! - [`collation`]: SQL Server's case-/accent-insensitive collations as nondeterministic
+//!   ICU collations (`--case-insensitive icu`);
 //! - `tsql_expr`: the T-SQL expression translator (defaults, CHECKs, filters, computed
 //!   columns).
 //!
-//! Dependencies between them point one way: `quote` ← `model` ← `tsql_expr` ← `plan`,
-//! `statements`.
+//! Dependencies between them point one way: `quote` ← `collation` ← `model` ← `tsql_expr` ←
+//! `plan`, `statements`.
 
+pub mod collation;
 mod model;
 mod plan;
 mod quote;
 mod statements;
 mod tsql_expr;
 
+pub use collation::{CaseInsensitive, CollationPlan};
 pub use model::{
     ColumnPlan, ForeignKeyLeftOut, MappingOutcome, ObjectKind, Plan, PlanOptions, Rename, TablePlan, TypeOverride,
     Untranslated,

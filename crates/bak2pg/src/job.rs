@@ -20,6 +20,7 @@
 //! agent reads them itself with the instance role.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -401,6 +402,51 @@ impl TargetConfig {
     }
 }
 
+/// Whether case- or accent-insensitive SQL Server collations become nondeterministic
+/// PostgreSQL collations. Default [`CaseInsensitive::Off`]: PostgreSQL's own comparison,
+/// which every PostgreSQL feature supports (see the README for why). Defined here, not in
+/// [`crate::ddl::collation`], so that the job document can hold it without the engine..
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseInsensitive {
+    /// Text compares as PostgreSQL compares it (byte-wise equality).
+    #[default]
+    Off,
+    /// Nondeterministic ICU collations for `_CI`/`_AI` columns.
+    Icu,
+}
+
+impl CaseInsensitive {
+    /// The option's spelling (`off`, `icu`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseInsensitive::Off => "off",
+            CaseInsensitive::Icu => "icu",
+        }
+    }
+    /// True for the default, so serialisers may leave it out.
+    pub fn is_off(&self) -> bool {
+        *self == CaseInsensitive::Off
+    }
+}
+
+impl fmt::Display for CaseInsensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CaseInsensitive {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(CaseInsensitive::Off),
+            "icu" => Ok(CaseInsensitive::Icu),
+            other => Err(format!("{other:?} is not icu or off")),
+        }
+    }
+}
+
 /// The engine asked for (`--engine`, the job's `engine`): one rule for `migrate` and the
 /// pipeline, applied by `bak2pg::source::select::decide`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -501,6 +547,12 @@ pub struct JobDocument {
     /// tenant has none. Parsed and applied by the worker (`bak2pg migrate --config`'s rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<MappingFile>,
+    /// Case-/accent-insensitive collations as nondeterministic ICU collations
+    /// (configuration `options/case-insensitive`, `icu` or `off`; see
+    /// `bak2pg::ddl::collation`). Part of the plan, so of what steps `read` and `load`
+    /// must agree on.
+    #[serde(default, skip_serializing_if = "CaseInsensitive::is_off")]
+    pub case_insensitive: CaseInsensitive,
 }
 
 /// The name of a tenant's mapping file in the uploads bucket, next to its uploads
@@ -545,13 +597,15 @@ impl JobDocument {
             &self.sqlserver_password_parameter,
             (&self.engine, &self.sqlserver_url),
         );
-        // The set and the mapping file join the digest only when given, so that jobs
-        // without them keep theirs; the file by its text, which decides the plan.
-        match (self.backup_set, &self.mapping) {
+        // The set, the mapping file and the collation option join the digest only when
+        // given, so that jobs without them keep theirs; the file by its text, which decides
+        // the plan.
+        let digest = match (self.backup_set, &self.mapping) {
             (None, None) => digest_of(&base),
             (Some(n), None) => digest_of(&(base, n)),
             (set, Some(m)) => digest_of(&(base, set, &m.text)),
-        }
+        };
+        if self.case_insensitive.is_off() { digest } else { digest_of(&(digest, self.case_insensitive)) }
     }
 }
 

@@ -107,8 +107,9 @@ pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Nam
     Ok((names, facts, plan))
 }
 
-/// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas
-/// and the tables (columns, NOT NULL, identities, generated
+/// Step 2: creates `<name>__loading` (dropping a leftover one of ours), its schemas,
+/// its collations (`--case-insensitive icu`), the tables and their comments (from
+/// `MS_Description`) (columns, NOT NULL, identities, generated
 /// columns; no keys yet).
 ///
 /// # Errors
@@ -138,6 +139,11 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
                 None => err,
             });
         }
+    }
+    // Comments (SQL Server's MS_Description), once their tables exist.
+    let outcomes = target::pipelined(plan.comments.iter().map(|sql| c.batch_execute(sql)).collect()).await;
+    for (sql, outcome) in plan.comments.iter().zip(outcomes) {
+        outcome.map_err(|e| MigrateError::pg(step, e).object(sql.chars().take(120).collect::<String>()))?;
     }
     crate::faults::pause("schema_created");
     Ok(())
@@ -368,6 +374,7 @@ pub fn report_objects(report: &mut Report, db: &Database) {
 pub fn report_plan(report: &mut Report, plan: &Plan, db: &Database) {
     report.renamed = plan.renames.clone();
     report.untranslated = plan.untranslated.clone();
+    report.collations = plan.collations.clone();
     report.mapping = plan.mapping.clone();
     if let Some(m) = &plan.mapping {
         report.warnings.extend(m.warnings.iter().cloned());

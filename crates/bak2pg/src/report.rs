@@ -323,6 +323,10 @@ pub struct Report {
     pub untranslated: Vec<Untranslated>,
     /// Identifiers renamed.
     pub renamed: Vec<Rename>,
+    /// Nondeterministic collations created (`--case-insensitive icu`): SQL Server name and
+    /// ICU locale; the columns that use them are in the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collations: Vec<crate::ddl::CollationPlan>,
     /// What the mapping file (`--config`) excluded, renamed and overrode; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<MappingOutcome>,
@@ -358,6 +362,7 @@ impl Report {
             not_migrated: Vec::new(),
             untranslated: Vec::new(),
             renamed: Vec::new(),
+            collations: Vec::new(),
             mapping: None,
             schema_only: false,
             data_only: false,
@@ -491,14 +496,20 @@ impl Report {
             for u in &self.untranslated {
                 let _ = writeln!(
                     s,
-                    "    {} {} on {}{}: {} ({})",
+                    "    {} {}{}{}: {} ({})",
                     u.kind,
                     u.object,
-                    u.table,
+                    if u.table.is_empty() { String::new() } else { format!(" on {}", u.table) },
                     u.definition.as_ref().map(|d| format!(" {d}")).unwrap_or_default(),
                     u.action,
                     u.reason
                 );
+            }
+        }
+        if !self.collations.is_empty() {
+            let _ = writeln!(s, "  case-insensitive collations ({}):", self.collations.len());
+            for c in &self.collations {
+                let _ = writeln!(s, "    {} → ICU {} (nondeterministic)", c.name, c.locale);
             }
         }
         if !self.renamed.is_empty() {

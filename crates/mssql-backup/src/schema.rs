@@ -29,6 +29,103 @@ pub struct Database {
     /// a computed column) so that they never keep the data from being read.
     #[serde(default)]
     pub unreadable_definitions: Vec<UnreadableDefinition>,
+    /// `MS_Description` extended properties (`sys.extended_properties`, base table
+    /// `sysxprops`): the comments SSMS, Access upsizing and data-modelling tools write,
+    /// in (class, major id, minor id) order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptions: Vec<Description>,
+}
+
+/// The name of the extended property that tools use for comments.
+pub const MS_DESCRIPTION: &str = "MS_Description";
+
+/// The object a class-1 extended property is attached to, as [`DescriptionTarget::of`]
+/// needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct DescribedObject<'a> {
+    /// Schema name.
+    pub schema: &'a str,
+    /// Object name.
+    pub name: &'a str,
+    /// Object type (`U`, `V`, `P`, …).
+    pub kind: &'a str,
+    /// A user table (type `U`, not shipped by Microsoft): the only objects whose
+    /// descriptions become comments.
+    pub user_table: bool,
+}
+
+impl DescriptionTarget {
+    /// The target of an extended property of class `class` (`sys.extended_properties`:
+    /// 0 database, 1 object or column, 3 schema, 7 index, …) on `major_id`/`minor_id`:
+    /// `object` is the class-1 or class-7 object, `column` the name of column `minor_id`
+    /// of a class-1 object, `schema` the name of a class-3 schema. One rule for both
+    /// engines, so that they describe the same things the same way.
+    pub fn of(
+        class: u8,
+        major_id: i32,
+        minor_id: i32,
+        object: Option<DescribedObject<'_>>,
+        column: Option<&str>,
+        schema: Option<&str>,
+    ) -> DescriptionTarget {
+        let other = |what: String| DescriptionTarget::Other { what };
+        match (class, object) {
+            (0, _) => other("the database".into()),
+            (3, _) => other(format!("schema {}", schema.map_or_else(|| format!("id {major_id}"), str::to_string))),
+            (1, None) => other(format!("object id {major_id} (not in the catalog)")),
+            (1, Some(o)) => match (o.user_table, minor_id, column) {
+                (true, 0, _) => DescriptionTarget::Table { schema: o.schema.into(), table: o.name.into() },
+                (true, _, Some(c)) => {
+                    DescriptionTarget::Column { schema: o.schema.into(), table: o.name.into(), column: c.into() }
+                }
+                (_, 0, _) => other(format!("object {}.{} (type {})", o.schema, o.name, o.kind)),
+                (_, _, Some(c)) => other(format!("column {c} of {}.{} (type {})", o.schema, o.name, o.kind)),
+                (_, m, None) => other(format!("minor id {m} of {}.{} (type {})", o.schema, o.name, o.kind)),
+            },
+            (7, Some(o)) => other(format!("index id {minor_id} of {}.{}", o.schema, o.name)),
+            (7, None) => other(format!("index id {minor_id} of object id {major_id}")),
+            (c, _) => other(format!("class {c} id {major_id} minor id {minor_id}")),
+        }
+    }
+}
+
+/// One `MS_Description` extended property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Description {
+    /// What it describes.
+    pub target: DescriptionTarget,
+    /// The text; `Err` with the reason when the value is not text (a `sql_variant` of
+    /// another base type) or could not be decoded.
+    pub text: Result<String, String>,
+}
+
+/// What an `MS_Description` describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DescriptionTarget {
+    /// A user table (class 1, minor id 0).
+    Table {
+        /// Schema name.
+        schema: String,
+        /// Table name.
+        table: String,
+    },
+    /// A column of a user table (class 1, minor id = column id).
+    Column {
+        /// Schema name.
+        schema: String,
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+    },
+    /// Anything else (the database, a schema, a view, a procedure, an index, a
+    /// parameter…), described for the report: `view dbo.Invoices`, `schema Sales`,
+    /// `class 7 id 5 minor 1`.
+    Other {
+        /// What it is, in words.
+        what: String,
+    },
 }
 
 /// A definition (module text, check, default, computed column, index filter) that could
@@ -417,4 +514,35 @@ pub struct ObjectRef {
     pub name: String,
     /// `sys.objects.type` code or a type description (`SO`, `SN`, `type`…).
     pub kind: String,
+}
+
+#[cfg(test)]
+mod description_tests {
+    use super::*;
+
+    #[test]
+    fn targets_by_class() {
+        let t = DescribedObject { schema: "dbo", name: "T", kind: "U", user_table: true };
+        let v = DescribedObject { schema: "dbo", name: "V", kind: "V", user_table: false };
+        assert_eq!(
+            DescriptionTarget::of(1, 5, 0, Some(t), None, None),
+            DescriptionTarget::Table { schema: "dbo".into(), table: "T".into() }
+        );
+        assert_eq!(
+            DescriptionTarget::of(1, 5, 2, Some(t), Some("c"), None),
+            DescriptionTarget::Column { schema: "dbo".into(), table: "T".into(), column: "c".into() }
+        );
+        let what = |d: DescriptionTarget| match d {
+            DescriptionTarget::Other { what } => what,
+            d => panic!("{d:?}"),
+        };
+        assert_eq!(what(DescriptionTarget::of(1, 5, 9, Some(t), None, None)), "minor id 9 of dbo.T (type U)");
+        assert_eq!(what(DescriptionTarget::of(1, 6, 0, Some(v), None, None)), "object dbo.V (type V)");
+        assert_eq!(what(DescriptionTarget::of(1, 6, 1, Some(v), Some("c"), None)), "column c of dbo.V (type V)");
+        assert_eq!(what(DescriptionTarget::of(0, 0, 0, None, None, None)), "the database");
+        assert_eq!(what(DescriptionTarget::of(3, 7, 0, None, None, Some("Sales"))), "schema Sales");
+        assert_eq!(what(DescriptionTarget::of(7, 5, 2, Some(t), None, None)), "index id 2 of dbo.T");
+        assert_eq!(what(DescriptionTarget::of(1, 99, 0, None, None, None)), "object id 99 (not in the catalog)");
+        assert_eq!(what(DescriptionTarget::of(22, 1, 0, None, None, None)), "class 22 id 1 minor id 0");
+    }
 }

@@ -15,6 +15,7 @@
 //! | `pg/replace`                  | drop the previous database after the swap        | `false`          |
 //! | `pg/keep-previous`            | previous copies kept after the swap (older dropped) | `1`           |
 //! | `engine`                      | `auto`, `native` or `sqlserver`                  | `auto`           |
+//! | `options/case-insensitive`    | `icu`: `_CI`/`_AI` columns get nondeterministic ICU collations (README, "Case-insensitive comparison"); `off`: PostgreSQL's comparison | `off` |
 //! | `sqlserver/url`               | the worker's SQL Server, `mssql://USER@HOST[:PORT]`, no password | — (the worker's `BAK2PG_MSSQL`) |
 //! | `sqlserver/password-parameter`| SecureString for the `sqlserver` engine          | —                |
 //! | `worker/tag`                  | the worker pool: SSM managed instances tagged `KEY=VALUE` (see [`workers`]) | — (this or `worker/instance-id`) |
@@ -238,6 +239,10 @@ pub fn build(
             config_error(format!("SSM parameter {path}engine: {e:?} is not auto, native or sqlserver"))
         })?,
     };
+    let case_insensitive = match get(config, "options/case-insensitive") {
+        None => bak2pg::job::CaseInsensitive::Off,
+        Some(v) => v.parse().map_err(|e| config_error(format!("SSM parameter {path}options/case-insensitive: {e}")))?,
+    };
     let sqlserver_url = get(config, "sqlserver/url").map(str::to_string);
     if sqlserver_url.as_deref().is_some_and(url_has_password) {
         return Err(config_error(format!(
@@ -269,6 +274,7 @@ pub fn build(
         worker,
         results: results.clone(),
         backup_set: i.backup_set,
+        case_insensitive,
         mapping: None,
     };
     let out = PrepareOutput {
@@ -553,6 +559,24 @@ mod tests {
         c.insert("sqlserver/url".into(), "mssql://sa:Secret1@localhost".into());
         let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert!(e.code == "config" && !e.message.contains("Secret1"), "{e}");
+    }
+
+    #[test]
+    fn case_insensitive_option() {
+        let (job, _) = build(&env(), &req(), &config(), &here()).unwrap();
+        assert_eq!(job.case_insensitive, bak2pg::job::CaseInsensitive::Off);
+        let plain_digest = job.digest();
+        // Left out of the document when off, so jobs written before the option keep
+        // their digest.
+        assert!(!serde_json::to_string(&job).unwrap().contains("case_insensitive"));
+        let mut c = config();
+        c.insert("options/case-insensitive".into(), "icu".into());
+        let (job, _) = build(&env(), &req(), &c, &here()).unwrap();
+        assert_eq!(job.case_insensitive, bak2pg::job::CaseInsensitive::Icu);
+        assert_ne!(job.digest(), plain_digest, "the plan depends on it");
+        c.insert("options/case-insensitive".into(), "yes".into());
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
+        assert!(e.code == "config" && e.message.contains("options/case-insensitive"), "{e}");
     }
 
     #[test]

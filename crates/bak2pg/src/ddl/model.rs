@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
+use super::collation::{CaseInsensitive, CollationPlan};
 use super::quote::qualified;
-use crate::spatial::PostgisMode;
 use crate::mapping::Mapping;
+use crate::spatial::PostgisMode;
 use crate::typemap::{MappingNote, PgType};
 
 /// What kind of object a renamed identifier names.
@@ -54,6 +55,10 @@ pub struct PlanOptions {
     pub schema_map: BTreeMap<String, String>,
     /// Load columns of unknown types as raw `bytea` instead of refusing the database.
     pub load_unknown_as_bytea: bool,
+    /// Case-/accent-insensitive SQL Server collations as nondeterministic ICU collations
+    /// (see [`super::collation`]); off by default.
+    #[serde(default, skip_serializing_if = "CaseInsensitive::is_off")]
+    pub case_insensitive: CaseInsensitive,
     /// `geography`/`geometry` as PostGIS types or raw `bytea`. [`super::plan()`] plans
     /// PostGIS types for [`PostgisMode::Auto`]; [`crate::migrate::step_preflight`] first
     /// asks the target and plans with [`PostgisMode::Off`] when PostGIS cannot be used.
@@ -136,6 +141,10 @@ pub struct ColumnPlan {
     /// For a computed column: whether SQL Server stored (persisted) its values; only then
     /// are they compared with PostgreSQL's.
     pub computed_persisted: bool,
+    /// The nondeterministic collation of the column (a [`Plan::collations`] name, in
+    /// schema `public`), under `--case-insensitive icu`; `None`: the database default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
 }
 
 impl ColumnPlan {
@@ -195,7 +204,7 @@ impl TablePlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Untranslated {
     /// `default`, `check`, `filter`, `computed`, `identity`, `index`, `primary_key`,
-    /// `unique`, `foreign_key`.
+    /// `unique`, `foreign_key`, `collation`, `description`.
     pub kind: String,
     /// `schema.table` in source names.
     pub table: String,
@@ -225,6 +234,13 @@ pub struct Plan {
     /// What the mapping file did (`None` without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<MappingOutcome>,
+    /// Collations to create before the tables (`--case-insensitive icu`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collations: Vec<CollationPlan>,
+    /// `COMMENT ON TABLE`/`COLUMN` statements from SQL Server's `MS_Description`
+    /// extended properties, run after the tables are created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<String>,
 }
 
 impl Plan {
@@ -232,6 +248,11 @@ impl Plan {
     /// the extension before its tables.
     pub fn needs_postgis(&self) -> bool {
         self.tables.iter().any(|t| t.columns.iter().any(|c| c.pg_type.is_postgis()))
+    }
+
+    /// The collation named `name` (a [`ColumnPlan::collation`]).
+    pub fn collation(&self, name: &str) -> Option<&CollationPlan> {
+        self.collations.iter().find(|c| c.name == name)
     }
 
     /// The plan of the table `schema.name` (source names).

@@ -7,11 +7,12 @@ use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
 use super::OWN_SCHEMA;
+use super::collation::plan_collations;
 use super::model::{
     ColumnPlan, ForeignKeyLeftOut, MappingOutcome, ObjectKind, Plan, PlanOptions, Rename, TablePlan, TypeOverride,
     Untranslated,
 };
-use super::quote::{MAX_IDENT_BYTES, cut, fit_identifier};
+use super::quote::{MAX_IDENT_BYTES, cut, fit_identifier, quote_ident, quote_literal};
 use super::tsql_expr::{ExprContext, translate_expr};
 use crate::mapping::{Mapping, MappingError, TypeKey, find_name, toml_key};
 use crate::schema::Database;
@@ -351,8 +352,10 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut unmappable = Vec::new();
     // Table-level definitions the reader could not decode: the objects are not in the
     // model, so they are listed here (computed columns below, where their column is).
-    for u in
-        db.unreadable_definitions.iter().filter(|u| matches!(u.kind.as_str(), "check" | "default" | "index_filter"))
+    for u in db
+        .unreadable_definitions
+        .iter()
+        .filter(|u| matches!(u.kind.as_str(), "check" | "default" | "index_filter" | "description"))
     {
         untranslated.push(Untranslated {
             kind: if u.kind == "index_filter" { "index".into() } else { u.kind.clone() },
@@ -590,6 +593,7 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 identity_sequence: None,
                 generated: None,
                 computed_persisted: c.computed.as_ref().is_some_and(|x| x.persisted),
+                collation: None,
             });
         }
         // Computed columns, once every column has its PostgreSQL name.
@@ -624,6 +628,43 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
     if !unmappable.is_empty() {
         return Err(PlanError::Unmappable(unmappable));
     }
+
+    // Collations (`--case-insensitive icu`): of the columns PostgreSQL holds as text.
+    // Plan tables, each with its source table (a mapping file may exclude tables).
+    let text_columns = tables.iter().map(|tp| (&db.tables[tp.index], tp)).flat_map(|(t, tp)| {
+        t.columns.iter().zip(&tp.columns).filter_map(move |(c, cp)| {
+            let text = matches!(cp.pg_type, PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text);
+            c.ty.collation().filter(|_| text).map(|coll| (format!("{}.{}", tp.source_display(), c.name), coll))
+        })
+    });
+    let (created, refused) = plan_collations(opts.case_insensitive, text_columns);
+    for tp in tables.iter_mut() {
+        let t = &db.tables[tp.index];
+        for (cp, c) in tp.columns.iter_mut().zip(&t.columns) {
+            let text = matches!(cp.pg_type, PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text);
+            if let Some(coll) = c.ty.collation().filter(|_| text) {
+                cp.collation = created.get(&coll.id).map(|p| p.name.clone());
+            }
+        }
+    }
+    for r in refused.into_values() {
+        untranslated.push(Untranslated {
+            kind: "collation".into(),
+            table: String::new(),
+            object: r.name,
+            definition: None,
+            action: format!(
+                "{} columns keep PostgreSQL's comparison (case- and accent-sensitive): {}",
+                r.columns.len(),
+                r.columns.join(", ")
+            ),
+            reason: r.reason,
+        });
+    }
+    let comments = comment_statements(db, &tables, &mut untranslated);
+    let mut collations: Vec<_> = created.into_values().collect();
+    collations.sort_by(|a, b| a.name.cmp(&b.name));
+    collations.dedup_by(|a, b| a.name == b.name);
 
     // Key, index and constraint names.
     let mut object_names = Vec::with_capacity(tables.len());
@@ -684,7 +725,69 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }
         outcome
     });
-    Ok(Plan { schemas, tables, renames, untranslated, object_names, mapping })
+    Ok(Plan { schemas, tables, renames, untranslated, object_names, mapping, collations, comments })
+}
+
+/// `COMMENT ON TABLE`/`COMMENT ON COLUMN` for the database's `MS_Description`s of
+/// migrated tables and columns; the others (descriptions of views, schemas, indexes…,
+/// values that are not text) are listed in `untranslated` with the reason.
+fn comment_statements(db: &Database, tables: &[TablePlan], untranslated: &mut Vec<Untranslated>) -> Vec<String> {
+    use mssql_backup::schema::DescriptionTarget;
+    let mut out = Vec::new();
+    for d in &db.descriptions {
+        let mut note = |table: String, object: String, action: &str, reason: String| {
+            untranslated.push(Untranslated {
+                kind: "description".into(),
+                table,
+                object,
+                definition: d.text.clone().ok(),
+                action: action.into(),
+                reason,
+            })
+        };
+        let (table, column) = match &d.target {
+            DescriptionTarget::Table { schema, table } => ((schema, table), None),
+            DescriptionTarget::Column { schema, table, column } => ((schema, table), Some(column)),
+            DescriptionTarget::Other { what } => {
+                note(String::new(), what.clone(), "not migrated", "only tables and columns get comments".into());
+                continue;
+            }
+        };
+        let display = format!("{}.{}", table.0, table.1);
+        let object = column.cloned().unwrap_or_else(|| display.clone());
+        let Some(tp) = tables.iter().find(|t| t.source_schema == *table.0 && t.source_name == *table.1) else {
+            note(display, object, "not migrated", "the table is not migrated".into());
+            continue;
+        };
+        let text = match &d.text {
+            Ok(t) => t,
+            Err(reason) => {
+                note(display, object, "no comment", reason.clone());
+                continue;
+            }
+        };
+        if text.contains('\0') {
+            note(
+                display.clone(),
+                object.clone(),
+                "comment without its NUL characters",
+                "PostgreSQL text cannot hold NUL".into(),
+            );
+        }
+        match column {
+            None => out.push(format!("COMMENT ON TABLE {} IS {}", tp.qualified(), quote_literal(text))),
+            Some(c) => match tp.column(c) {
+                Some(cp) => out.push(format!(
+                    "COMMENT ON COLUMN {}.{} IS {}",
+                    tp.qualified(),
+                    quote_ident(&cp.name),
+                    quote_literal(text)
+                )),
+                None => note(display, object, "not migrated", "the column is not migrated".into()),
+            },
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -720,6 +823,7 @@ mod tests {
             modules: vec![],
             other_objects: vec![],
             unreadable_definitions: vec![],
+            descriptions: vec![],
         };
         let mut opts = PlanOptions::default();
         opts.schema_map.insert("app".into(), "public".into());
@@ -761,6 +865,7 @@ mod tests {
             modules: vec![],
             other_objects: vec![],
             unreadable_definitions: vec![],
+            descriptions: vec![],
         };
         let off = plan(&db, &PlanOptions::default()).unwrap();
         assert_eq!(off.tables[0].name, "spatial_ref_sys");
@@ -774,5 +879,135 @@ mod tests {
         assert_eq!(on.tables[1].columns[0].pg_type, PgType::Geometry);
         // Other schemas do not hold the extension's objects.
         assert_eq!(on.tables[2].qualified(), r#""app"."geometry""#);
+    }
+
+    #[test]
+    fn case_insensitive_collations_per_column() {
+        use crate::schema::*;
+        let coll = |id: u32| mssql_backup::Collation::from_id(id).unwrap();
+        let column = |n: &str, ty: SqlType| Column {
+            column_id: 1,
+            name: n.into(),
+            ty,
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        };
+        let t = Table::heap(
+            1,
+            "dbo",
+            "T",
+            vec![
+                // SQL_Latin1_General_CP1_CI_AS, twice.
+                column("ci", SqlType::NVarChar { len: Some(5), collation: coll(0x3400_D008) }),
+                column("ci2", SqlType::Char { len: 5, collation: coll(0x3400_D008) }),
+                // Latin1_General_CS_AS.
+                column("cs", SqlType::VarChar { len: None, collation: coll(0xC008) }),
+                // Latin1_General_CI_AS_KS_WS: refused by name.
+                column("ks", SqlType::Text { collation: coll(0x1008) }),
+                column("n", SqlType::Int),
+            ],
+        );
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![t],
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+            descriptions: vec![],
+        };
+        let off = plan(&db, &PlanOptions::default()).unwrap();
+        assert!(off.collations.is_empty() && off.tables[0].columns.iter().all(|c| c.collation.is_none()));
+        assert!(!super::super::create_table_statement(&off.tables[0]).contains("COLLATE"));
+
+        let opts = PlanOptions { case_insensitive: super::super::CaseInsensitive::Icu, ..Default::default() };
+        let p = plan(&db, &opts).unwrap();
+        assert_eq!(p.collations.len(), 1);
+        assert_eq!(p.collations[0].locale, "und-u-ks-level2");
+        let colls: Vec<Option<&str>> = p.tables[0].columns.iter().map(|c| c.collation.as_deref()).collect();
+        let ci = Some("SQL_Latin1_General_CP1_CI_AS");
+        assert_eq!(colls, vec![ci, ci, None, None, None]);
+        let refused: Vec<_> = p.untranslated.iter().filter(|u| u.kind == "collation").collect();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].object, "Latin1_General_CI_AS_KS_WS");
+        assert!(refused[0].action.contains("dbo.T.ks"), "{}", refused[0].action);
+        let sql = super::super::create_table_statement(&p.tables[0]);
+        assert!(sql.contains(r#""ci" varchar(5) COLLATE "public"."SQL_Latin1_General_CP1_CI_AS""#), "{sql}");
+        assert!(sql.contains(r#""ci2" char(5) COLLATE "public"."SQL_Latin1_General_CP1_CI_AS""#), "{sql}");
+        let stmts = super::super::create_schema_statements(&p);
+        assert_eq!(stmts.last().unwrap(), &p.collations[0].create_statement());
+        // The plan (plan.json in the pipeline) carries the option and the collations.
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn descriptions_become_comments_or_are_listed() {
+        use crate::schema::*;
+        use mssql_backup::schema::{Description, DescriptionTarget};
+        let mut t = Table::heap(
+            1,
+            "dbo",
+            "T",
+            vec![Column {
+                column_id: 1,
+                name: "xmin".into(),
+                ty: SqlType::Int,
+                nullable: true,
+                identity: None,
+                computed: None,
+                default: None,
+                rowguidcol: false,
+                sparse: false,
+            }],
+        );
+        t.row_count_hint = None;
+        let tt = || DescriptionTarget::Table { schema: "dbo".into(), table: "T".into() };
+        let col = |c: &str| DescriptionTarget::Column { schema: "dbo".into(), table: "T".into(), column: c.into() };
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![t],
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+            descriptions: vec![
+                Description { target: tt(), text: Ok(r"It's a C:\path".into()) },
+                Description { target: col("xmin"), text: Ok("renamed\0column".into()) },
+                Description { target: col("gone"), text: Ok("x".into()) },
+                Description { target: tt(), text: Err("a sql_variant holding int, not text".into()) },
+                Description {
+                    target: DescriptionTarget::Other { what: "object dbo.V (type V)".into() },
+                    text: Ok("v".into()),
+                },
+            ],
+        };
+        let p = plan(&db, &PlanOptions::default()).unwrap();
+        assert_eq!(
+            p.comments,
+            vec![
+                r#"COMMENT ON TABLE "public"."T" IS E'It''s a C:\\path'"#.to_string(),
+                r#"COMMENT ON COLUMN "public"."T"."xmin_" IS 'renamedcolumn'"#.to_string(),
+            ]
+        );
+        let notes: Vec<(&str, &str)> = p
+            .untranslated
+            .iter()
+            .filter(|u| u.kind == "description")
+            .map(|u| (u.object.as_str(), u.action.as_str()))
+            .collect();
+        assert_eq!(
+            notes,
+            vec![
+                ("xmin", "comment without its NUL characters"),
+                ("gone", "not migrated"),
+                ("dbo.T", "no comment"),
+                ("object dbo.V (type V)", "not migrated"),
+            ]
+        );
     }
 }

@@ -4,14 +4,20 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::collation::COLLATION_SCHEMA;
 use super::model::{Plan, TablePlan, Untranslated};
 use super::quote::{qualified, quote_ident};
 use super::tsql_expr::{ExprContext, translate_default, translate_expr};
 use crate::schema::{Database, FkAction, ForeignKey, Index, IndexKind, KeyConstraint, Table};
 
-/// `CREATE SCHEMA` statements for the plan's schemas.
+/// `CREATE SCHEMA` statements for the plan's schemas, then `CREATE COLLATION` for its
+/// collations (`--case-insensitive icu`), which the tables' columns use.
 pub fn create_schema_statements(plan: &Plan) -> Vec<String> {
-    plan.schemas.iter().map(|s| format!("CREATE SCHEMA {}", quote_ident(s))).collect()
+    plan.schemas
+        .iter()
+        .map(|s| format!("CREATE SCHEMA {}", quote_ident(s)))
+        .chain(plan.collations.iter().map(|c| c.create_statement()))
+        .collect()
 }
 
 /// The `CREATE TABLE` statement of a table: columns, types, NOT NULL, identity and
@@ -22,6 +28,9 @@ pub fn create_table_statement(t: &TablePlan) -> String {
         .iter()
         .map(|c| {
             let mut s = format!("{} {}", quote_ident(&c.name), c.pg_type.sql());
+            if let Some(coll) = &c.collation {
+                s.push_str(&format!(" COLLATE {}", qualified(COLLATION_SCHEMA, coll)));
+            }
             if let Some(expr) = &c.generated {
                 s.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED"));
             }
@@ -394,8 +403,11 @@ fn fk_violators(t: &Table, fk: &ForeignKey, qt: &str, cols: &[String], rqt: &str
                 // An id this reader cannot take apart compares case-insensitively here:
                 // the lenient side only turns a violation into a reported NOT VALID.
                 let ci = mssql_backup::CollationParts::parse(coll.id).map_or(true, |p| !p.case_sensitive);
+                // `COLLATE "default"`: the two sides may carry different collations
+                // (`--case-insensitive icu` gives some columns nondeterministic ones),
+                // and lower() + `=` must mean here what they mean without the option.
                 let f = |side: &str, col: &str| {
-                    let trimmed = format!("rtrim({side}.{col}::text)");
+                    let trimmed = format!("rtrim({side}.{col}::text COLLATE \"default\")");
                     if ci { format!("lower({trimmed})") } else { trimmed }
                 };
                 format!("{} = {}", f("p", r), f("c", c))

@@ -209,6 +209,10 @@ fn scalar_function(name: &str) -> Option<(&'static str, &'static str)> {
 /// The reason, as text for the report.
 pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<String, String> {
     let toks = tokenize(def)?;
+    // PostgreSQL before 18 refuses LIKE on a nondeterministic collation (SQLSTATE 0A000,
+    // at run time): in an expression with LIKE, columns with one (`--case-insensitive
+    // icu`) are compared under the database's default collation, as without the option.
+    let has_like = toks.iter().any(|t| matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case("like")));
     let mut out = String::new();
     let mut has_string = false;
     let mut has_plus = false;
@@ -245,7 +249,11 @@ pub fn translate_expr(def: &str, table: &TablePlan, ctx: ExprContext) -> Result<
                     PgType::Boolean => push(&mut out, &format!("({})::integer", quote_ident(&c.name))),
                     PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text => {
                         has_string = true;
-                        push(&mut out, &quote_ident(&c.name))
+                        if has_like && c.collation.is_some() {
+                            push(&mut out, &format!("({} COLLATE \"default\")", quote_ident(&c.name)))
+                        } else {
+                            push(&mut out, &quote_ident(&c.name))
+                        }
                     }
                     _ => push(&mut out, &quote_ident(&c.name)),
                 }
@@ -443,6 +451,7 @@ mod tests {
             identity_sequence: None,
             generated: None,
             computed_persisted: false,
+            collation: None,
         };
         TablePlan {
             index: 0,
@@ -493,6 +502,15 @@ mod tests {
         );
         assert_eq!(translate_expr("([Name] IS NOT NULL)", &t, ExprContext::Filter).unwrap(), r#"("Name" IS NOT NULL)"#);
         assert!(translate_expr("([Name] like '[a-z]%')", &t, ExprContext::Check).is_err());
+        // A nondeterministic collation (--case-insensitive icu): LIKE compares under the
+        // database default, which PostgreSQL before 18 requires; `=` keeps the collation.
+        let mut ci = table();
+        ci.columns[3].collation = Some("SQL_Latin1_General_CP1_CI_AS".into());
+        assert_eq!(
+            translate_expr("([Name] like 'a%' OR [Name]='b')", &ci, ExprContext::Check).unwrap(),
+            r#"(("Name" COLLATE "default") LIKE 'a%' OR ("Name" COLLATE "default") = 'b')"#
+        );
+        assert_eq!(translate_expr("([Name]='b')", &ci, ExprContext::Check).unwrap(), r#"("Name" = 'b')"#);
         assert!(translate_expr("([Nope]=(1))", &t, ExprContext::Check).is_err());
         assert_eq!(translate_expr("([qty]>(0))", &t, ExprContext::Check).unwrap(), r#"("Qty" > (0))"#);
         assert!(translate_expr("([d]<getdate())", &t, ExprContext::Filter).is_err());

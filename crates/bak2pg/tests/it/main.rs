@@ -4,6 +4,7 @@
 //! scripts/test-mssql) and `throughput` (a measurement, `--ignored throughput::`).
 
 mod archive;
+mod collation;
 mod common;
 mod mapping;
 mod safety;

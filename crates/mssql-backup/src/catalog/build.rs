@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::RawCatalog;
 use super::raw::{AllocUnit, ColPar, RsCol};
 use crate::schema::{
-    CheckConstraint, Column, Compression, Computed, Database, DefaultConstraint, FkAction, ForeignKey, Identity, Index,
-    IndexColumn, IndexKind, KeyConstraint, Module, ModuleKind, ObjectRef, Storage, StorageKind, Table,
-    UnreadableDefinition,
+    CheckConstraint, Column, Compression, Computed, Database, DefaultConstraint, DescribedObject, Description,
+    DescriptionTarget, FkAction, ForeignKey, Identity, Index, IndexColumn, IndexKind, KeyConstraint, MS_DESCRIPTION,
+    Module, ModuleKind, ObjectRef, Storage, StorageKind, Table, UnreadableDefinition,
 };
 use crate::types::{Collation, SqlType};
 use crate::{Error, Result, collation, scsu};
@@ -284,6 +284,52 @@ fn added_default_of(
         )));
     }
     Ok(Some(value))
+}
+
+/// The `MS_Description` extended properties of `raw.xprops` (any case of the name, as
+/// SQL Server's case-insensitive catalog matches it; NULL values left out: they describe
+/// nothing), with what they describe resolved to names. Classes per
+/// `sys.extended_properties`: 0 database, 1 object or column, 3 schema, 7 index; others are
+/// kept as `Other` with their ids.
+fn descriptions(
+    raw: &RawCatalog,
+    objects: &HashMap<i32, &super::raw::SchObj>,
+    colpars: &HashMap<i32, Vec<&ColPar>>,
+    schema_name: &dyn Fn(i32) -> String,
+) -> Vec<Description> {
+    let mut out = Vec::new();
+    let mut props: Vec<_> = raw.xprops.iter().filter(|x| x.name.eq_ignore_ascii_case(MS_DESCRIPTION)).collect();
+    // The order `sys.extended_properties` is read in by the sqlserver engine.
+    props.sort_by_key(|x| (x.class, x.id, x.sub_id));
+    for x in props {
+        let Some(bytes) = &x.value else { continue };
+        let text = match crate::variant::decode_variant(bytes, &mut crate::value::DecodeStats::default()) {
+            Ok(crate::value::Value::Variant(inner)) => match *inner {
+                (_, crate::value::Value::String(s)) => Ok(s),
+                (base, _) => Err(format!("a sql_variant holding {}, not text", base.sql_name())),
+            },
+            Ok(_) => Err("not a sql_variant".to_string()),
+            Err(e) => Err(format!("its value cannot be decoded: {}", e.message)),
+        };
+        let object = objects.get(&x.id).filter(|_| matches!(x.class, 1 | 7));
+        let schema = object.map(|o| schema_name(o.schema_id));
+        let described = object.zip(schema.as_deref()).map(|(o, schema)| DescribedObject {
+            schema,
+            name: &o.name,
+            kind: &o.kind,
+            user_table: o.kind == "U" && o.ns_class == 0 && o.parent_class == 1 && o.status & 1 == 0,
+        });
+        let column = (x.class == 1)
+            .then(|| colpars.get(&x.id).and_then(|cs| cs.iter().find(|c| c.column_id == x.sub_id)))
+            .flatten()
+            .map(|c| c.name.as_str());
+        let class_schema = (x.class == 3)
+            .then(|| raw.clsobjs.iter().find(|c| c.class == 50 && c.id == x.id).map(|c| c.name.as_str()))
+            .flatten();
+        let target = DescriptionTarget::of(x.class, x.id, x.sub_id, described, column, class_schema);
+        out.push(Description { target, text });
+    }
+    out
 }
 
 /// The text of a definition stored in `sysobjvalues` (`imageval`), by its `value`: a
@@ -741,6 +787,16 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
         other_objects.push(ObjectRef { schema: schema_name(t.schema_id), name: t.name.clone(), kind: "type".into() });
     }
 
+    let descriptions = descriptions(raw, &objects, &colpars, &schema_name);
+    if let Some(e) = &raw.xprops_error {
+        unreadable_defs.push(UnreadableDefinition {
+            kind: "description".into(),
+            table: None,
+            object: "sys.extended_properties (sysxprops)".into(),
+            reason: e.clone(),
+        });
+    }
+
     let mut order: Vec<usize> = (0..tables.len()).collect();
     order.sort_by(|&a, &b| (&tables[a].schema, &tables[a].name).cmp(&(&tables[b].schema, &tables[b].name)));
     let tables_sorted: Vec<Table> = order.iter().map(|&i| tables[i].clone()).collect();
@@ -754,6 +810,7 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
             modules,
             other_objects,
             unreadable_definitions: unreadable_defs,
+            descriptions,
         },
         layouts: layouts_sorted,
         undescribed: unreadable,

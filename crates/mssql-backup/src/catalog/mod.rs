@@ -70,6 +70,11 @@ pub struct RawCatalog {
     pub scalartypes: Vec<ScalarType>,
     /// `sysseobjvalues` (2012+; empty before).
     pub seobjvalues: Vec<SeObjValue>,
+    /// `sysxprops`: extended properties (empty when they could not be read).
+    pub xprops: Vec<raw::XProp>,
+    /// Why `sysxprops` could not be read, when it could not: extended properties are
+    /// documentation and never keep the data from being read.
+    pub xprops_error: Option<String>,
     /// Salvage reads only: catalog pages that were missing and skipped.
     #[cfg_attr(not(feature = "internals"), allow(dead_code, reason = "shown by examples/dump_catalog only"))]
     pub skipped: Vec<String>,
@@ -298,6 +303,20 @@ pub fn load(
         })?;
     }
 
+    // Extended properties are documentation: a failure to read them is kept as a reason
+    // for the schema to report, not an error of the catalog.
+    let mut xprops = Vec::new();
+    let xprops_error = loader
+        .scan_object(object::SYSXPROPS, "sysxprops", &mut |row, lobs| {
+            xprops.push(raw::XProp::decode(row, lobs)?);
+            Ok(())
+        })
+        .err()
+        .map(|e| e.to_string());
+    if xprops_error.is_some() {
+        xprops.clear();
+    }
+
     if objects.is_empty() || colpars.is_empty() {
         return Err(Error::new(ErrorKind::Catalog, "the system catalog holds no objects or columns"));
     }
@@ -315,6 +334,8 @@ pub fn load(
         clsobjs,
         scalartypes,
         seobjvalues,
+        xprops,
+        xprops_error,
         skipped: loader.skipped.into_inner(),
     })
 }

@@ -33,6 +33,8 @@ pub mod object {
     pub const SYSIDXSTATS: i32 = 54;
     /// `sysiscols`: index and statistics columns.
     pub const SYSISCOLS: i32 = 55;
+    /// `sysxprops`: extended properties (`sys.extended_properties`).
+    pub const SYSXPROPS: i32 = 49;
     /// `sysobjvalues`: definitions and other object values.
     pub const SYSOBJVALUES: i32 = 60;
     /// `sysclsobjs`: schemas and other classified objects.
@@ -517,6 +519,44 @@ impl SeObjValue {
             sub_id: r.i64(13)?,
             number: r.i32(21)?,
             value: r.bytes(0, 5, lobs)?,
+        })
+    }
+}
+
+/// `sysxprops` row: one extended property (`sys.extended_properties`: `class`,
+/// `major_id` = `id`, `minor_id` = `subid`, `name`, `value`).
+///
+/// Classes as `sys.extended_properties` documents them: 0 database, 1 object or column
+/// (`subid` = column id, 0 for the object itself), 2 parameter, 3 schema, 4 database
+/// principal, 5 assembly, 6 type, 7 index, 8 user-type column, 10 XML schema collection,
+/// 15 message type, 16 service contract, 17 service, 18 remote service binding, 19 route,
+/// 20 dataspace, 21 partition function, 22 database file, 27 plan guide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XProp {
+    /// `class`.
+    pub class: u8,
+    /// `id`: the major id (object, schema, … by class).
+    pub id: i32,
+    /// `subid`: the minor id (column id for class 1).
+    pub sub_id: i32,
+    /// `name` (`MS_Description`, …).
+    pub name: String,
+    /// `value` (sql_variant), raw; `None` when NULL.
+    pub value: Option<Vec<u8>>,
+}
+
+impl XProp {
+    /// Layout (declared columns `class tinyint, id int, subid int, name sysname, value
+    /// sql_variant`, fixed columns packed from offset 4): class @4, id @5, subid @9, name
+    /// var 0 (null bit 4), value var 1 (null bit 5). Read from the fixtures'
+    /// rows (`MS_Description`, `MS_DiagramPane1`, `microsoft_database_tools_support`).
+    pub fn decode(r: &Row, lobs: &mut dyn LobPages) -> Result<Self> {
+        Ok(XProp {
+            class: r.u8(4)?,
+            id: r.i32(5)?,
+            sub_id: r.i32(9)?,
+            name: r.name(0, 4)?,
+            value: r.bytes(1, 5, lobs)?,
         })
     }
 }

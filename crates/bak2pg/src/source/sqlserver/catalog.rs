@@ -14,7 +14,7 @@
 //! Views and columns (Microsoft Learn, "sys.tables", "sys.columns", "sys.computed_columns",
 //! "sys.identity_columns", "sys.partitions", "sys.indexes", "sys.index_columns",
 //! "sys.foreign_keys", "sys.foreign_key_columns", "sys.check_constraints", "sys.objects",
-//! "sys.types", `OBJECT_DEFINITION`, `COLLATIONPROPERTY`): `sys.columns.system_type_id`,
+//! "sys.types", "sys.extended_properties", `OBJECT_DEFINITION`, `COLLATIONPROPERTY`): `sys.columns.system_type_id`,
 //! `user_type_id`, `max_length` (bytes, -1 for `max`), `precision`, `scale` are
 //! `syscolpars`' `xtype`, `utype`, `length`, `prec`, `scale`;
 //! `COLLATIONPROPERTY(name, 'CollationID')` is the stored collation id; the identity
@@ -32,8 +32,8 @@ mod views;
 
 pub use build::{BuildError, ColumnSets, LISTED_KINDS, build_database};
 pub use views::{
-    CheckRow, ColumnRow, ForeignKeyColumnRow, ForeignKeyRow, IndexColumnRow, IndexRow, ObjectRow, PartitionRow,
-    TableRow, TypeRow,
+    CheckRow, ColumnRow, DescriptionRow, ForeignKeyColumnRow, ForeignKeyRow, IndexColumnRow, IndexRow, ObjectRow,
+    PartitionRow, TableRow, TypeRow,
 };
 
 use self::views::CatalogView;
@@ -64,6 +64,8 @@ pub struct CatalogRows {
     pub objects: Vec<ObjectRow>,
     /// `sys.types`.
     pub types: Vec<TypeRow>,
+    /// `sys.extended_properties` named `MS_Description`.
+    pub descriptions: Vec<DescriptionRow>,
 }
 
 /// Runs `V`'s query and maps its rows.
@@ -90,6 +92,7 @@ pub async fn read_catalog(client: &mut Client, server: &str) -> Result<(CatalogR
         checks: fetch(client, server).await?,
         objects: fetch(client, server).await?,
         types: fetch(client, server).await?,
+        descriptions: fetch(client, server).await?,
     };
     Ok((rows, collation_id))
 }

@@ -118,6 +118,7 @@ pub fn database(name: &str, tables: Vec<Table>) -> Database {
         modules: vec![],
         other_objects: vec![],
         unreadable_definitions: vec![],
+        descriptions: vec![],
     }
 }
 

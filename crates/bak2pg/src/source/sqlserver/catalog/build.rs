@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mssql_backup::schema::{
-    CheckConstraint, Column, Compression, Computed, Database, DefaultConstraint, FkAction, ForeignKey, Identity, Index,
-    IndexColumn, IndexKind, KeyConstraint, Module, ModuleKind, ObjectRef, Storage, StorageKind, Table,
+    CheckConstraint, Column, Compression, Computed, Database, DefaultConstraint, DescribedObject, Description,
+    DescriptionTarget, FkAction, ForeignKey, Identity, Index, IndexColumn, IndexKind, KeyConstraint, Module,
+    ModuleKind, ObjectRef, Storage, StorageKind, Table,
 };
 use mssql_backup::{Collation, SqlType, StoredType};
 
@@ -277,6 +278,30 @@ pub fn build_database(
     for t in types {
         other_objects.push(ObjectRef { schema: t.schema.clone(), name: t.name.clone(), kind: "type".into() });
     }
+    let descriptions = rows
+        .descriptions
+        .iter()
+        .map(|d| {
+            let object = d.object.as_deref().zip(d.schema.as_deref()).zip(d.object_type.as_deref()).map(
+                |((name, schema), kind)| DescribedObject {
+                    schema,
+                    name,
+                    kind,
+                    user_table: kind == "U" && !d.is_ms_shipped,
+                },
+            );
+            let target = DescriptionTarget::of(
+                d.class,
+                d.major_id,
+                d.minor_id,
+                object,
+                d.column.as_deref(),
+                d.schema.as_deref().filter(|_| d.class == 3),
+            );
+            let text = d.text.clone().ok_or_else(|| format!("a sql_variant holding {}, not text", d.base_type));
+            Description { target, text }
+        })
+        .collect();
     let collation = lookup_collation(collation_id, "database collation")?;
     Ok((
         Database {
@@ -286,6 +311,7 @@ pub fn build_database(
             modules,
             other_objects,
             unreadable_definitions: Vec::new(),
+            descriptions,
         },
         column_sets,
     ))
@@ -294,7 +320,7 @@ pub fn build_database(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::sqlserver::catalog::{CheckRow, ForeignKeyRow, TableRow};
+    use crate::source::sqlserver::catalog::{CheckRow, DescriptionRow, ForeignKeyRow, TableRow};
 
     fn cp1252() -> Collation {
         Collation::from_id(0x3400D008).unwrap()
@@ -490,6 +516,7 @@ mod tests {
                 TypeRow { user_type_id: 56, schema: "sys".into(), name: "int".into() },
                 TypeRow { user_type_id: 257, schema: "dbo".into(), name: "code".into() },
             ],
+            descriptions: vec![],
         }
     }
 
@@ -574,6 +601,38 @@ mod tests {
         assert_eq!(modules, [("Invoices", ModuleKind::View, None), ("trg", ModuleKind::Trigger, Some("dbo.Orders"))]);
         let others: Vec<(&str, &str)> = db.other_objects.iter().map(|o| (o.name.as_str(), o.kind.as_str())).collect();
         assert_eq!(others, [("seq", "SO"), ("code", "type")]);
+    }
+
+    #[test]
+    fn descriptions_name_their_targets_as_the_native_reader_does() {
+        let mut rows = northwind_rows();
+        let row = |class, major_id, minor_id, column: Option<&str>, text: Option<&str>| DescriptionRow {
+            class,
+            major_id,
+            minor_id,
+            schema: Some("dbo".into()),
+            object: Some("Orders".into()),
+            object_type: Some("U".into()),
+            is_ms_shipped: false,
+            column: column.map(str::to_string),
+            base_type: if text.is_some() { "nvarchar".into() } else { "int".into() },
+            text: text.map(str::to_string),
+        };
+        rows.descriptions = vec![
+            row(1, 101, 0, None, Some("Orders placed")),
+            row(1, 101, 5, Some("ShipName"), Some("Ship to")),
+            row(1, 101, 3, Some("Freight"), None),
+            row(7, 101, 3, None, Some("an index")),
+        ];
+        let (db, _) = build_database("nw", Some(0x3400D008), &rows).unwrap();
+        let t = |table: &str| DescriptionTarget::Table { schema: "dbo".into(), table: table.into() };
+        assert_eq!(db.descriptions[0], Description { target: t("Orders"), text: Ok("Orders placed".into()) });
+        assert_eq!(
+            db.descriptions[1].target,
+            DescriptionTarget::Column { schema: "dbo".into(), table: "Orders".into(), column: "ShipName".into() }
+        );
+        assert_eq!(db.descriptions[2].text, Err("a sql_variant holding int, not text".into()));
+        assert_eq!(db.descriptions[3].target, DescriptionTarget::Other { what: "index id 3 of dbo.Orders".into() });
     }
 
     #[test]
@@ -862,6 +921,28 @@ mod tests {
                 kind: kind.into(),
                 definition: m.definition.clone(),
                 parent: m.parent.clone(),
+            });
+        }
+        for d in &db.descriptions {
+            let (table, column) = match &d.target {
+                DescriptionTarget::Table { schema, table } => (db.table(schema, table).unwrap(), None),
+                DescriptionTarget::Column { schema, table, column } => {
+                    let t = db.table(schema, table).unwrap();
+                    (t, Some(t.column(column).unwrap()))
+                }
+                DescriptionTarget::Other { what } => panic!("no fixture describes {what}"),
+            };
+            r.descriptions.push(DescriptionRow {
+                class: 1,
+                major_id: table.object_id,
+                minor_id: column.map_or(0, |c| c.column_id),
+                schema: Some(table.schema.clone()),
+                object: Some(table.name.clone()),
+                object_type: Some("U".into()),
+                is_ms_shipped: false,
+                column: column.map(|c| c.name.clone()),
+                base_type: "nvarchar".into(),
+                text: Some(d.text.clone().unwrap()),
             });
         }
         r

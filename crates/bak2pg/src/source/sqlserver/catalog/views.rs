@@ -454,3 +454,59 @@ impl CatalogView for TypeRow {
         })
     }
 }
+
+/// `sys.extended_properties` named `MS_Description` with a value, with what the
+/// native reader needs to name their target ([`mssql_backup::schema::DescriptionTarget::of`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescriptionRow {
+    /// `class`.
+    pub class: u8,
+    /// `major_id`.
+    pub major_id: i32,
+    /// `minor_id`.
+    pub minor_id: i32,
+    /// Schema of the class-1/7 object, or the class-3 schema's name.
+    pub schema: Option<String>,
+    /// Name of the class-1/7 object.
+    pub object: Option<String>,
+    /// Its type, trimmed.
+    pub object_type: Option<String>,
+    /// Its `is_ms_shipped`.
+    pub is_ms_shipped: bool,
+    /// `COL_NAME(major_id, minor_id)` for a class-1 property on a column.
+    pub column: Option<String>,
+    /// `SQL_VARIANT_PROPERTY(value, 'BaseType')`.
+    pub base_type: String,
+    /// The value as `nvarchar(max)` when its base type is a string type.
+    pub text: Option<String>,
+}
+
+impl CatalogView for DescriptionRow {
+    const WHAT: &'static str = "reading sys.extended_properties";
+    const SQL: &'static str = "SELECT ep.class, ep.major_id, ep.minor_id, \
+         CASE WHEN ep.class = 3 THEN SCHEMA_NAME(ep.major_id) ELSE SCHEMA_NAME(o.schema_id) END AS schema_name, \
+         o.name AS object_name, RTRIM(o.type) AS object_type, ISNULL(o.is_ms_shipped, 0) AS is_ms_shipped, \
+         CASE WHEN ep.class = 1 AND ep.minor_id > 0 THEN COL_NAME(ep.major_id, ep.minor_id) END AS column_name, \
+         CAST(SQL_VARIANT_PROPERTY(ep.value, 'BaseType') AS nvarchar(128)) AS base_type, \
+         CASE WHEN CAST(SQL_VARIANT_PROPERTY(ep.value, 'BaseType') AS nvarchar(128)) \
+              IN (N'char', N'varchar', N'nchar', N'nvarchar') THEN CAST(ep.value AS nvarchar(max)) END AS text_value \
+         FROM sys.extended_properties AS ep \
+         LEFT JOIN sys.objects AS o ON ep.class IN (1, 7) AND o.object_id = ep.major_id \
+         WHERE ep.name = N'MS_Description' AND ep.value IS NOT NULL \
+         ORDER BY ep.class, ep.major_id, ep.minor_id";
+
+    fn from_cells(c: &Cells<'_>) -> Result<Self, RowError> {
+        Ok(DescriptionRow {
+            class: c.u8("class")?,
+            major_id: c.i32("major_id")?,
+            minor_id: c.i32("minor_id")?,
+            schema: c.text("schema_name")?,
+            object: c.text("object_name")?,
+            object_type: c.text("object_type")?,
+            is_ms_shipped: c.flag("is_ms_shipped")?,
+            column: c.text("column_name")?,
+            base_type: c.req_text("base_type")?,
+            text: c.text("text_value")?,
+        })
+    }
+}
