@@ -45,6 +45,8 @@ pub mod source;
 #[cfg(feature = "engine")]
 pub mod target;
 #[cfg(feature = "engine")]
+pub mod translate;
+#[cfg(feature = "engine")]
 pub mod typemap;
 #[cfg(feature = "engine")]
 pub mod validate;

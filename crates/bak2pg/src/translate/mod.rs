@@ -1,0 +1,312 @@
+//! Views and inline table-valued functions: T-SQL definitions parsed with `sqlparser`
+//! (MsSqlDialect) and re-emitted for PostgreSQL, or left out with the construct and its
+//! position as the reason.
+//!
+//! The emitter walks the parsed AST and prints PostgreSQL text itself, node by node, for a
+//! whitelist of constructs: anything it does not know (a function, an operator, a join
+//! kind, a clause) refuses the whole object, naming the construct and its line and column
+//! in the definition. Every relation and column referenced is resolved against the
+//! migration [`Plan`] (SQL Server names are case-insensitive; the exact planned PostgreSQL
+//! name is printed, quoted) or against the views translated before it, which gives the
+//! creation order: a view comes after the views it reads.
+//!
+//! What is translated, and how (see [`rewrite`] for the function table): `TOP n` →
+//! `LIMIT n` (with its `ORDER BY`; NULLs sorted first as SQL Server does), `+` on strings →
+//! `||` (decided from the planned column types and literals; unknown → refused), `ISNULL`
+//! → `coalesce`, `GETDATE()`/`SYSDATETIME()`/`CURRENT_TIMESTAMP` → `LOCALTIMESTAMP`,
+//! `DATEADD`/`DATEDIFF`/`DATEPART`/`YEAR`/`MONTH`/`DAY`, `CONVERT` (no style, or the date
+//! styles of [`rewrite::date_style`]) and `CAST` (to the planned PostgreSQL types; towards
+//! integers truncated as SQL Server does), `IIF`, `LEN` → `length(rtrim())`, `CHARINDEX`,
+//! `SUBSTRING`, `LEFT`/`RIGHT`, `ROUND`, `N'…'` literals, a `bit` column compared with a
+//! number (→ `::integer`).
+
+mod emit;
+pub mod rewrite;
+
+use std::collections::{BTreeMap, HashMap};
+
+use mssql_backup::schema::{Database, ModuleKind};
+use serde::{Deserialize, Serialize};
+
+use crate::ddl::{MAX_IDENT_BYTES, Plan, qualified};
+use crate::typemap::PgType;
+
+pub use emit::{Class, Column};
+
+/// An inline table-valued function's body, ready to be typed by PostgreSQL (its output
+/// columns' types are asked of the server by preparing `query` with `params`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionBody {
+    /// Parameters in order: T-SQL name (with its `@`) and PostgreSQL type; the body refers
+    /// to them as `$1`, `$2`… (never by name: in a SQL function a column of the same name
+    /// would win).
+    pub params: Vec<(String, PgType)>,
+    /// The `SELECT`, in PostgreSQL.
+    pub query: String,
+}
+
+/// What to do with one module of the source database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModulePlan {
+    /// Index in [`Database::modules`].
+    pub module: usize,
+    /// Source schema.
+    pub schema: String,
+    /// Source name.
+    pub name: String,
+    /// Kind (`view`, `inline_table_function`, `procedure`, …).
+    pub kind: String,
+    /// PostgreSQL schema and name, when translated.
+    pub target: Option<(String, String)>,
+    /// `CREATE VIEW …` for a translated view.
+    pub view_sql: Option<String>,
+    /// The body of a translated inline table-valued function.
+    pub function: Option<FunctionBody>,
+    /// Modules (indexes in [`Database::modules`]) this one reads: created first.
+    pub depends_on: Vec<usize>,
+    /// Why it is not translated (`None` when translated).
+    pub reason: Option<String>,
+}
+
+impl ModulePlan {
+    /// `"schema"."name"` of the target, when translated.
+    pub fn qualified_target(&self) -> Option<String> {
+        self.target.as_ref().map(|(s, n)| qualified(s, n))
+    }
+}
+
+/// Translates every module of `db`: views and inline table-valued functions when every
+/// construct is known, the others left out with their reason. The result holds one entry
+/// per module, in creation order (a module after those it depends on).
+///
+/// `schema_map` is the plan's schema mapping (`PlanOptions::schema_map`): a view in a
+/// schema without tables is mapped the same way (`dbo` → `public` unless mapped).
+pub fn translate_modules(db: &Database, plan: &Plan, schema_map: &BTreeMap<String, String>) -> Vec<ModulePlan> {
+    let mut t = Translator { db, plan, schema_map, done: HashMap::new(), order: Vec::new(), in_progress: Vec::new() };
+    for i in 0..db.modules.len() {
+        t.translate(i);
+    }
+    let mut out = Vec::with_capacity(t.order.len());
+    for i in t.order {
+        out.push(t.done.remove(&i).expect("translated").0);
+    }
+    out
+}
+
+/// A translated relation other views may read: its PostgreSQL name and output columns.
+#[derive(Debug, Clone)]
+pub(crate) struct RelInfo {
+    pub(crate) qualified: String,
+    pub(crate) name: String,
+    pub(crate) columns: Vec<Column>,
+    /// The module it comes from, for dependencies.
+    pub(crate) module: Option<usize>,
+}
+
+struct Translator<'a> {
+    db: &'a Database,
+    plan: &'a Plan,
+    schema_map: &'a BTreeMap<String, String>,
+    /// Module index → its plan and, when translated as a view, what it offers readers.
+    done: HashMap<usize, (ModulePlan, Option<RelInfo>)>,
+    order: Vec<usize>,
+    in_progress: Vec<usize>,
+}
+
+/// Where the emitter looks relations up.
+pub(crate) trait Resolver {
+    /// The relation `schema.name` (source names; `schema` `None` when unqualified),
+    /// resolved from `home` (the module's schema); `Err` why not.
+    fn relation(&mut self, schema: Option<&str>, name: &str, home: &str) -> Result<RelInfo, String>;
+}
+
+impl Translator<'_> {
+    fn target_schema(&self, source: &str) -> Result<String, String> {
+        if let Some(t) = self.plan.tables.iter().find(|t| t.source_schema == source) {
+            return Ok(t.schema.clone());
+        }
+        let wanted = match self.schema_map.get(source) {
+            Some(t) => t.clone(),
+            None if source == "dbo" => "public".into(),
+            None => source.to_string(),
+        };
+        if wanted.starts_with("pg_") || wanted == crate::ddl::OWN_SCHEMA || wanted == "information_schema" {
+            return Err(format!("its schema {wanted:?} is reserved in PostgreSQL"));
+        }
+        if wanted.len() > MAX_IDENT_BYTES {
+            return Err(format!("its schema name is longer than {MAX_IDENT_BYTES} bytes"));
+        }
+        Ok(wanted)
+    }
+
+    fn translate(&mut self, i: usize) {
+        if self.done.contains_key(&i) || self.in_progress.contains(&i) {
+            return;
+        }
+        self.in_progress.push(i);
+        let m = &self.db.modules[i];
+        let mut mp = ModulePlan {
+            module: i,
+            schema: m.schema.clone(),
+            name: m.name.clone(),
+            kind: m.kind.as_str().to_string(),
+            target: None,
+            view_sql: None,
+            function: None,
+            depends_on: Vec::new(),
+            reason: None,
+        };
+        let mut info = None;
+        let outcome = match (m.kind, m.definition.as_deref()) {
+            (ModuleKind::View | ModuleKind::InlineTableFunction, None) => {
+                let qualified = format!("{}.{}", m.schema, m.name);
+                let why = self
+                    .db
+                    .unreadable_definitions
+                    .iter()
+                    .find(|u| u.kind == m.kind.as_str() && u.object == qualified)
+                    .map(|u| format!("its definition in the backup cannot be decoded: {}", u.reason));
+                Err(why.unwrap_or_else(|| "no definition is stored (encrypted, or not readable)".into()))
+            }
+            (ModuleKind::View | ModuleKind::InlineTableFunction, Some(def)) => {
+                let def = def.to_string();
+                let kind = m.kind;
+                let (schema, name) = (m.schema.clone(), m.name.clone());
+                self.translate_one(kind, &schema, &name, &def).map(|(t, rel, deps)| {
+                    mp.target = Some(t.0);
+                    mp.view_sql = t.1;
+                    mp.function = t.2;
+                    mp.depends_on = deps;
+                    info = rel.map(|mut r: RelInfo| {
+                        r.module = Some(i);
+                        r
+                    });
+                })
+            }
+            (ModuleKind::Procedure, _) => Err("procedures are not translated".into()),
+            (ModuleKind::ScalarFunction, _) => Err("scalar functions are not translated".into()),
+            (ModuleKind::TableFunction, _) => {
+                Err("multi-statement table-valued functions are not translated".into())
+            }
+            (ModuleKind::Trigger, _) => Err("triggers are not translated".into()),
+            (ModuleKind::Rule, _) => Err("rules (CREATE RULE) are not translated".into()),
+            (ModuleKind::Default, _) => Err("stand-alone defaults (CREATE DEFAULT) are not translated".into()),
+            (ModuleKind::Other, _) => Err("CLR and extended procedures and functions are not translated".into()),
+        };
+        if let Err(why) = outcome {
+            mp.reason = Some(why);
+        }
+        self.in_progress.retain(|&k| k != i);
+        self.done.insert(i, (mp, info));
+        self.order.push(i);
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn translate_one(
+        &mut self,
+        kind: ModuleKind,
+        schema: &str,
+        name: &str,
+        def: &str,
+    ) -> Result<(((String, String), Option<String>, Option<FunctionBody>), Option<RelInfo>, Vec<usize>), String> {
+        let pg_schema = self.target_schema(schema)?;
+        if name.len() > MAX_IDENT_BYTES {
+            return Err(format!("its name is longer than {MAX_IDENT_BYTES} bytes"));
+        }
+        let target = (pg_schema.clone(), name.to_string());
+        let mut deps = Vec::new();
+        let home = schema.to_string();
+        let mut resolver = TranslatorResolver { t: self, deps: &mut deps };
+        match kind {
+            ModuleKind::View => {
+                let v = emit::view(def, &home, &mut resolver)?;
+                let qualified_name = qualified(&target.0, &target.1);
+                let cols = match &v.column_names {
+                    Some(names) => {
+                        format!(" ({})", names.iter().map(|n| crate::ddl::quote_ident(n)).collect::<Vec<_>>().join(", "))
+                    }
+                    None => String::new(),
+                };
+                let sql = format!("CREATE VIEW {qualified_name}{cols} AS\n{}", v.query);
+                let rel = RelInfo { qualified: qualified_name, name: name.to_string(), columns: v.columns, module: None };
+                Ok(((target, Some(sql), None), Some(rel), deps))
+            }
+            _ => {
+                let f = emit::inline_function(def, &home, &mut resolver)?;
+                Ok(((target, None, Some(FunctionBody { params: f.params, query: f.query })), None, deps))
+            }
+        }
+    }
+}
+
+struct TranslatorResolver<'t, 'a> {
+    t: &'t mut Translator<'a>,
+    deps: &'t mut Vec<usize>,
+}
+
+impl Resolver for TranslatorResolver<'_, '_> {
+    fn relation(&mut self, schema: Option<&str>, name: &str, home: &str) -> Result<RelInfo, String> {
+        let schemas: Vec<String> = match schema {
+            Some(s) => vec![s.to_string()],
+            None if home.eq_ignore_ascii_case("dbo") => vec![home.to_string()],
+            None => vec![home.to_string(), "dbo".to_string()],
+        };
+        let display = match schema {
+            Some(s) => format!("{s}.{name}"),
+            None => name.to_string(),
+        };
+        for s in &schemas {
+            // Tables of the plan (case-insensitive, as SQL Server's usual collations are).
+            let tables: Vec<_> = self
+                .t
+                .plan
+                .tables
+                .iter()
+                .filter(|t| t.source_schema.eq_ignore_ascii_case(s) && t.source_name.eq_ignore_ascii_case(name))
+                .collect();
+            if tables.len() > 1 {
+                return Err(format!("{display} matches several tables differing only in case"));
+            }
+            if let Some(tp) = tables.first() {
+                let columns = tp
+                    .columns
+                    .iter()
+                    .map(|c| Column { source: c.source_name.clone(), pg: c.name.clone(), class: Class::of(&c.pg_type) })
+                    .collect();
+                return Ok(RelInfo { qualified: tp.qualified(), name: tp.name.clone(), columns, module: None });
+            }
+            // Modules: a view is translated first (its output columns are needed).
+            let found: Vec<usize> = self
+                .t
+                .db
+                .modules
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.schema.eq_ignore_ascii_case(s) && m.name.eq_ignore_ascii_case(name))
+                .map(|(k, _)| k)
+                .collect();
+            if let Some(&k) = found.first() {
+                let kind = self.t.db.modules[k].kind;
+                if kind != ModuleKind::View {
+                    return Err(format!("{display} is a {}, not a table or view", kind.as_str()));
+                }
+                if self.t.in_progress.contains(&k) {
+                    return Err(format!("{display} refers back to this view (a cycle)"));
+                }
+                self.t.translate(k);
+                let (mp, info) = &self.t.done[&k];
+                if !self.deps.contains(&k) {
+                    self.deps.push(k);
+                }
+                return match info {
+                    Some(info) => Ok(info.clone()),
+                    None => Err(format!(
+                        "it reads view {display}, which is not translated ({})",
+                        mp.reason.as_deref().unwrap_or("?")
+                    )),
+                };
+            }
+        }
+        Err(format!("{display} is not a migrated table or a view of this database"))
+    }
+}
