@@ -35,6 +35,8 @@ pub mod load;
 #[cfg(feature = "engine")]
 pub mod migrate;
 #[cfg(feature = "engine")]
+pub mod objects;
+#[cfg(feature = "engine")]
 pub mod pgvalue;
 #[cfg(feature = "engine")]
 pub mod progress;

@@ -11,3 +11,4 @@ mod sqlserver_live;
 mod throughput;
 mod tls;
 mod types;
+mod views;
