@@ -414,12 +414,12 @@ async fn validate_step(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> 
     engine::report_validated(&mut report, &back)
         .map_err(|e| StepError::permanent(ErrorCode::ValidationMismatch, e.message))?;
     // Every created view queried once; its row count goes in the report.
-    bak2pg::objects::step_validate_objects(&opts.target, &load.names.loading, &mut report.objects)
-        .await
-        .map_err(|e| match e.kind {
+    bak2pg::objects::step_validate_objects(&opts.target, &load.names.loading, &mut report.objects).await.map_err(
+        |e| match e.kind {
             bak2pg::ErrorKind::Validation => StepError::permanent(ErrorCode::ValidationMismatch, e.message),
             _ => migrate_err(e),
-        })?;
+        },
+    )?;
     let summary = format!("{} tables match (row counts and checksums) in {}", back.len(), load.names.loading);
     Ok((summary, ReportOutputs { report }))
 }

@@ -16,7 +16,8 @@ use crate::checksum::TableChecksum;
 use crate::ddl::{self, OnFailure, Plan, PlanOptions, TablePlan, Untranslated, quote_ident};
 use crate::load::{self, LoadTuning, LoadedTable};
 use crate::report::{
-    ConversionReport, NotMigrated, ObjectReport, Report, SpecialColumn, Status, Step, StepTiming, TableReport, TableStatus,
+    ConversionReport, NotMigrated, ObjectReport, Report, SpecialColumn, Status, Step, StepTiming, TableReport,
+    TableStatus,
 };
 use crate::schema::Database;
 use crate::source::Source;

@@ -10,8 +10,8 @@ use sqlparser::ast::{
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::rewrite::{self, pg_type_of};
 use super::Resolver;
+use super::rewrite::{self, pg_type_of};
 use crate::ddl::{quote_ident, quote_literal};
 use crate::typemap::PgType;
 
@@ -433,7 +433,10 @@ impl Emitter<'_> {
                 let cols = if a.columns.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", a.columns.iter().map(|c| quote_ident(&c.name.value)).collect::<Vec<_>>().join(", "))
+                    format!(
+                        " ({})",
+                        a.columns.iter().map(|c| quote_ident(&c.name.value)).collect::<Vec<_>>().join(", ")
+                    )
                 };
                 Ok(format!("({sql}) AS {}{cols}", quote_ident(&a.name.value)))
             }
@@ -751,7 +754,8 @@ impl Emitter<'_> {
                 let (p, _) = self.expr(pattern)?;
                 // T-SQL patterns have [ ] character classes PostgreSQL's LIKE lacks.
                 match pattern.as_ref() {
-                    Expr::Value(v) if matches!(&v.value, Value::SingleQuotedString(s) | Value::NationalStringLiteral(s) if !s.contains('[')) => {}
+                    Expr::Value(v) if matches!(&v.value, Value::SingleQuotedString(s) | Value::NationalStringLiteral(s) if !s.contains('[')) =>
+                        {}
                     _ => return Err(at(e, "LIKE with a pattern that is not a constant without [ ]")),
                 }
                 if xc != Class::Str {
@@ -815,6 +819,16 @@ impl Emitter<'_> {
                 rewrite::cast(&x, c, dt, style).map_err(|m| at(e, m))
             }
             Expr::Function(f) => self.function(e, f),
+            Expr::Substring {
+                expr,
+                substring_from: Some(from),
+                substring_for: Some(len),
+                special: true,
+                shorthand: false,
+            } => {
+                let args = [self.expr(expr)?, self.expr(from)?, self.expr(len)?];
+                rewrite::function("substring", false, &args).map_err(|m| at(e, m))
+            }
             other => Err(at(other, format!("{} is not translated", describe(other)))),
         }
     }
@@ -844,7 +858,8 @@ impl Emitter<'_> {
                 let bitnum = |c: Class, other: Class| c == Class::Bool && other == Class::Int;
                 let l2 = if bitnum(lc, rc) && is_column(left) { format!("({l})::integer") } else { l };
                 let r2 = if bitnum(rc, lc) && is_column(right) { format!("({r})::integer") } else { r };
-                let (lc2, rc2) = (if bitnum(lc, rc) { Class::Int } else { lc }, if bitnum(rc, lc) { Class::Int } else { rc });
+                let (lc2, rc2) =
+                    (if bitnum(lc, rc) { Class::Int } else { lc }, if bitnum(rc, lc) { Class::Int } else { rc });
                 self.comparable(e, lc2, rc2)?;
                 let op = if *op == B::NotEq { "<>".to_string() } else { op.to_string() };
                 Ok((format!("{l2} {op} {r2}"), Class::Bool))
@@ -857,7 +872,10 @@ impl Emitter<'_> {
                 } else if (lc == Class::Null && rc == Class::Str) || (lc == Class::Str && rc == Class::Null) {
                     Ok((format!("{l} || {r}"), Class::Str))
                 } else {
-                    Err(at(e, format!("+ between {lc:?} and {rc:?}: not known to be a string or a number on both sides")))
+                    Err(at(
+                        e,
+                        format!("+ between {lc:?} and {rc:?}: not known to be a string or a number on both sides"),
+                    ))
                 }
             }
             B::Minus | B::Multiply => {

@@ -185,9 +185,7 @@ impl Translator<'_> {
             }
             (ModuleKind::Procedure, _) => Err("procedures are not translated".into()),
             (ModuleKind::ScalarFunction, _) => Err("scalar functions are not translated".into()),
-            (ModuleKind::TableFunction, _) => {
-                Err("multi-statement table-valued functions are not translated".into())
-            }
+            (ModuleKind::TableFunction, _) => Err("multi-statement table-valued functions are not translated".into()),
             (ModuleKind::Trigger, _) => Err("triggers are not translated".into()),
             (ModuleKind::Rule, _) => Err("rules (CREATE RULE) are not translated".into()),
             (ModuleKind::Default, _) => Err("stand-alone defaults (CREATE DEFAULT) are not translated".into()),
@@ -223,12 +221,16 @@ impl Translator<'_> {
                 let qualified_name = qualified(&target.0, &target.1);
                 let cols = match &v.column_names {
                     Some(names) => {
-                        format!(" ({})", names.iter().map(|n| crate::ddl::quote_ident(n)).collect::<Vec<_>>().join(", "))
+                        format!(
+                            " ({})",
+                            names.iter().map(|n| crate::ddl::quote_ident(n)).collect::<Vec<_>>().join(", ")
+                        )
                     }
                     None => String::new(),
                 };
                 let sql = format!("CREATE VIEW {qualified_name}{cols} AS\n{}", v.query);
-                let rel = RelInfo { qualified: qualified_name, name: name.to_string(), columns: v.columns, module: None };
+                let rel =
+                    RelInfo { qualified: qualified_name, name: name.to_string(), columns: v.columns, module: None };
                 Ok(((target, Some(sql), None), Some(rel), deps))
             }
             _ => {
@@ -308,5 +310,203 @@ impl Resolver for TranslatorResolver<'_, '_> {
             }
         }
         Err(format!("{display} is not a migrated table or a view of this database"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ddl::{PlanOptions, plan};
+    use mssql_backup::schema::{Column as SrcColumn, Module, Table};
+    use mssql_backup::{Collation, SqlType};
+
+    fn col(name: &str, ty: SqlType) -> SrcColumn {
+        SrcColumn {
+            column_id: 0,
+            name: name.into(),
+            ty,
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        }
+    }
+
+    fn nvarchar(n: u16) -> SqlType {
+        let collation = Collation { id: 0, name: Some("SQL_Latin1_General_CP1_CI_AS".into()), code_page: 1252 };
+        SqlType::NVarChar { len: Some(n), collation }
+    }
+
+    fn db(views: &[(&str, &str)]) -> Database {
+        let orders = Table::heap(
+            1,
+            "dbo",
+            "Orders",
+            vec![
+                col("OrderID", SqlType::Int),
+                col("Name", nvarchar(20)),
+                col("City", nvarchar(20)),
+                col("Qty", SqlType::SmallInt),
+                col("Price", SqlType::Money),
+                col("Rate", SqlType::Real),
+                col("Shipped", SqlType::DateTime),
+                col("Done", SqlType::Bit),
+                // PostgreSQL's system column name: the plan renames it.
+                col("xmin", SqlType::Int),
+            ],
+        );
+        let mut modules = Vec::new();
+        for (k, (name, def)) in views.iter().enumerate() {
+            let kind = if def.to_lowercase().contains("create function") {
+                ModuleKind::InlineTableFunction
+            } else {
+                ModuleKind::View
+            };
+            modules.push(Module {
+                object_id: 100 + k as i32,
+                schema: "dbo".into(),
+                name: name.to_string(),
+                kind,
+                definition: Some(def.to_string()),
+                parent: None,
+            });
+        }
+        Database {
+            name: "t".into(),
+            collation: None,
+            tables: vec![orders],
+            modules,
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+        }
+    }
+
+    /// The SELECT printed for a one-view database, or the reason.
+    fn one(select: &str) -> Result<String, String> {
+        let def = format!("CREATE VIEW [dbo].[V] AS {select}");
+        let d = db(&[("V", &def)]);
+        let p = plan(&d, &PlanOptions::default()).unwrap();
+        let out = translate_modules(&d, &p, &BTreeMap::new());
+        match &out[0].reason {
+            Some(r) => Err(r.clone()),
+            None => Ok(out[0].view_sql.clone().unwrap().split_once(" AS\n").unwrap().1.replace('\n', " ")),
+        }
+    }
+
+    #[test]
+    fn names_are_mapped_through_the_plan() {
+        assert_eq!(
+            one("SELECT [orderid], o.[XMIN] FROM [DBO].[orders] AS o").unwrap(),
+            r#"SELECT "o"."OrderID", "o"."xmin_" FROM "public"."Orders" AS "o""#
+        );
+        assert_eq!(one(r#"SELECT "Name" FROM Orders"#).unwrap(), r#"SELECT "Orders"."Name" FROM "public"."Orders""#);
+        let e = one("SELECT Nope FROM Orders").unwrap_err();
+        assert!(e.contains("line 1 column") && e.contains("Nope"), "{e}");
+        assert!(one("SELECT 1 AS x FROM Missing").unwrap_err().contains("Missing is not a migrated table"));
+    }
+
+    #[test]
+    fn top_order_by_and_limit() {
+        assert_eq!(
+            one("SELECT TOP 5 OrderID FROM Orders ORDER BY Shipped DESC, Name").unwrap(),
+            r#"SELECT "Orders"."OrderID" FROM "public"."Orders" ORDER BY "Orders"."Shipped" DESC NULLS LAST, "Orders"."Name" ASC NULLS FIRST LIMIT 5"#
+        );
+        assert!(one("SELECT TOP 10 PERCENT OrderID FROM Orders ORDER BY OrderID").unwrap_err().contains("PERCENT"));
+        assert!(one("SELECT TOP 1 WITH TIES OrderID FROM Orders ORDER BY OrderID").unwrap_err().contains("WITH TIES"));
+        assert!(one("SELECT OrderID FROM Orders ORDER BY OrderID").unwrap_err().contains("without TOP"));
+    }
+
+    #[test]
+    fn string_concatenation_from_types() {
+        assert_eq!(
+            one("SELECT Name + N' in ' + City AS t FROM Orders").unwrap(),
+            r#"SELECT "Orders"."Name" || ' in ' || "Orders"."City" AS "t" FROM "public"."Orders""#
+        );
+        assert_eq!(
+            one("SELECT Qty + 1 AS n FROM Orders").unwrap(),
+            r#"SELECT "Orders"."Qty" + 1 AS "n" FROM "public"."Orders""#
+        );
+        assert!(one("SELECT Name + Qty AS t FROM Orders").unwrap_err().contains("+ between"));
+    }
+
+    #[test]
+    fn functions_and_casts() {
+        let e = |x: &str| {
+            one(&format!("SELECT {x} AS x FROM Orders")).map(|s| {
+                s.trim_start_matches("SELECT ").trim_end_matches(r#" AS "x" FROM "public"."Orders""#).to_string()
+            })
+        };
+        assert_eq!(e("ISNULL(Name, N'?')").unwrap(), r#"coalesce("Orders"."Name", '?')"#);
+        assert_eq!(e("GETDATE()").unwrap(), "LOCALTIMESTAMP");
+        assert_eq!(e("SYSDATETIME()").unwrap(), "LOCALTIMESTAMP");
+        assert_eq!(e("CURRENT_TIMESTAMP").unwrap(), "LOCALTIMESTAMP");
+        assert_eq!(e("DATEADD(day, 3, Shipped)").unwrap(), r#"("Orders"."Shipped" + (3) * interval '1 day')"#);
+        assert_eq!(
+            e("DATEDIFF(month, Shipped, GETDATE())").unwrap(),
+            r#"CAST((extract(year FROM CAST(LOCALTIMESTAMP AS timestamp)) - extract(year FROM CAST("Orders"."Shipped" AS timestamp))) * 12 + extract(month FROM CAST(LOCALTIMESTAMP AS timestamp)) - extract(month FROM CAST("Orders"."Shipped" AS timestamp)) AS integer)"#
+        );
+        assert_eq!(
+            e("DATEPART(quarter, Shipped)").unwrap(),
+            r#"CAST(extract(quarter FROM "Orders"."Shipped") AS integer)"#
+        );
+        assert_eq!(e("YEAR(Shipped)").unwrap(), r#"CAST(extract(year FROM "Orders"."Shipped") AS integer)"#);
+        assert_eq!(e("MONTH(Shipped)").unwrap(), r#"CAST(extract(month FROM "Orders"."Shipped") AS integer)"#);
+        assert_eq!(e("DAY(Shipped)").unwrap(), r#"CAST(extract(day FROM "Orders"."Shipped") AS integer)"#);
+        assert_eq!(
+            e("CONVERT(varchar(10), Shipped, 103)").unwrap(),
+            r#"CAST(to_char("Orders"."Shipped", 'DD/MM/YYYY') AS varchar(10))"#
+        );
+        assert!(e("CONVERT(varchar(30), Shipped)").unwrap_err().contains("without a style"));
+        assert_eq!(e("CONVERT(money, Rate)").unwrap(), r#"CAST("Orders"."Rate" AS numeric(19,4))"#);
+        assert_eq!(e("CAST(Price AS int)").unwrap(), r#"CAST(trunc("Orders"."Price") AS integer)"#);
+        assert_eq!(
+            e("IIF(Qty > 1, Name, City)").unwrap(),
+            r#"CASE WHEN "Orders"."Qty" > 1 THEN "Orders"."Name" ELSE "Orders"."City" END"#
+        );
+        assert_eq!(e("LEN(Name)").unwrap(), r#"length(rtrim("Orders"."Name"))"#);
+        assert_eq!(e("CHARINDEX(N'a', Name)").unwrap(), r#"strpos("Orders"."Name", 'a')"#);
+        assert_eq!(e("SUBSTRING(Name, 2, 3)").unwrap(), r#"substr("Orders"."Name", 2, 3)"#);
+        assert_eq!(e("LEFT(Name, 2)").unwrap(), r#"left("Orders"."Name", 2)"#);
+        assert_eq!(e("RIGHT(Name, 2)").unwrap(), r#"right("Orders"."Name", 2)"#);
+        assert_eq!(e("ROUND(Price, 2)").unwrap(), r#"round("Orders"."Price", 2)"#);
+        assert_eq!(e("N'héllo'").unwrap(), "'héllo'");
+        let err = e("SOUNDEX(Name)").unwrap_err();
+        assert!(err.contains("line 1 column") && err.contains("SOUNDEX"), "{err}");
+        assert!(e("ROW_NUMBER() OVER (ORDER BY OrderID)").unwrap_err().contains("OVER"));
+    }
+
+    #[test]
+    fn bit_compared_with_a_number() {
+        assert_eq!(
+            one("SELECT OrderID FROM Orders WHERE Done = 0").unwrap(),
+            r#"SELECT "Orders"."OrderID" FROM "public"."Orders" WHERE ("Orders"."Done")::integer = 0"#
+        );
+    }
+
+    #[test]
+    fn views_on_views_in_order_and_left_out_with_their_dependency() {
+        let d = db(&[
+            ("Top", "CREATE VIEW Top1 AS SELECT n FROM Base"),
+            ("Base", "CREATE VIEW Base AS SELECT OrderID AS n FROM Orders"),
+            ("Bad", "CREATE VIEW Bad AS SELECT SOUNDEX(Name) AS s FROM Orders"),
+            ("OnBad", "CREATE VIEW OnBad AS SELECT s FROM [bad]"),
+            ("F", "CREATE FUNCTION F(@min int) RETURNS TABLE AS RETURN (SELECT OrderID FROM Orders WHERE Qty >= @min)"),
+        ]);
+        let p = plan(&d, &PlanOptions::default()).unwrap();
+        let out = translate_modules(&d, &p, &BTreeMap::new());
+        let names: Vec<&str> = out.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["Base", "Top", "Bad", "OnBad", "F"]);
+        assert_eq!(out[1].depends_on, vec![1]);
+        assert!(
+            out[1].view_sql.as_deref().unwrap().contains("SELECT \"Base\".\"n\"\nFROM \"public\".\"Base\""),
+            "{:?}",
+            out[1]
+        );
+        assert!(out[3].reason.as_deref().unwrap().contains("reads view bad, which is not translated"), "{:?}", out[3]);
+        let f = out[4].function.as_ref().unwrap();
+        assert_eq!(f.params, vec![("@min".to_string(), PgType::Integer)]);
+        assert!(f.query.ends_with(r#"WHERE "Orders"."Qty" >= $1"#), "{}", f.query);
     }
 }

@@ -228,8 +228,14 @@ pub fn date_function(name: &str, part: &str, args: &[(String, Class)]) -> R<(Str
                 "dayofyear" | "dy" | "y" => "doy",
                 "hour" | "hh" => "hour",
                 "minute" | "mi" | "n" => "minute",
-                "second" | "ss" | "s" => return Ok((format!("CAST(floor(extract(second FROM {d})) AS integer)"), Class::Int)),
-                _ => return Err(format!("DATEPART({part}, …) is not translated (week and weekday depend on SET DATEFIRST)")),
+                "second" | "ss" | "s" => {
+                    return Ok((format!("CAST(floor(extract(second FROM {d})) AS integer)"), Class::Int));
+                }
+                _ => {
+                    return Err(format!(
+                        "DATEPART({part}, …) is not translated (week and weekday depend on SET DATEFIRST)"
+                    ));
+                }
             };
             Ok((format!("CAST(extract({field} FROM {d}) AS integer)"), Class::Int))
         }
@@ -288,7 +294,13 @@ pub fn function(name: &str, distinct: bool, args: &[(String, Class)]) -> R<(Stri
         }
         "iif" => match args {
             [(c, _), (a, ac), (b, bc)] => {
-                let class = if ac == bc || *bc == Class::Null { *ac } else if *ac == Class::Null { *bc } else { Class::Unknown };
+                let class = if ac == bc || *bc == Class::Null {
+                    *ac
+                } else if *ac == Class::Null {
+                    *bc
+                } else {
+                    Class::Unknown
+                };
                 Ok((format!("CASE WHEN {c} THEN {a} ELSE {b} END"), class))
             }
             _ => Err("IIF needs 3 arguments".into()),

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bak2pg::source::Source;
-use bak2pg::source::native::{NativeSource, OpenOptions};
+use bak2pg::source::native::NativeSource;
 use bak2pg::{MigrateOptions, NoProgress};
+use mssql_backup::OpenOptions;
 
 use crate::common::{connect, pg_url, reset};
 
@@ -34,10 +35,7 @@ async fn migrate(file: &str, db: &str) -> (bak2pg::Report, Arc<NativeSource>) {
 /// count each view must give (written from the T-SQL definitions, not from the
 /// translator's output).
 const NORTHWIND_EXPECTED: &[(&str, &str)] = &[
-    (
-        "Current Product List",
-        r#"SELECT count(*) FROM public."Products" WHERE NOT "Discontinued""#,
-    ),
+    ("Current Product List", r#"SELECT count(*) FROM public."Products" WHERE NOT "Discontinued""#),
     (
         "Orders Qry",
         r#"SELECT count(*) FROM public."Orders" o JOIN public."Customers" c ON c."CustomerID" = o."CustomerID""#,
