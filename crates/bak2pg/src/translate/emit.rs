@@ -95,9 +95,64 @@ fn at(node: &impl Spanned, what: impl std::fmt::Display) -> String {
     if s.line == 0 { what.to_string() } else { format!("line {} column {}: {what}", s.line, s.column) }
 }
 
+/// `def` with a header option `WITH SCHEMABINDING` / `VIEW_METADATA` (between the object's
+/// name and its `AS`) blanked out: the parser does not read them, and neither changes
+/// what the query returns (PostgreSQL views depend on their tables anyway). Positions
+/// stay the same (the option is replaced by spaces). Any other option is left for the
+/// parser to refuse.
+fn without_header_options(def: &str) -> String {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = MsSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, def).tokenize_with_location() else {
+        return def.to_string();
+    };
+    let tokens: Vec<_> = tokens.into_iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+    let word = |k: usize| match tokens.get(k).map(|t| &t.token) {
+        Some(Token::Word(w)) => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    let Some(create) = (0..tokens.len()).find(|&k| word(k).as_deref() == Some("CREATE")) else {
+        return def.to_string();
+    };
+    let mut depth = 0i32;
+    let mut k = create + 1;
+    let (mut from, mut to) = (None, None);
+    while k < tokens.len() {
+        match &tokens[k].token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(_) if depth == 0 => match word(k).as_deref() {
+                Some("AS") => break,
+                Some("WITH") if from.is_none() => from = Some(k),
+                Some("SCHEMABINDING" | "VIEW_METADATA") if from.is_some() => to = Some(k),
+                _ if from.is_some() => return def.to_string(),
+                _ => {}
+            },
+            Token::Comma if depth == 0 && from.is_some() => {}
+            _ if from.is_some() => return def.to_string(),
+            _ => {}
+        }
+        k += 1;
+    }
+    let (Some(from), Some(to)) = (from, to) else { return def.to_string() };
+    let offset = |line: u64, column: u64| -> Option<usize> {
+        let start = def.split_inclusive('\n').take(line.checked_sub(1)? as usize).map(str::len).sum::<usize>();
+        let rest = &def[start..];
+        rest.char_indices().nth(column.checked_sub(1)? as usize).map(|(i, _)| start + i)
+    };
+    let (s, e) = (tokens[from].span.start, tokens[to].span.end);
+    let (Some(a), Some(b)) = (offset(s.line, s.column), offset(e.line, e.column)) else { return def.to_string() };
+    let mut out = String::with_capacity(def.len());
+    out.push_str(&def[..a]);
+    out.extend(def[a..b].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+    out.push_str(&def[b..]);
+    out
+}
+
 fn parse_one(def: &str) -> R<Statement> {
+    let def = without_header_options(def);
     let statements = Parser::new(&MsSqlDialect {})
-        .try_with_sql(def)
+        .try_with_sql(&def)
         .and_then(|mut p| p.parse_statements())
         .map_err(|e| format!("the T-SQL parser does not read it: {e}"))?;
     let mut it = statements.into_iter();
@@ -245,7 +300,7 @@ impl Emitter<'_> {
             let mut parts = Vec::new();
             // ORDER BY sees the FROM of the SELECT (re-entered) and the output names.
             let SetExpr::Select(s) = q.body.as_ref() else { unreachable!("limit comes from a SELECT") };
-            let entries = self.from_entries(&s.from)?;
+            let entries = self.scope_of_from(&s.from)?;
             self.scopes.push(entries);
             let r = (|| {
                 for o in exprs {
@@ -331,7 +386,7 @@ impl Emitter<'_> {
     }
 
     /// Resolves the relations of a FROM clause (nested joins flattened).
-    fn from_entries(&mut self, from: &[TableWithJoins]) -> R<Vec<Entry>> {
+    fn scope_of_from(&mut self, from: &[TableWithJoins]) -> R<Vec<Entry>> {
         let mut entries = Vec::new();
         for twj in from {
             self.factor_entries(&twj.relation, &mut entries)?;
@@ -489,7 +544,7 @@ impl Emitter<'_> {
         {
             return Err(at(s, "a SELECT clause that is not T-SQL"));
         }
-        let entries = self.from_entries(&s.from)?;
+        let entries = self.scope_of_from(&s.from)?;
         self.scopes.push(entries);
         let r = self.select_in_scope(s);
         self.scopes.pop();

@@ -478,6 +478,17 @@ mod tests {
     }
 
     #[test]
+    fn schemabinding_is_read() {
+        let d = db(&[("V", "CREATE VIEW dbo.V\n  WITH SCHEMABINDING\nAS\nSELECT OrderID FROM dbo.Orders;")]);
+        let p = plan(&d, &PlanOptions::default()).unwrap();
+        let out = translate_modules(&d, &p, &BTreeMap::new());
+        assert_eq!(out[0].reason, None);
+        let d = db(&[("V", "CREATE VIEW dbo.V WITH ENCRYPTION AS SELECT OrderID FROM dbo.Orders")]);
+        let p = plan(&d, &PlanOptions::default()).unwrap();
+        assert!(translate_modules(&d, &p, &BTreeMap::new())[0].reason.as_deref().unwrap().contains("parser"));
+    }
+
+    #[test]
     fn bit_compared_with_a_number() {
         assert_eq!(
             one("SELECT OrderID FROM Orders WHERE Done = 0").unwrap(),
