@@ -27,6 +27,10 @@ pub enum Class {
     Float,
     /// Character strings.
     Str,
+    /// `char(n)`/`nchar(n)`: a string SQL Server keeps padded to `n` where PostgreSQL's
+    /// `character(n)` drops the padding (concatenation, functions, casts): there it is
+    /// used as `rpad(x, n)`.
+    Char(u32),
     /// `bit` (PostgreSQL `boolean`).
     Bool,
     /// `date`.
@@ -49,7 +53,8 @@ impl Class {
             PgType::SmallInt | PgType::Integer | PgType::BigInt => Class::Int,
             PgType::Real | PgType::Double => Class::Float,
             PgType::Numeric { .. } => Class::Dec,
-            PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text => Class::Str,
+            PgType::Char { len } => Class::Char(*len),
+            PgType::VarChar { .. } | PgType::Text => Class::Str,
             PgType::Date => Class::Date,
             PgType::Timestamp { .. } => Class::Timestamp,
             _ => Class::Other,
@@ -57,6 +62,10 @@ impl Class {
     }
     fn numeric(self) -> bool {
         matches!(self, Class::Int | Class::Dec | Class::Float)
+    }
+    /// `Char` as the `Str` it is for comparisons.
+    fn plain(self) -> Class {
+        if let Class::Char(_) = self { Class::Str } else { self }
     }
     fn temporal(self) -> bool {
         matches!(self, Class::Date | Class::Timestamp)
@@ -805,7 +814,7 @@ impl Emitter<'_> {
                 if *any || escape_char.is_some() {
                     return Err(at(e, "LIKE ANY / ESCAPE is not translated"));
                 }
-                let (x, xc) = self.expr(expr)?;
+                let (x, xc) = padded(self.expr(expr)?);
                 let (p, _) = self.expr(pattern)?;
                 // T-SQL patterns have [ ] character classes PostgreSQL's LIKE lacks.
                 match pattern.as_ref() {
@@ -854,7 +863,7 @@ impl Emitter<'_> {
                 if !matches!(kind, sqlparser::ast::CastKind::Cast) {
                     return Err(at(e, "TRY_CAST / :: is not translated"));
                 }
-                let (x, c) = self.expr(expr)?;
+                let (x, c) = padded(self.expr(expr)?);
                 rewrite::cast(&x, c, data_type, None).map_err(|m| at(e, m))
             }
             Expr::Convert { is_try, expr, data_type, charset, target_before_value: _, styles } => {
@@ -870,7 +879,7 @@ impl Emitter<'_> {
                     },
                     _ => return Err(at(e, "a CONVERT style that is not a number")),
                 };
-                let (x, c) = self.expr(expr)?;
+                let (x, c) = padded(self.expr(expr)?);
                 rewrite::cast(&x, c, dt, style).map_err(|m| at(e, m))
             }
             Expr::Function(f) => self.function(e, f),
@@ -881,7 +890,7 @@ impl Emitter<'_> {
                 special: true,
                 shorthand: false,
             } => {
-                let args = [self.expr(expr)?, self.expr(from)?, self.expr(len)?];
+                let args = [padded(self.expr(expr)?), self.expr(from)?, self.expr(len)?];
                 rewrite::function("substring", false, &args).map_err(|m| at(e, m))
             }
             other => Err(at(other, format!("{} is not translated", describe(other)))),
@@ -889,6 +898,7 @@ impl Emitter<'_> {
     }
 
     fn comparable(&self, e: &Expr, a: Class, b: Class) -> R<()> {
+        let (a, b) = (a.plain(), b.plain());
         // An untyped string compared with a date: PostgreSQL reads the string as a date of
         // the column's type, as SQL Server converts it; other mixes are SQL Server's
         // implicit conversions PostgreSQL does not make the same way.
@@ -906,6 +916,12 @@ impl Emitter<'_> {
         let (l, lc) = self.expr(left)?;
         let (r, rc) = self.expr(right)?;
         use BinaryOperator as B;
+        let (l, lc, r, rc) = if *op == B::Plus {
+            let ((l, lc), (r, rc)) = (padded((l, lc)), padded((r, rc)));
+            (l, lc, r, rc)
+        } else {
+            (l, lc, r, rc)
+        };
         match op {
             B::And | B::Or => Ok((format!("{l} {op} {r}"), Class::Bool)),
             B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => {
@@ -1007,9 +1023,19 @@ impl Emitter<'_> {
         }
         let mut xs = Vec::new();
         for x in &raw {
-            xs.push(self.expr(x)?);
+            let v = self.expr(x)?;
+            // Aggregates keep the column's type (MIN/MAX of a char(n) column is char(n)).
+            xs.push(if matches!(name.as_str(), "min" | "max" | "count") { v } else { padded(v) });
         }
         rewrite::function(&name, distinct, &xs).map_err(|m| at(e, m))
+    }
+}
+
+/// A value used as a string: a `char(n)` one with its padding, as SQL Server has it.
+fn padded((x, c): (String, Class)) -> (String, Class) {
+    match c {
+        Class::Char(n) => (format!("rpad({x}, {n})"), Class::Str),
+        _ => (x, c),
     }
 }
 

@@ -334,9 +334,12 @@ mod tests {
         }
     }
 
+    fn nvarchar_collation() -> Collation {
+        Collation { id: 0, name: Some("SQL_Latin1_General_CP1_CI_AS".into()), code_page: 1252 }
+    }
+
     fn nvarchar(n: u16) -> SqlType {
-        let collation = Collation { id: 0, name: Some("SQL_Latin1_General_CP1_CI_AS".into()), code_page: 1252 };
-        SqlType::NVarChar { len: Some(n), collation }
+        SqlType::NVarChar { len: Some(n), collation: nvarchar_collation() }
     }
 
     fn db(views: &[(&str, &str)]) -> Database {
@@ -353,6 +356,7 @@ mod tests {
                 col("Rate", SqlType::Real),
                 col("Shipped", SqlType::DateTime),
                 col("Done", SqlType::Bit),
+                col("Code", SqlType::NChar { len: 5, collation: nvarchar_collation() }),
                 // PostgreSQL's system column name: the plan renames it.
                 col("xmin", SqlType::Int),
             ],
@@ -429,6 +433,15 @@ mod tests {
             r#"SELECT "Orders"."Qty" + 1 AS "n" FROM "public"."Orders""#
         );
         assert!(one("SELECT Name + Qty AS t FROM Orders").unwrap_err().contains("+ between"));
+        // nchar(5) keeps its padding in SQL Server; PostgreSQL's character(5) would drop it.
+        assert_eq!(
+            one("SELECT Code + Name AS t FROM Orders").unwrap(),
+            r#"SELECT rpad("Orders"."Code", 5) || "Orders"."Name" AS "t" FROM "public"."Orders""#
+        );
+        assert_eq!(
+            one("SELECT Code FROM Orders WHERE Code = N'AB'").unwrap(),
+            r#"SELECT "Orders"."Code" FROM "public"."Orders" WHERE "Orders"."Code" = 'AB'"#
+        );
     }
 
     #[test]
