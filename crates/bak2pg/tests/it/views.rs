@@ -199,3 +199,63 @@ async fn library_view_and_inline_function() {
         assert_eq!(o.translated, o.reason.is_none(), "{o:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tsqlv4_schemabound_views_and_reasons() {
+    let db = "t_views_tsqlv4";
+    let (report, _) = migrate("tsqlv4-sql2016-compressed.bak", db).await;
+    let c = connect(db).await;
+    let object = |name: &str| report.objects.iter().find(|o| o.name == name).unwrap_or_else(|| panic!("{name}"));
+    // WITH SCHEMABINDING views in schema Sales, with DATEADD/DATEDIFF/YEAR/CAST.
+    for name in ["CustOrders", "EmpOrders", "OrderTotalsByYear", "OrderValues"] {
+        let o = object(name);
+        assert!(o.translated, "{o:?}");
+        assert_eq!(o.target.as_deref(), Some(format!(r#""Sales"."{name}""#).as_str()));
+    }
+    // OrderTotalsByYear by hand: quantities per order year.
+    let want: Vec<(i32, i64)> = c
+        .query(
+            r#"SELECT extract(year FROM o.orderdate)::int, sum(d.qty)::bigint FROM "Sales"."Orders" o
+               JOIN "Sales"."OrderDetails" d USING (orderid) GROUP BY 1 ORDER BY 1"#,
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let got: Vec<(i32, i64)> = c
+        .query(r#"SELECT orderyear, qty::bigint FROM "Sales"."OrderTotalsByYear" ORDER BY 1"#, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 3);
+    // CustOrders: one row per customer and month of orderdate (DATEADD/DATEDIFF month trick).
+    let months: i64 = c
+        .query_one(
+            r#"SELECT count(*) FROM (SELECT DISTINCT custid, date_trunc('month', orderdate) FROM "Sales"."Orders") m"#,
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(object("CustOrders").rows, Some(months as u64));
+    let mismatched: i64 = c
+        .query_one(
+            r#"SELECT count(*) FROM "Sales"."CustOrders" WHERE ordermonth <> date_trunc('month', ordermonth)::date"#,
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mismatched, 0, "ordermonth is the first day of a month");
+    // Left out, each with the construct and its position.
+    let reason = |name: &str| object(name).reason.clone().unwrap_or_default();
+    assert!(reason("ShowServerUserNameAndCurrentDatabase").contains("@@SERVERNAME"));
+    assert!(reason("uvw_GetDBMSMetadataInformation").contains("INFORMATION_SCHEMA.TABLES"));
+    assert!(reason("uvw_GetDBMSMetadataInformation").starts_with("line 15 column 9"));
+    assert!(reason("GetNums").contains("parser"), "{}", reason("GetNums"));
+}
