@@ -23,8 +23,11 @@ pub enum Class {
     Int,
     /// `numeric`/`decimal`/`money`.
     Dec,
-    /// `real`/`float`.
+    /// `float` (PostgreSQL `double precision`).
     Float,
+    /// `real` (PostgreSQL `real`): SQL Server computes in single precision when one side
+    /// is `real` and the other not a float, PostgreSQL would pick double precision.
+    Real,
     /// Character strings.
     Str,
     /// `char(n)`/`nchar(n)`: a string SQL Server keeps padded to `n` where PostgreSQL's
@@ -51,7 +54,8 @@ impl Class {
         match t {
             PgType::Boolean => Class::Bool,
             PgType::SmallInt | PgType::Integer | PgType::BigInt => Class::Int,
-            PgType::Real | PgType::Double => Class::Float,
+            PgType::Real => Class::Real,
+            PgType::Double => Class::Float,
             PgType::Numeric { .. } => Class::Dec,
             PgType::Char { len } => Class::Char(*len),
             PgType::VarChar { .. } | PgType::Text => Class::Str,
@@ -61,7 +65,7 @@ impl Class {
         }
     }
     fn numeric(self) -> bool {
-        matches!(self, Class::Int | Class::Dec | Class::Float)
+        matches!(self, Class::Int | Class::Dec | Class::Float | Class::Real)
     }
     /// `Char` as the `Str` it is for comparisons.
     fn plain(self) -> Class {
@@ -939,6 +943,7 @@ impl Emitter<'_> {
                 if lc == Class::Str && rc == Class::Str {
                     Ok((format!("{l} || {r}"), Class::Str))
                 } else if lc.numeric() && rc.numeric() {
+                    let (l, r) = single_precision(l, lc, r, rc);
                     Ok((format!("{l} + {r}"), wider(lc, rc)))
                 } else if (lc == Class::Null && rc == Class::Str) || (lc == Class::Str && rc == Class::Null) {
                     Ok((format!("{l} || {r}"), Class::Str))
@@ -951,6 +956,7 @@ impl Emitter<'_> {
             }
             B::Minus | B::Multiply => {
                 if lc.numeric() && rc.numeric() {
+                    let (l, r) = single_precision(l, lc, r, rc);
                     Ok((format!("{l} {op} {r}"), wider(lc, rc)))
                 } else {
                     Err(at(e, format!("{op} between {lc:?} and {rc:?}")))
@@ -959,6 +965,7 @@ impl Emitter<'_> {
             B::Divide => {
                 if lc.numeric() && rc.numeric() {
                     // int / int is integer division in both.
+                    let (l, r) = single_precision(l, lc, r, rc);
                     Ok((format!("{l} / {r}"), wider(lc, rc)))
                 } else {
                     Err(at(e, format!("/ between {lc:?} and {rc:?}")))
@@ -1047,9 +1054,21 @@ fn is_column(e: &Expr) -> bool {
     }
 }
 
+/// `real` with an integer or decimal: SQL Server converts the other side to `real` and
+/// computes in single precision; PostgreSQL, left alone, would use double precision.
+fn single_precision(l: String, lc: Class, r: String, rc: Class) -> (String, String) {
+    let exact = |c: Class| matches!(c, Class::Int | Class::Dec);
+    match (lc, rc) {
+        (Class::Real, c) if exact(c) => (l, format!("CAST({r} AS real)")),
+        (c, Class::Real) if exact(c) => (format!("CAST({l} AS real)"), r),
+        _ => (l, r),
+    }
+}
+
 fn wider(a: Class, b: Class) -> Class {
     match (a, b) {
         (Class::Float, _) | (_, Class::Float) => Class::Float,
+        (Class::Real, _) | (_, Class::Real) => Class::Real,
         (Class::Dec, _) | (_, Class::Dec) => Class::Dec,
         _ => Class::Int,
     }

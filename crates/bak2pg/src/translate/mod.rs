@@ -157,17 +157,22 @@ impl Translator<'_> {
             reason: None,
         };
         let mut info = None;
+        // Why there is no definition, when there is none.
+        let missing = || {
+            let qualified = format!("{}.{}", m.schema, m.name);
+            self.db
+                .unreadable_definitions
+                .iter()
+                .find(|u| u.kind == m.kind.as_str() && u.object == qualified)
+                .map(|u| format!("its definition in the backup cannot be decoded: {}", u.reason))
+                .unwrap_or_else(|| "no definition is stored (encrypted, or not readable)".into())
+        };
+        let not_translated = |what: &str| match &m.definition {
+            Some(_) => format!("{what} are not translated"),
+            None => format!("{what} are not translated; {}", missing()),
+        };
         let outcome = match (m.kind, m.definition.as_deref()) {
-            (ModuleKind::View | ModuleKind::InlineTableFunction, None) => {
-                let qualified = format!("{}.{}", m.schema, m.name);
-                let why = self
-                    .db
-                    .unreadable_definitions
-                    .iter()
-                    .find(|u| u.kind == m.kind.as_str() && u.object == qualified)
-                    .map(|u| format!("its definition in the backup cannot be decoded: {}", u.reason));
-                Err(why.unwrap_or_else(|| "no definition is stored (encrypted, or not readable)".into()))
-            }
+            (ModuleKind::View | ModuleKind::InlineTableFunction, None) => Err(missing()),
             (ModuleKind::View | ModuleKind::InlineTableFunction, Some(def)) => {
                 let def = def.to_string();
                 let kind = m.kind;
@@ -183,13 +188,13 @@ impl Translator<'_> {
                     });
                 })
             }
-            (ModuleKind::Procedure, _) => Err("procedures are not translated".into()),
-            (ModuleKind::ScalarFunction, _) => Err("scalar functions are not translated".into()),
-            (ModuleKind::TableFunction, _) => Err("multi-statement table-valued functions are not translated".into()),
-            (ModuleKind::Trigger, _) => Err("triggers are not translated".into()),
-            (ModuleKind::Rule, _) => Err("rules (CREATE RULE) are not translated".into()),
-            (ModuleKind::Default, _) => Err("stand-alone defaults (CREATE DEFAULT) are not translated".into()),
-            (ModuleKind::Other, _) => Err("CLR and extended procedures and functions are not translated".into()),
+            (ModuleKind::Procedure, _) => Err(not_translated("procedures")),
+            (ModuleKind::ScalarFunction, _) => Err(not_translated("scalar functions")),
+            (ModuleKind::TableFunction, _) => Err(not_translated("multi-statement table-valued functions")),
+            (ModuleKind::Trigger, _) => Err(not_translated("triggers")),
+            (ModuleKind::Rule, _) => Err(not_translated("rules (CREATE RULE)")),
+            (ModuleKind::Default, _) => Err(not_translated("stand-alone defaults (CREATE DEFAULT)")),
+            (ModuleKind::Other, _) => Err(not_translated("CLR and extended procedures and functions")),
         };
         if let Err(why) = outcome {
             mp.reason = Some(why);
@@ -472,7 +477,12 @@ mod tests {
             r#"CAST(to_char("Orders"."Shipped", 'DD/MM/YYYY') AS varchar(10))"#
         );
         assert!(e("CONVERT(varchar(30), Shipped)").unwrap_err().contains("without a style"));
-        assert_eq!(e("CONVERT(money, Rate)").unwrap(), r#"CAST("Orders"."Rate" AS numeric(19,4))"#);
+        // real: single-precision arithmetic as in SQL Server, exact binary value to money.
+        assert_eq!(
+            e("CONVERT(money, Price * (1 - Rate))").unwrap(),
+            r#"CAST(CAST(CAST("Orders"."Price" AS real) * (CAST(1 AS real) - "Orders"."Rate") AS double precision) AS numeric(19,4))"#
+        );
+        assert_eq!(e("SUM(Rate)").unwrap(), r#"sum(CAST("Orders"."Rate" AS double precision))"#);
         assert_eq!(e("CAST(Price AS int)").unwrap(), r#"CAST(trunc("Orders"."Price") AS integer)"#);
         assert_eq!(
             e("IIF(Qty > 1, Name, City)").unwrap(),

@@ -119,10 +119,15 @@ pub fn cast(x: &str, from: Class, to: &DataType, style: Option<u32>) -> R<(Strin
         (Class::Date | Class::Timestamp, Class::Str) => {
             Err("a date converted to text without a style (SQL Server's default text is not PostgreSQL's)".into())
         }
-        (Class::Float, Class::Str) => Err("a float converted to text (SQL Server's digits differ)".into()),
+        (Class::Float | Class::Real, Class::Str) => {
+            Err("a float converted to text (SQL Server's digits differ)".into())
+        }
+        // PostgreSQL converts a real to numeric through 6 significant digits; SQL Server
+        // rounds its exact binary value: through double precision that value is kept.
+        (Class::Real, Class::Dec) => Ok((format!("CAST(CAST({x} AS double precision) AS {ty})"), class)),
         (Class::Str, Class::Date | Class::Timestamp) => Ok((format!("CAST({x} AS {ty})"), class)),
         // SQL Server truncates towards zero when converting a fraction to an integer.
-        (Class::Dec | Class::Float, Class::Int) => Ok((format!("CAST(trunc({x}) AS {ty})"), class)),
+        (Class::Dec | Class::Float | Class::Real, Class::Int) => Ok((format!("CAST(trunc({x}) AS {ty})"), class)),
         (_, Class::Bool) => Err("a conversion to bit is not translated".into()),
         (Class::Bool, _) => Err("a conversion of bit is not translated".into()),
         (Class::Unknown, _) => Err("a conversion of a value of unknown type".into()),
@@ -343,8 +348,9 @@ pub fn function(name: &str, distinct: bool, args: &[(String, Class)]) -> R<(Stri
         },
         "round" => match args {
             [(x, c), (n, Class::Int)] if matches!(c, Class::Int | Class::Dec) => Ok((format!("round({x}, {n})"), *c)),
-            [(x, Class::Float), (n, Class::Int)] => {
-                Ok((format!("CAST(round(CAST({x} AS numeric), {n}) AS double precision)"), Class::Float))
+            [(x, c @ (Class::Float | Class::Real)), (n, Class::Int)] => {
+                let t = if *c == Class::Real { "real" } else { "double precision" };
+                Ok((format!("CAST(round(CAST(CAST({x} AS double precision) AS numeric), {n}) AS {t})"), *c))
             }
             // A non-zero third argument truncates instead of rounding.
             [(x, c), (n, Class::Int), (f, Class::Int)] if matches!(c, Class::Int | Class::Dec) => {
@@ -358,7 +364,7 @@ pub fn function(name: &str, distinct: bool, args: &[(String, Class)]) -> R<(Stri
         },
         "abs" => {
             let (x, c) = one(name, args)?;
-            if !matches!(c, Class::Int | Class::Dec | Class::Float) {
+            if !matches!(c, Class::Int | Class::Dec | Class::Float | Class::Real) {
                 return Err("ABS of a value not known to be a number".into());
             }
             Ok((format!("abs({x})"), c))
@@ -369,8 +375,12 @@ pub fn function(name: &str, distinct: bool, args: &[(String, Class)]) -> R<(Stri
         }
         "sum" | "min" | "max" => {
             let (x, c) = one(name, args)?;
-            if name == "sum" && !matches!(c, Class::Int | Class::Dec | Class::Float) {
+            if name == "sum" && !matches!(c, Class::Int | Class::Dec | Class::Float | Class::Real) {
                 return Err("SUM of a value not known to be a number".into());
+            }
+            // SQL Server sums reals as float (double precision); PostgreSQL would as real.
+            if name == "sum" && c == Class::Real {
+                return Ok((format!("sum({d}CAST({x} AS double precision))"), Class::Float));
             }
             Ok((format!("{name}({d}{x})"), c))
         }
@@ -380,6 +390,8 @@ pub fn function(name: &str, distinct: bool, args: &[(String, Class)]) -> R<(Stri
                 // SQL Server's AVG of integers is an integer (truncated).
                 Class::Int => Ok((format!("CAST(trunc(avg({d}{x})) AS bigint)"), Class::Int)),
                 Class::Dec | Class::Float => Ok((format!("avg({d}{x})"), c)),
+                // avg(real) is double precision in both.
+                Class::Real => Ok((format!("avg({d}{x})"), Class::Float)),
                 _ => Err("AVG of a value not known to be a number".into()),
             }
         }
@@ -464,6 +476,10 @@ mod tests {
         assert_eq!(pg_type_of(&dt("varchar")).unwrap(), PgType::VarChar { len: 30 });
         assert_eq!(pg_type_of(&dt("datetime")).unwrap(), PgType::Timestamp { precision: 3 });
         assert_eq!(cast("x", Class::Float, &dt("money"), None).unwrap().0, "CAST(x AS numeric(19,4))");
+        assert_eq!(
+            cast("x", Class::Real, &dt("money"), None).unwrap().0,
+            "CAST(CAST(x AS double precision) AS numeric(19,4))"
+        );
         assert_eq!(cast("x", Class::Dec, &dt("int"), None).unwrap().0, "CAST(trunc(x) AS integer)");
         assert_eq!(
             cast("d", Class::Timestamp, &dt("varchar(10)"), Some(112)).unwrap().0,
