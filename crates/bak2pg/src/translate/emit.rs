@@ -2,10 +2,10 @@
 //! the construct's position.
 
 use sqlparser::ast::{
-    BinaryOperator, CreateFunctionBody, DataType, Distinct, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArguments, GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, OrderByKind,
-    Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, SetQuantifier, Spanned,
-    Statement, TableFactor, TableWithJoins, TopQuantity, UnaryOperator, Value,
+    BinaryOperator, CreateFunctionBody, Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, OrderByKind, Query, Select,
+    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, SetQuantifier, Spanned, Statement, TableFactor,
+    TableWithJoins, TopQuantity, UnaryOperator, Value,
 };
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
@@ -186,7 +186,7 @@ pub(crate) fn view(def: &str, home: &str, resolver: &mut dyn Resolver) -> R<View
     }
     let _ = options; // WITH SCHEMABINDING / VIEW_METADATA: no PostgreSQL meaning (a view depends on its tables anyway).
     let mut e = Emitter { resolver, home: home.to_string(), scopes: Vec::new(), params: Vec::new() };
-    let (query, mut cols) = e.query(&query, true)?;
+    let (query, mut cols) = e.query(&query)?;
     let column_names = if columns.is_empty() {
         None
     } else {
@@ -238,9 +238,9 @@ pub(crate) fn inline_function(def: &str, home: &str, resolver: &mut dyn Resolver
     }
     let mut e = Emitter { resolver, home: home.to_string(), scopes: Vec::new(), params: params.clone() };
     let (query, cols) = match &f.function_body {
-        Some(CreateFunctionBody::AsReturnExpr(Expr::Subquery(q))) => e.query(q, true)?,
+        Some(CreateFunctionBody::AsReturnExpr(Expr::Subquery(q))) => e.query(q)?,
         Some(CreateFunctionBody::AsReturnSelect(s)) => {
-            let (sql, cols, _) = e.select(s, None)?;
+            let (sql, cols, _) = e.select(s)?;
             (sql, cols)
         }
         _ => return Err("not an inline table-valued function (RETURNS TABLE AS RETURN SELECT)".into()),
@@ -280,8 +280,8 @@ fn object_parts(n: &ObjectName) -> R<Vec<&Ident>> {
 }
 
 impl Emitter<'_> {
-    /// A whole query: `(sql, output columns)`. `top_level` lets ORDER BY stand (with TOP).
-    fn query(&mut self, q: &Query, _top_level: bool) -> R<(String, Vec<Column>)> {
+    /// A whole query: `(sql, output columns)`; ORDER BY stands only with TOP.
+    fn query(&mut self, q: &Query) -> R<(String, Vec<Column>)> {
         if q.with.is_some() {
             return Err(at(q, "WITH (common table expressions) is not translated"));
         }
@@ -296,7 +296,7 @@ impl Emitter<'_> {
         }
         // ORDER BY with TOP: the TOP of a plain SELECT body becomes LIMIT after ORDER BY.
         let (body, cols, limit) = match q.body.as_ref() {
-            SetExpr::Select(s) => self.select(s, None)?,
+            SetExpr::Select(s) => self.select(s)?,
             other => {
                 let (sql, cols) = self.set_expr(other)?;
                 (sql, cols, None)
@@ -353,7 +353,7 @@ impl Emitter<'_> {
     fn set_expr(&mut self, s: &SetExpr) -> R<(String, Vec<Column>)> {
         match s {
             SetExpr::Select(sel) => {
-                let (sql, cols, limit) = self.select(sel, None)?;
+                let (sql, cols, limit) = self.select(sel)?;
                 match limit {
                     // TOP inside a UNION branch: keep it a subquery with its LIMIT.
                     Some(l) => Ok((format!("(SELECT * FROM ({sql}) AS top_n LIMIT {l})"), cols)),
@@ -361,7 +361,7 @@ impl Emitter<'_> {
                 }
             }
             SetExpr::Query(q) => {
-                let (sql, cols) = self.query(q, false)?;
+                let (sql, cols) = self.query(q)?;
                 Ok((format!("({sql})"), cols))
             }
             SetExpr::SetOperation { op, set_quantifier, left, right } => {
@@ -448,7 +448,7 @@ impl Emitter<'_> {
                 let Some(a) = alias else {
                     return Err(at(subquery.as_ref(), "a derived table without an alias"));
                 };
-                let (_, mut cols) = self.query(subquery, false)?;
+                let (_, mut cols) = self.query(subquery)?;
                 if !a.columns.is_empty() {
                     if a.columns.len() != cols.len() {
                         return Err(at(subquery.as_ref(), "a derived table's column list does not match its SELECT"));
@@ -496,7 +496,7 @@ impl Emitter<'_> {
                 })
             }
             TableFactor::Derived { subquery, alias, .. } => {
-                let (sql, _) = self.query(subquery, false)?;
+                let (sql, _) = self.query(subquery)?;
                 let a = alias.as_ref().expect("checked in factor_entries");
                 let cols = if a.columns.is_empty() {
                     String::new()
@@ -540,7 +540,7 @@ impl Emitter<'_> {
     }
 
     /// A SELECT: `(sql, columns, TOP as LIMIT text)`.
-    fn select(&mut self, s: &Select, _outer: Option<()>) -> R<(String, Vec<Column>, Option<String>)> {
+    fn select(&mut self, s: &Select) -> R<(String, Vec<Column>, Option<String>)> {
         if s.into.is_some() {
             return Err(at(s, "SELECT INTO"));
         }
@@ -795,7 +795,7 @@ impl Emitter<'_> {
             }
             Expr::InSubquery { expr, subquery, negated } => {
                 let (x, _) = self.expr(expr)?;
-                let (q, cols) = self.query(subquery, false)?;
+                let (q, cols) = self.query(subquery)?;
                 if cols.len() != 1 {
                     return Err(at(e, "IN (subquery) with more than one column"));
                 }
@@ -803,12 +803,12 @@ impl Emitter<'_> {
                 Ok((format!("{x} {not}IN ({q})"), Class::Bool))
             }
             Expr::Exists { subquery, negated } => {
-                let (q, _) = self.query(subquery, false)?;
+                let (q, _) = self.query(subquery)?;
                 let not = if *negated { "NOT " } else { "" };
                 Ok((format!("{not}EXISTS ({q})"), Class::Bool))
             }
             Expr::Subquery(q) => {
-                let (sql, cols) = self.query(q, false)?;
+                let (sql, cols) = self.query(q)?;
                 if cols.len() != 1 {
                     return Err(at(e, "a scalar subquery with more than one column"));
                 }
@@ -1078,9 +1078,4 @@ fn describe(e: &Expr) -> String {
     let text = e.to_string();
     let short: String = text.chars().take(60).collect();
     if short.len() < text.len() { format!("{short}…") } else { short }
-}
-
-#[allow(dead_code)]
-fn data_type_text(d: &DataType) -> String {
-    d.to_string()
 }

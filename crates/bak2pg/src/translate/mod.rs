@@ -99,8 +99,6 @@ pub(crate) struct RelInfo {
     pub(crate) qualified: String,
     pub(crate) name: String,
     pub(crate) columns: Vec<Column>,
-    /// The module it comes from, for dependencies.
-    pub(crate) module: Option<usize>,
 }
 
 struct Translator<'a> {
@@ -182,10 +180,7 @@ impl Translator<'_> {
                     mp.view_sql = t.1;
                     mp.function = t.2;
                     mp.depends_on = deps;
-                    info = rel.map(|mut r: RelInfo| {
-                        r.module = Some(i);
-                        r
-                    });
+                    info = rel;
                 })
             }
             (ModuleKind::Procedure, _) => Err(not_translated("procedures")),
@@ -234,8 +229,7 @@ impl Translator<'_> {
                     None => String::new(),
                 };
                 let sql = format!("CREATE VIEW {qualified_name}{cols} AS\n{}", v.query);
-                let rel =
-                    RelInfo { qualified: qualified_name, name: name.to_string(), columns: v.columns, module: None };
+                let rel = RelInfo { qualified: qualified_name, name: name.to_string(), columns: v.columns };
                 Ok(((target, Some(sql), None), Some(rel), deps))
             }
             _ => {
@@ -280,7 +274,7 @@ impl Resolver for TranslatorResolver<'_, '_> {
                     .iter()
                     .map(|c| Column { source: c.source_name.clone(), pg: c.name.clone(), class: Class::of(&c.pg_type) })
                     .collect();
-                return Ok(RelInfo { qualified: tp.qualified(), name: tp.name.clone(), columns, module: None });
+                return Ok(RelInfo { qualified: tp.qualified(), name: tp.name.clone(), columns });
             }
             // Modules: a view is translated first (its output columns are needed).
             let found: Vec<usize> = self
