@@ -277,3 +277,67 @@ async fn tsqlv4_schemabound_views_and_reasons() {
     assert!(reason("uvw_GetDBMSMetadataInformation").starts_with("line 15 column 9"));
     assert!(reason("GetNums").contains("parser"), "{}", reason("GetNums"));
 }
+
+/// A view PostgreSQL refuses (its name is taken by an index: one relation namespace per
+/// schema in PostgreSQL, per table for indexes in SQL Server) is left out with
+/// PostgreSQL's message and SQLSTATE, the view reading it is left out saying so, the
+/// others are created; the run still passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_postgresql_refuses_and_the_view_reading_it_are_left_out() {
+    use crate::common::{MemSource, col, coll, database, options, table};
+    use bak2pg::schema::{Index, IndexColumn, IndexKind, Module, ModuleKind};
+    use mssql_backup::{SqlType, Value};
+    let name = "t_views_refused";
+    reset(name).await;
+    let mut t = table(
+        "dbo",
+        "items",
+        vec![col("id", SqlType::Int), col("label", SqlType::NVarChar { len: Some(50), collation: coll() })],
+    );
+    t.indexes.push(Index {
+        name: "IX_taken".into(),
+        index_id: 2,
+        kind: IndexKind::NonClustered,
+        unique: false,
+        columns: vec![IndexColumn { name: "label".into(), descending: false, included: false }],
+        filter: None,
+        disabled: false,
+    });
+    let mut db = database(name, vec![t]);
+    let view = |id: i32, n: &str, def: &str| Module {
+        object_id: id,
+        schema: "dbo".into(),
+        name: n.into(),
+        kind: ModuleKind::View,
+        definition: Some(def.into()),
+        parent: None,
+    };
+    db.modules = vec![
+        view(10, "IX_taken", "CREATE VIEW IX_taken AS SELECT id FROM items"),
+        view(11, "OnTaken", "CREATE VIEW OnTaken AS SELECT id FROM IX_taken"),
+        view(12, "Fine", "CREATE VIEW Fine AS SELECT id, label + N'!' AS shout FROM items WHERE id > 1"),
+    ];
+    let rows = (1..=3).map(|i| vec![Value::Int(i), Value::String(format!("item {i}"))]).collect();
+    let source = MemSource::new(db, vec![rows]);
+    let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
+    let object = |n: &str| report.objects.iter().find(|o| o.name == n).unwrap_or_else(|| panic!("{n}"));
+    let taken = object("IX_taken");
+    assert!(!taken.translated, "{taken:?}");
+    assert!(taken.reason.as_deref().unwrap().contains("SQLSTATE 42P07"), "{taken:?}");
+    let on = object("OnTaken");
+    assert_eq!(on.reason.as_deref(), Some("it reads view dbo.IX_taken, which was left out"));
+    let fine = object("Fine");
+    assert_eq!((fine.translated, fine.rows), (true, Some(2)));
+    let c = connect(name).await;
+    let shout: Vec<String> = c
+        .query(r#"SELECT shout FROM public."Fine" ORDER BY id"#, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(shout, ["item 2!", "item 3!"]);
+    let views: i64 =
+        c.query_one("SELECT count(*) FROM pg_views WHERE schemaname = 'public'", &[]).await.unwrap().get(0);
+    assert_eq!(views, 1, "nothing half-created");
+}
