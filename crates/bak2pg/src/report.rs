@@ -376,6 +376,21 @@ impl Report {
         }
     }
 
+    /// Per module kind (`view`, `procedure`…, sorted): how many were translated (created
+    /// in PostgreSQL) and how many not, from [`Report::objects`].
+    pub fn object_counts(&self) -> std::collections::BTreeMap<String, (usize, usize)> {
+        let mut counts = std::collections::BTreeMap::new();
+        for o in &self.objects {
+            let e: &mut (usize, usize) = counts.entry(o.kind.clone()).or_default();
+            if o.translated {
+                e.0 += 1;
+            } else {
+                e.1 += 1;
+            }
+        }
+        counts
+    }
+
     /// Recomputes [`Report::totals`] from the tables.
     pub fn compute_totals(&mut self) {
         self.totals = Totals {
@@ -488,18 +503,9 @@ impl Report {
             }
         }
         if !self.objects.is_empty() {
-            let mut kinds: Vec<&str> = self.objects.iter().map(|o| o.kind.as_str()).collect();
-            kinds.sort();
-            kinds.dedup();
-            let counts: Vec<String> = kinds
-                .iter()
-                .map(|k| {
-                    let of: Vec<&ObjectReport> = self.objects.iter().filter(|o| o.kind == *k).collect();
-                    let yes = of.iter().filter(|o| o.translated).count();
-                    format!("{k} {yes}/{}", of.len())
-                })
-                .collect();
-            let _ = writeln!(s, "  views, procedures, functions, triggers (translated/all): {}", counts.join(", "));
+            let counts: Vec<String> =
+                self.object_counts().iter().map(|(k, (yes, no))| format!("{k} {yes} translated, {no} not")).collect();
+            let _ = writeln!(s, "  views, procedures, functions, triggers: {}", counts.join("; "));
             for o in &self.objects {
                 match (&o.reason, o.rows) {
                     (None, Some(n)) => {

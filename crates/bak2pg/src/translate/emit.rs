@@ -155,6 +155,9 @@ fn without_header_options(def: &str) -> String {
     };
     let (s, e) = (tokens[from].span.start, tokens[to].span.end);
     let (Some(a), Some(b)) = (offset(s.line, s.column), offset(e.line, e.column)) else { return def.to_string() };
+    if b < a {
+        return def.to_string();
+    }
     let mut out = String::with_capacity(def.len());
     out.push_str(&def[..a]);
     out.extend(def[a..b].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
