@@ -328,7 +328,9 @@ impl Emitter<'_> {
                             let c = cols.iter().find(|c| c.pg.eq_ignore_ascii_case(&i.value)).expect("found");
                             quote_ident(&c.pg)
                         }
-                        Expr::Value(v) if matches!(v.value, Value::Number(..)) => v.value.to_string(),
+                        Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if n.chars().all(|c| c.is_ascii_digit())) => {
+                            v.value.to_string()
+                        }
                         e => self.expr(e)?.0,
                     };
                     // SQL Server sorts NULLs first ascending, last descending.
@@ -750,10 +752,12 @@ impl Emitter<'_> {
             }
             Expr::Value(v) => match &v.value {
                 Value::Number(n, _) => {
-                    let class = if n.contains(['.', 'e', 'E']) { Class::Dec } else { Class::Int };
-                    if n.contains(['e', 'E']) {
-                        return Err(at(e, "a float constant"));
+                    // Printed as written: only digits and one decimal point.
+                    if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit() || c == '.') || n.matches('.').count() > 1
+                    {
+                        return Err(at(e, format!("constant {n} is not translated")));
                     }
+                    let class = if n.contains('.') { Class::Dec } else { Class::Int };
                     Ok((n.clone(), class))
                 }
                 Value::SingleQuotedString(s) | Value::NationalStringLiteral(s) => Ok((quote_literal(s), Class::Str)),
