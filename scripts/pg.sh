@@ -8,8 +8,12 @@
 #   source scripts/pg.sh start   # same as start, and exports BAK2PG_TEST_PG
 #
 # Installs Debian's postgresql package when no server binaries are found under
-# /usr/lib/postgresql/*/bin. PostgreSQL refuses to run as root, so as root the cluster
-# belongs to the postgres OS user and commands run through runuser.
+# /usr/lib/postgresql/*/bin, and PostGIS for that server's major version
+# (postgresql-<major>-postgis-3, for the spatial tests) when its extension files are
+# missing; both only when missing, so a second start installs nothing. Without root, or
+# if the PostGIS install fails, it says so and the PostGIS tests skip, saying why.
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres OS
+# user and commands run through runuser.
 # Trust authentication, 127.0.0.1 only, a free port: for tests, never for data.
 
 _pg_main() {
@@ -36,6 +40,23 @@ _pg_main() {
         d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
         if [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
             echo "$d"
+        fi
+    }
+
+    _pg_postgis() {
+        # Debian's PostGIS for the server's major version $1, when its extension is missing.
+        local major="$1" pkg
+        [ -f "/usr/share/postgresql/$major/extension/postgis.control" ] && return 0
+        pkg="postgresql-$major-postgis-3"
+        if [ "$(id -u)" != 0 ]; then
+            _pg_log "no PostGIS for PostgreSQL $major (root is needed to apt-get install $pkg): the PostGIS tests will skip"
+            return 0
+        fi
+        _pg_log "installing Debian's $pkg (PostGIS, for the spatial tests)"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2; then
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+                && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2 \
+                || _pg_log "could not install $pkg: the PostGIS tests will skip"
         fi
     }
 
@@ -79,6 +100,7 @@ _pg_main() {
             bindir="$(_pg_bindir)"
             [ -n "$bindir" ] || { _pg_log "postgresql installed but no binaries under /usr/lib/postgresql"; return 1; }
         fi
+        _pg_postgis "$(basename "$(dirname "$bindir")")"
         if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
             useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres || return 1
         fi

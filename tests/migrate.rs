@@ -1334,9 +1334,12 @@ async fn other_unseen_backups_migrate_with_manifest_totals() {
     assert!(r.input.password_protected, "the report says the media had a password");
     assert!(r.input.notes.iter().any(|n| n.contains("MEDIAPASSWORD")), "{:?}", r.input.notes);
 
+    // As raw bytes (`--postgis off`), so that the result does not depend on the test
+    // server's PostGIS: the PostGIS path is crates/bak2pg/tests/it/spatial.rs.
     let geography = Fixture {
         others: vec![("dbo.location", 1), ("dbo.people", 2)],
         untranslated: vec![("index", "dbo.location", "SPATIAL_location")],
+        args: vec!["--postgis", "off"],
         ..fx("bak/geography-testdb-sql2016.bak", "bak/geography-testdb-sql2016.bak", vec![])
     };
     migrate_fixture(&geography, "e2e_geography").await;
@@ -1830,4 +1833,60 @@ async fn the_corpus_runner_says_what_moves_for_every_fixture() {
         .expect("listing databases")
         .get(0);
     assert_eq!(left, 0, "throwaway databases dropped");
+}
+
+/// `--config`: a file with a mistake stops before the backup is read (exit 2, naming the
+/// file, the key and the cause), one that does not fit the backup fails the preflight
+/// (exit 1), as does `--data-only` without a database to load into; nothing is created. A good file migrates
+/// under the new names and the report lists what it did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_file_on_the_command_line() {
+    let db = "e2e_mapping";
+    drop_like(db).await;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("writing the mapping file");
+        p.display().to_string()
+    };
+    let bak = fixture("bak/northwind-sql2005-tornpage.bak");
+    let unknown_key = write("unknown.toml", "inclde = [\"dbo.*\"]\n");
+    let lossy = write("lossy.toml", "[types]\n\"dbo.Orders.Freight\" = \"integer\"\n");
+    for (args, code, says) in [
+        (vec!["--config", unknown_key.as_str()], 2, vec!["unknown.toml", "inclde", "unknown field"]),
+        (
+            vec!["--config", lossy.as_str()],
+            1,
+            vec!["lossy.toml", "types.\"dbo.Orders.Freight\"", "money values do not all go into integer exactly"],
+        ),
+        (vec!["--data-only"], 1, vec!["--data-only loads into the existing database", "which does not exist"]),
+    ] {
+        let run = run_migrate_with(&[&bak], &pg_url(), db, &args).await;
+        let out = run.output();
+        assert_eq!(run.code, Some(code), "{args:?}: {out}");
+        for s in says {
+            assert!(run.stderr.contains(s), "{args:?}: the error says {s:?}: {out}");
+        }
+        assert_eq!(databases_like(db).await, Vec::<String>::new(), "{args:?}: nothing created");
+    }
+
+    let good = write(
+        "good.toml",
+        "exclude = [\"dbo.Customer*\", \"dbo.sysdiagrams\"]\n[rename.tables]\n\"dbo.Order Details\" = \"order_lines\"\n",
+    );
+    let run = run_migrate_with(&[&bak], &pg_url(), db, &["--config", &good]).await;
+    assert_eq!(run.code, Some(0), "{}", run.output());
+    let report = run.report.as_ref().expect("a report");
+    let m = report.mapping.as_ref().expect("the report lists the mapping");
+    assert_eq!(m.excluded.len(), 4, "{:?}", m.excluded);
+    assert_eq!(report.tables.len(), 10);
+    assert!(report.tables.iter().any(|t| t.target == "public.order_lines" && t.rows == 2155));
+    assert!(run.stdout.contains("excluded dbo.Customers (exclude[0] \"dbo.Customer*\")"), "{}", run.output());
+    let c = connect(db).await;
+    let n: i64 = c.query_one("SELECT count(*) FROM order_lines", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2155);
+    let customers: Option<String> = c.query_one("SELECT to_regclass('\"Customers\"')::text", &[]).await.unwrap().get(0);
+    assert_eq!(customers, None);
+    drop(c);
+    drop_like(db).await;
 }

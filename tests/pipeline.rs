@@ -27,6 +27,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 const PASSWORD: &str = "pw-never-logged-7f3c1e";
 const ACCOUNT: &str = "123456789012";
+/// The one worker of every scenario but the pool's (`worker/instance-id`).
+const WORKER: &str = "i-0123456789abcdef0";
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with scripts/test"))
@@ -193,7 +195,7 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
         ("pg/sslmode", "disable".into()),
         ("pg/password-parameter", "/bak2pg/test/secrets/pg-password".into()),
         ("pg/replace", "true".into()),
-        ("worker/instance-id", "i-0123456789abcdef0".into()),
+        ("worker/instance-id", WORKER.into()),
         ("worker/work-root", work.display().to_string()),
         ("worker/slots", "2".into()),
         ("worker/jobs", "2".into()),
@@ -203,7 +205,7 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
         ("limits/step-timeout-seconds", "900".into()),
     ];
     // Settings a scenario may have changed go back to their absence (the defaults).
-    for k in ["engine", "sqlserver/url", "sqlserver/password-parameter"] {
+    for k in ["engine", "sqlserver/url", "sqlserver/password-parameter", "worker/tag"] {
         let _ = a.ssm.delete_parameter().name(format!("{}{k}", n.config_path)).send().await;
     }
     for (k, v) in config {
@@ -236,6 +238,7 @@ async fn deploy(n: &Names, a: &Aws, pg_port: &str) {
                 "AWS_ENDPOINT_URL": n.shim, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_REGION": "us-east-1", "BAK2PG_LOG": "info"
             },
+            "workers": {WORKER: {"tags": {"bak2pg:worker": "test"}}},
             "s3_faults": {"flaky-s3": 1000},
             "kill_faults": {"killedload": "table_loaded"}
         }),
@@ -937,5 +940,251 @@ fn the_sqlserver_engine_without_a_configured_server_fails_permanently_at_read() 
         assert_eq!((dlq[0].failed_step.as_str(), dlq[0].error.as_str()), ("read", "Bak2pg.Permanent"));
         assert!(dlq[0].cause.contains("--mssql"), "says how to configure it: {}", dlq[0].cause);
         assert_eq!(commands_of(&commands(&n).await, exec, "read").len(), 1, "no retry");
+    });
+}
+
+#[test]
+fn fifty_uploads_within_a_minute_spread_over_a_pool_of_three_workers() {
+    scenario(|n, a| async move {
+        const UPLOADS: usize = 50;
+        let pool: Vec<String> = (1..=3).map(|i| format!("i-0pool{i:012}")).collect();
+        // Three workers on this machine, each with its own work folders and slots; the
+        // configuration names the pool by its tag instead of one instance.
+        let mut workers = serde_json::Map::new();
+        for id in &pool {
+            let root = repo().join(".moto/pool").join(id);
+            let _ = std::fs::remove_dir_all(&root);
+            workers.insert(
+                id.clone(),
+                json!({"tags": {"bak2pg:worker": "test"}, "env": {"BAK2PG_WORK_ROOT": root.display().to_string()}}),
+            );
+        }
+        // A worker tagged for another stack and one whose SSM agent is offline: never chosen.
+        workers.insert("i-0otherstack0000".into(), json!({"tags": {"bak2pg:worker": "other"}}));
+        workers.insert("i-0offline0000000".into(), json!({"tags": {"bak2pg:worker": "test"}, "online": false}));
+        let (status, _) = http_post(&format!("{}/_shim/config", n.shim), &json!({"workers": workers.clone()})).await;
+        assert_eq!(status, 200);
+        a.ssm.delete_parameter().name(format!("{}worker/instance-id", n.config_path)).send().await.unwrap();
+        set_config(&n, &a, "worker/tag", "bak2pg:worker=test").await;
+        drop_databases("pool").await;
+
+        // 50 uploads of 50 tenants, then the queue's messages to the trigger in batches of
+        // ten (the event source mapping's batch size).
+        drain(&a, &n.queue).await;
+        let started = Instant::now();
+        let body = std::fs::read(fixture("bak/hotel-management-time-sql2017.bak")).unwrap();
+        for t in 1..=UPLOADS {
+            let key = unique(&format!("pool{t:02}/HotelManagementSystem.bak"));
+            let bytes = aws_sdk_s3::primitives::ByteStream::from(body.clone());
+            a.s3.put_object().bucket(&n.uploads).key(key).body(bytes).send().await.unwrap();
+        }
+        let uploaded = started.elapsed();
+        assert!(uploaded < Duration::from_secs(60), "the uploads took {uploaded:?}");
+        let msgs = drain(&a, &n.queue).await;
+        let q_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", n.queue);
+        let mut names = Vec::new();
+        for batch in msgs.chunks(10) {
+            let url = format!("{}/2015-03-31/functions/bak2pg-trigger/invocations", n.lambda);
+            let (status, resp) = http_post(&url, &sqs_event(&q_arn, batch)).await;
+            assert_eq!((status, &resp["batchItemFailures"]), (200, &json!([])), "{resp}");
+            for m in batch {
+                for d in bak2pg_trigger::decide(m.body().unwrap()).unwrap() {
+                    if let bak2pg_trigger::Decision::Start { name, .. } = d {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        eprintln!("50 uploads in {uploaded:?}, their executions started {:?} later", started.elapsed() - uploaded);
+        assert_eq!(names.len(), UPLOADS, "one execution per upload");
+
+        let mut failed = Vec::new();
+        for name in &names {
+            let status = wait_execution(&n, &a, name, Duration::from_secs(1200)).await;
+            if status != ExecutionStatus::Succeeded {
+                failed.push((name.clone(), status));
+            }
+        }
+        assert!(failed.is_empty(), "{failed:?}, dead letters: {:?}", dlq_messages(&n, &a).await);
+
+        // Every database is there, validated, with the backup's rows; none was migrated twice.
+        let cmds = commands(&n).await;
+        let mut per_worker = std::collections::BTreeMap::<String, usize>::new();
+        for exec in &names {
+            let tenant = exec.split('-').next().unwrap();
+            let report: Value =
+                serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/{tenant}/{exec}.json")).await)
+                    .unwrap();
+            assert_eq!(report["status"], "succeeded", "{exec}");
+            assert_eq!(report["migration"]["status"], "passed", "{exec}");
+            assert_eq!(report["migration"]["totals"]["mismatched"], 0, "{exec}");
+            let ours: Vec<&Value> = cmds.iter().filter(|c| c.to_string().contains(exec.as_str())).collect();
+            let steps: Vec<&str> = ours.iter().map(|c| c["Parameters"]["Step"][0].as_str().unwrap()).collect();
+            assert_eq!(steps, ["fetch", "read", "load", "validate", "swap"], "{exec}: each step once, in order");
+            let on: std::collections::BTreeSet<&str> = ours.iter().map(|c| c["InstanceId"].as_str().unwrap()).collect();
+            assert_eq!(on.len(), 1, "{exec}: every step on the worker holding its folder: {on:?}");
+            let worker = on.into_iter().next().unwrap().to_string();
+            assert!(pool.contains(&worker), "{exec} ran on {worker}, outside the online pool");
+            *per_worker.entry(worker).or_insert(0) += 1;
+        }
+        let dbs: i64 = pg("postgres")
+            .await
+            .query_one("SELECT count(*) FROM pg_database WHERE datname ~ '^pool[0-9]{2}$'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(dbs as usize, UPLOADS, "one database per tenant");
+        let rooms: i64 =
+            pg("pool37").await.query_one(r#"SELECT count(*) FROM public."Room""#, &[]).await.unwrap().get(0);
+        assert_eq!(rooms, 20, "the backup's rows (MANIFEST: Room 20)");
+        // The work was spread: each of the three took a fair share (17 each on average).
+        assert_eq!(per_worker.len(), 3, "{per_worker:?}");
+        assert!(per_worker.values().all(|&k| k >= 8), "{per_worker:?}");
+        // Each worker used its own folders and slots.
+        for id in &pool {
+            assert!(repo().join(".moto/pool").join(id).join(".slots").is_dir(), "{id} took no slot");
+        }
+
+        // A resumed execution whose worker is gone starts over, every step, on another.
+        let exec = names[0].clone();
+        let cmds = commands(&n).await;
+        let first_worker = commands_of(&cmds, &exec, "fetch")[0]["InstanceId"].as_str().unwrap().to_string();
+        workers[&first_worker]["online"] = json!(false);
+        let (status, _) = http_post(&format!("{}/_shim/config", n.shim), &json!({"workers": workers})).await;
+        assert_eq!(status, 200);
+        let arn = format!("{}:{exec}", n.state_machine_arn.replace(":stateMachine:", ":execution:"));
+        let first = a.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+        let mut input: PipelineInput = serde_json::from_str(first.input.as_deref().unwrap()).unwrap();
+        input.resume = Some(bak2pg::job::Resume { execution: exec.clone(), step: bak2pg::job::StepName::Validate });
+        let again = format!("{}-moved", &exec[..exec.len().min(70)]);
+        a.sfn
+            .start_execution()
+            .state_machine_arn(&n.state_machine_arn)
+            .name(&again)
+            .input(serde_json::to_string(&input).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let status = wait_execution(&n, &a, &again, Duration::from_secs(600)).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
+        let cmds = commands(&n).await;
+        for step in ["fetch", "read", "load", "validate", "swap"] {
+            let sent = commands_of(&cmds, &exec, step);
+            assert_eq!(sent.len(), 2, "{step}: once for the first execution, once for the moved one");
+            let moved_to = sent[1]["InstanceId"].as_str().unwrap();
+            assert!(moved_to != first_worker && pool.iter().any(|p| p == moved_to), "{step} sent to {moved_to}");
+        }
+        drop_databases("pool").await;
+    });
+}
+
+/// A worker terminated between two steps: SendCommand refuses it, the execution fails, and
+/// the report function starts the upload over (through the queue and the trigger, as a new
+/// attempt) on the worker still online, instead of dead-lettering it.
+#[test]
+fn an_execution_whose_worker_is_terminated_starts_over_on_another() {
+    scenario(|n, a| async move {
+        let pool = ["i-0lost0000000001", "i-0lost0000000002"];
+        let mut workers = serde_json::Map::new();
+        for id in pool {
+            let root = repo().join(".moto/pool").join(id);
+            let _ = std::fs::remove_dir_all(&root);
+            workers.insert(
+                id.into(),
+                json!({"tags": {"bak2pg:worker": "test"}, "env": {"BAK2PG_WORK_ROOT": root.display().to_string()}}),
+            );
+        }
+        let config = json!({"workers": workers, "lose_worker": "lostworker"});
+        let (status, _) = http_post(&format!("{}/_shim/config", n.shim), &config).await;
+        assert_eq!(status, 200);
+        a.ssm.delete_parameter().name(format!("{}worker/instance-id", n.config_path)).send().await.unwrap();
+        set_config(&n, &a, "worker/tag", "bak2pg:worker=test").await;
+        drop_databases("lostworker").await;
+
+        let names = upload_and_trigger(&n, &a, "lostworker/pubs.bak", "bak/pubs-sql2012.bak").await;
+        let exec = names[0].clone();
+        let status = wait_execution(&n, &a, &exec, Duration::from_secs(600)).await;
+        assert_eq!(status, ExecutionStatus::Failed);
+        let cmds = commands(&n).await;
+        let lost = commands_of(&cmds, &exec, "fetch")[0]["InstanceId"].as_str().unwrap().to_string();
+        assert!(commands_of(&cmds, &exec, "read").is_empty(), "no command reached the terminated worker");
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/lostworker/{exec}.json")).await).unwrap();
+        // AWS: `Ssm.InvalidInstanceIdException`; moto 5.2.5 writes the service in lower case.
+        let error = report["error"]["Error"].as_str().unwrap_or_default();
+        assert!(error.eq_ignore_ascii_case("Ssm.InvalidInstanceIdException"), "{report}");
+        let replayed = report["replayed"].as_str().unwrap_or_else(|| panic!("not replayed: {report}"));
+        assert!(replayed.contains("attempt 1"), "{replayed}");
+        assert!(dlq_messages(&n, &a).await.is_empty(), "started over, not dead-lettered");
+
+        // The event source mapping delivers the replay to the trigger: attempt 1.
+        let msgs = drain(&a, &n.queue).await;
+        assert_eq!(msgs.len(), 1, "one replay message");
+        let q_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{}", n.queue);
+        let url = format!("{}/2015-03-31/functions/bak2pg-trigger/invocations", n.lambda);
+        let (status, resp) = http_post(&url, &sqs_event(&q_arn, &msgs)).await;
+        assert_eq!((status, &resp["batchItemFailures"]), (200, &json!([])), "{resp}");
+        let again = match bak2pg_trigger::decide(msgs[0].body().unwrap()).unwrap().pop() {
+            Some(bak2pg_trigger::Decision::Start { name, input }) => {
+                assert_eq!(input.attempt, 1);
+                name
+            }
+            other => panic!("{other:?}"),
+        };
+        let status = wait_execution(&n, &a, &again, Duration::from_secs(600)).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
+        let cmds = commands(&n).await;
+        for step in ["fetch", "read", "load", "validate", "swap"] {
+            let sent = commands_of(&cmds, &again, step);
+            assert_eq!(sent.len(), 1, "{step}");
+            assert!(sent[0]["InstanceId"] != lost.as_str(), "{step} went to the terminated worker");
+        }
+        let authors: i64 =
+            pg("lostworker").await.query_one("SELECT count(*) FROM public.authors", &[]).await.unwrap().get(0);
+        assert_eq!(authors, 23);
+    });
+}
+
+#[test]
+fn a_tenants_mapping_file_next_to_its_uploads_shapes_its_database() {
+    scenario(|n, a| async move {
+        drop_databases("e2emap").await;
+        let toml = "exclude = [\"dbo.Customer*\", \"dbo.sysdiagrams\"]\n\
+                    [rename.tables]\n\"dbo.Order Details\" = \"order_lines\"\n\
+                    [types]\n\"dbo.Orders.Freight\" = \"numeric(21,6)\"\n";
+        a.s3.put_object()
+            .bucket(&n.uploads)
+            .key(bak2pg::job::mapping_key("e2emap"))
+            .body(toml.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        let names = upload_and_trigger(&n, &a, "e2emap/nw.bak", "bak/northwind-sql2005-tornpage.bak").await;
+        assert_eq!(names.len(), 1, "the mapping file's own upload starts nothing");
+        let exec = &names[0];
+        let status = wait_execution(&n, &a, exec, Duration::from_secs(900)).await;
+        let dlq = dlq_messages(&n, &a).await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "dead-letter messages: {dlq:?}");
+
+        let job: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("jobs/e2emap/{exec}/job.json")).await).unwrap();
+        assert_eq!(job["mapping"]["text"], toml);
+        let report: Value =
+            serde_json::from_str(&s3_text(&a, &n.artifacts, &format!("reports/e2emap/{exec}.json")).await).unwrap();
+        let m = &report["migration"]["mapping"];
+        assert_eq!(m["excluded"].as_array().map(Vec::len), Some(4), "{m}");
+        assert_eq!(report["migration"]["totals"]["tables"], 10);
+        assert_eq!(report["migration"]["totals"]["mismatched"], 0);
+
+        let c = pg("e2emap").await;
+        let n_lines: i64 = c.query_one("SELECT count(*) FROM order_lines", &[]).await.unwrap().get(0);
+        assert_eq!(n_lines, 2155);
+        let freight: String =
+            c.query_one(r#"SELECT "Freight"::text FROM "Orders" WHERE "OrderID" = 10248"#, &[]).await.unwrap().get(0);
+        assert_eq!(freight, "32.380000");
+        let customers: Option<String> =
+            c.query_one("SELECT to_regclass('\"Customers\"')::text", &[]).await.unwrap().get(0);
+        assert_eq!(customers, None);
+        a.s3.delete_object().bucket(&n.uploads).key(bak2pg::job::mapping_key("e2emap")).send().await.unwrap();
     });
 }

@@ -17,6 +17,16 @@ use bak2pg::{MigrateOptions, Progress, Report, Step};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mssql_backup::OpenOptions;
 
+/// `--postgis`: what geography/geometry columns become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Postgis {
+    /// PostGIS geography/geometry when the target offers the extension and the role may
+    /// create it; else bytea, with the reason in the report.
+    Auto,
+    /// Raw bytes in bytea.
+    Off,
+}
+
 /// Which restore engine reads the backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
@@ -74,6 +84,22 @@ pub struct Args {
     /// Load columns of unknown types as raw bytea instead of refusing the database.
     #[arg(long)]
     load_unknown_as_bytea: bool,
+    /// geography/geometry columns: PostGIS types when the target has the extension
+    /// (auto), or raw bytes in bytea (off).
+    #[arg(long, value_enum, default_value_t = Postgis::Auto)]
+    postgis: Postgis,
+    /// Mapping file (TOML): tables included/excluded by glob, schemas, tables and columns
+    /// renamed, column types overridden (see the README, "Mapping file").
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Create the tables, keys and constraints without rows (validated empty, swapped in).
+    #[arg(long, conflicts_with = "data_only")]
+    schema_only: bool,
+    /// Load the backup's rows into the tables of the existing database (same names and
+    /// types as the plan, e.g. made by --schema-only and the same --config): a copy of it
+    /// is loaded, validated and swapped in; the database is never written in place.
+    #[arg(long)]
+    data_only: bool,
     /// Restore engine.
     #[arg(long, value_enum, default_value_t = Engine::Auto)]
     engine: Engine,
@@ -217,6 +243,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => &bak2pg::NoProgress,
     };
     let mut pre_steps = Vec::new();
+    // The mapping file is checked before anything else is done (the backup is not needed).
+    let mapping = match &args.config {
+        Some(path) => match bak2pg::mapping::Mapping::load(path) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!("Nothing was written to PostgreSQL.");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
 
     // Extract (work folder only: nothing is written to PostgreSQL before the backup is
     // known to be whole).
@@ -311,6 +349,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     opts.tuning.jobs = args.jobs.max(1);
     opts.plan.schema_map = parse_schema_map(&args.schema_map)?;
     opts.plan.load_unknown_as_bytea = args.load_unknown_as_bytea;
+    opts.plan.postgis = match args.postgis {
+        Postgis::Auto => bak2pg::spatial::PostgisMode::Auto,
+        Postgis::Off => bak2pg::spatial::PostgisMode::Off,
+    };
+    opts.plan.mapping = mapping;
+    opts.schema_only = args.schema_only;
+    opts.data_only = args.data_only;
     let result = runtime.block_on(bak2pg::migrate(source, &opts, progress));
     if let Some(b) = &bars {
         b.step.finish_and_clear();

@@ -171,6 +171,12 @@ def check_template(tpl):
     check(any("ssm:resourceTag/" in flat(s.get("Condition")) for s in sm), "state machine: instances by tag")
     check(not any("GetCommandInvocation" in flat(s) for s in statements(res["MigrationStateMachine"])),
           "state machine: polls no more; GetCommandInvocation is not needed")
+    prep = flat(statements(res["PrepareFunction"]))
+    check("ssm:DescribeInstanceInformation" in prep and "ssm:ListCommandInvocations" in prep,
+          "prepare: cannot find the pool's online workers or how busy they are")
+    pool = flat(res.get("ConfigWorkerPool", {}).get("Properties", {}).get("Value"))
+    check("bak2pg:worker=${AWS::StackName}" in pool and any("ssm:resourceTag/bak2pg:worker" in flat(s) for s in sm),
+          "worker pool: the configured tag is not the one SendCommand is allowed by")
     worker = statements(res["WorkerPolicy"])
     secrets = [s for s in worker if flat(s.get("Action")) == flat("ssm:GetParameter")]
     check(len(secrets) == 1 and "${SecretsPath}*" in flat(secrets[0]["Resource"]),

@@ -17,6 +17,13 @@ unchanged, except:
   then `Success` (exit 0) or `Failed` with the exit status and stdout/stderr (for the
   tests; the state machine no longer polls). The document name and instance id are
   recorded, not checked; the command's S3 output upload is not emulated.
+* SSM's fleet of managed instances: `DescribeInstanceInformation` (filters `tag:KEY` and
+  `PingStatus`) lists the configured `workers` ({instance id: {"tags", "online", "env"}});
+  `ListCommandInvocations` (filters `DocumentName`, `Status`) lists the commands run here
+  (`Pending` is never seen: they start at once). `SendCommand` to an instance that is not a
+  configured, online worker answers `InvalidInstanceId`, as SSM does; a worker's `env`
+  (e.g. `BAK2PG_WORK_ROOT`, its own work folders) is added to its commands' environment,
+  so several emulated workers share this machine without sharing folders or slots.
 * Fault injection, for the transient-failure tests: S3 GETs of keys containing a configured
   marker answer `503 SlowDown` the first N times, and not at all once a second `fetch` of
   the same job was sent (so the first fails whatever the SDK's and the download's own
@@ -35,7 +42,10 @@ unchanged, except:
   with `gone-` is answered `TaskTimedOut`, as for a task the state machine gave up on.
 
 Configuration comes from the test: `POST /_shim/config` with
-`{"lambda_url", "agent", "agent_env", "s3_faults": {"marker": n}, "kill_faults": {"marker": "point"}}`.
+`{"lambda_url", "agent", "agent_env", "workers", "s3_faults": {"marker": n}, "kill_faults": {"marker": "point"},
+"lose_worker": "marker"}`: with `lose_worker`, the worker that receives the first command of a
+job whose URI contains the marker runs it, and leaves the fleet (offline, `InvalidInstanceId` to
+later commands), as an instance terminated after that step.
 `GET /_shim/commands` lists the commands run (parameters, exit status, output), so tests
 can check that no secret was passed on a command line.
 """
@@ -56,11 +66,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UPSTREAM = urllib.parse.urlparse(os.environ["MOTO_UPSTREAM"])
 LOCK = threading.Lock()
-CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "s3_faults": {}, "kill_faults": {}}
+CONFIG = {"lambda_url": None, "agent": None, "agent_env": {}, "workers": {}, "s3_faults": {}, "kill_faults": {},
+          "lose_worker": None}
+LOST = set()
 FAULTS_LEFT = {}
 KILLED = set()
 HEARTBEATS = [0]
 COMMANDS = {}
+ACCOUNT = "123456789012"
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -104,7 +117,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status, obj, extra=()):
-        self._send(status, json.dumps(obj).encode(), [("Content-Type", "application/x-amz-json-1.1")] + list(extra))
+        # Every AWS answer carries a request id; moto's Step Functions reads it from errors.
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        self._send(status, json.dumps(obj).encode(), headers + list(extra))
 
     def _forward(self, body, base=None, path=None):
         base = base or UPSTREAM
@@ -145,6 +160,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send_command(json.loads(body or b"{}"))
             if target == "AmazonSSM.GetCommandInvocation":
                 return self._get_invocation(json.loads(body or b"{}"))
+            if target == "AmazonSSM.DescribeInstanceInformation":
+                return self._describe_instances(json.loads(body or b"{}"))
+            if target == "AmazonSSM.ListCommandInvocations":
+                return self._list_invocations(json.loads(body or b"{}"))
             if target == "AWSStepFunctions.SendTaskHeartbeat":
                 token = json.loads(body or b"{}").get("taskToken", "")
                 if token.startswith("gone-"):
@@ -181,6 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 CONFIG.update(json.loads(body))
                 FAULTS_LEFT.clear()
+                LOST.clear()
             return self._json(200, {"ok": True})
         if self.path == "/_shim/heartbeats":
             with LOCK:
@@ -208,9 +228,14 @@ class Handler(BaseHTTPRequestHandler):
         job = (params.get("JobUri") or [""])[0]
         cid = str(uuid.uuid4())
         instance = (req.get("InstanceIds") or ["i-local"])[0]
+        worker = CONFIG["workers"].get(instance)
+        if worker is None or not worker.get("online", True):
+            return self._json(400, {"__type": "InvalidInstanceId",
+                                    "message": f"Instances [[{instance}]] not in a valid state for account {ACCOUNT}"})
         cmd = [CONFIG["agent"], "step", step, "--job", job]
         env = dict(os.environ)
         env.update(CONFIG["agent_env"])
+        env.update(worker.get("env", {}))
         token = (params.get("TaskToken") or [""])[0]
         if token:
             env["BAK2PG_TASK_TOKEN"] = token
@@ -219,6 +244,13 @@ class Handler(BaseHTTPRequestHandler):
                  "proc": None}
         pause_dir = None
         with LOCK:
+            marker = CONFIG.get("lose_worker")
+            if marker and marker in job and marker not in LOST:
+                # Marked now, not when the command ends: the agent reports success before
+                # it exits, and the next step's command must find the worker gone.
+                LOST.add(marker)
+                CONFIG["workers"][instance]["online"] = False
+                log(f"worker {instance} leaves the fleet once command {cid} ({step}) has run")
             if step == "fetch" and any(c["Parameters"].get("JobUri") == params.get("JobUri") and
                                        (c["Parameters"].get("Step") or [""])[0] == "fetch" for c in COMMANDS.values()):
                 # The marker is in the object's key, which the job URI does not show.
@@ -250,11 +282,45 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 entry.update(Status="Success" if p.returncode == 0 else "Failed", ResponseCode=p.returncode,
                              StandardOutputContent=out, StandardErrorContent=err)
+
             log(f"command {cid} ({step}) exited {p.returncode}: {out.strip()[-300:]}")
 
         threading.Thread(target=run, daemon=True).start()
         return self._json(200, {"Command": {"CommandId": cid, "DocumentName": req.get("DocumentName"), "Status": "Pending",
                                             "Parameters": params, "InstanceIds": [instance]}})
+
+    def _describe_instances(self, req):
+        wanted = {f["Key"]: set(f.get("Values", [])) for f in req.get("Filters", [])}
+        out = []
+        with LOCK:
+            for iid, w in sorted(CONFIG["workers"].items()):
+                ping = "Online" if w.get("online", True) else "ConnectionLost"
+                ok = True
+                for key, values in wanted.items():
+                    if key == "PingStatus":
+                        ok = ok and ping in values
+                    elif key.startswith("tag:"):
+                        ok = ok and w.get("tags", {}).get(key[4:]) in values
+                    else:
+                        return self._json(400, {"__type": "InvalidInstanceInformationFilterValue",
+                                                "message": f"filter {key} is not emulated"})
+                if ok:
+                    out.append({"InstanceId": iid, "PingStatus": ping, "ResourceType": "EC2Instance",
+                                "PlatformType": "Linux"})
+        return self._json(200, {"InstanceInformationList": out})
+
+    def _list_invocations(self, req):
+        wanted = {f["key"]: f["value"] for f in req.get("Filters", [])}
+        unknown = set(wanted) - {"DocumentName", "Status"}
+        if unknown:
+            return self._json(400, {"__type": "InvalidFilterKey", "message": f"filters {sorted(unknown)} are not emulated"})
+        with LOCK:
+            out = [{"CommandId": c["CommandId"], "InstanceId": c["InstanceId"], "DocumentName": c["DocumentName"],
+                    "Status": c["Status"]}
+                   for c in COMMANDS.values()
+                   if all(c.get(k) == v for k, v in wanted.items())
+                   and (not req.get("InstanceId") or c["InstanceId"] == req["InstanceId"])]
+        return self._json(200, {"CommandInvocations": out})
 
     def _get_invocation(self, req):
         with LOCK:

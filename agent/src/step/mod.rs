@@ -27,6 +27,10 @@
 //! killed by the kernel is still reported. One step of an execution runs at a time on the
 //! worker ([`slots::ExecutionLock`]).
 //!
+//! The work root is the job's `worker.work_root`, unless the worker's environment sets
+//! `BAK2PG_WORK_ROOT`: a pool may mount its disks at different places (and the emulated
+//! pool of the tests runs three workers on one machine).
+//!
 //! Heavy steps take one of `worker.slots` slots (lock files in `<work_root>/.slots`,
 //! released by the kernel when the process ends, so a killed step frees its slot); a step
 //! that has to wait prints so and keeps waiting: the step's time limit covers it.
@@ -148,8 +152,20 @@ impl Ctx {
         opts.database = Some(t.database.clone());
         opts.keep_previous = t.keep_previous();
         opts.tuning.jobs = self.job.worker.jobs.max(1);
-        opts.plan = PlanOptions::default();
+        opts.plan = self.plan_options()?;
         Ok(opts)
+    }
+
+    /// The plan options of this job: defaults, and the tenant's mapping file when
+    /// `prepare` found one.
+    fn plan_options(&self) -> Result<PlanOptions, StepError> {
+        let mut plan = PlanOptions::default();
+        if let Some(m) = &self.job.mapping {
+            let parsed = bak2pg::mapping::Mapping::parse(&m.text, &m.uri)
+                .map_err(|e| StepError::permanent(ErrorCode::Config, e.to_string()))?;
+            plan.mapping = Some(parsed);
+        }
+        Ok(plan)
     }
 
     /// The worker's SQL Server, or `None` when none is configured. The password (from the
@@ -258,7 +274,12 @@ impl Outcome {
 async fn load_job(s3: &aws_sdk_s3::Client, uri: &str) -> Result<(S3Uri, JobDocument), StepError> {
     let job_uri = S3Uri::parse(uri).map_err(|e| StepError::permanent(ErrorCode::BadJobUri, e))?;
     match bak2pg_aws::get_json::<JobDocument>(s3, &job_uri).await? {
-        Some(j) if j.version == JOB_VERSION => Ok((job_uri, j)),
+        Some(mut j) if j.version == JOB_VERSION => {
+            if let Some(root) = std::env::var_os("BAK2PG_WORK_ROOT").filter(|r| !r.is_empty()) {
+                j.worker.work_root = root.to_string_lossy().into_owned();
+            }
+            Ok((job_uri, j))
+        }
         Some(j) => {
             Err(StepError::permanent(ErrorCode::BadJob, format!("job version {} is not {JOB_VERSION}", j.version)))
         }

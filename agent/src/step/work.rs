@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bak2pg::archive::{self, PreparedBackup};
-use bak2pg::ddl::{self, Plan, PlanOptions};
+use bak2pg::ddl::{self, Plan};
 use bak2pg::job::{EngineChoice, ErrorClass, ErrorCode, StepError, StepName, digest_of};
 use bak2pg::load::LoadedTable;
 use bak2pg::migrate as engine;
@@ -225,9 +225,14 @@ fn input_report(ctx: &Ctx, fetched: &FetchOutputs, native: Option<&NativeSource>
     input
 }
 
-fn plan_of(source: &dyn Source) -> Result<Plan, StepError> {
-    ddl::plan(source.database(), &PlanOptions::default())
-        .map_err(|e| StepError::permanent(ErrorCode::PreflightConversion, e.to_string()))
+fn plan_of(ctx: &Ctx, source: &dyn Source) -> Result<Plan, StepError> {
+    ddl::plan(source.database(), &ctx.plan_options()?).map_err(|e| {
+        let code = match e {
+            ddl::PlanError::Mapping(_) => ErrorCode::Config,
+            _ => ErrorCode::PreflightConversion,
+        };
+        StepError::permanent(code, e.to_string())
+    })
 }
 
 /// `read`: chooses the engine, checks the backup is whole and every table mappable (with
@@ -274,7 +279,7 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
             });
         }
     };
-    let plan = plan_of(source.as_ref())?;
+    let plan = plan_of(ctx, source.as_ref())?;
     let mut report = Report::new(source.info());
     report.input = input;
     report.target.database = ctx.job.target.database.clone();

@@ -25,6 +25,7 @@
 //! | `timestamp` | date, space, time as above (`2020-01-02 03:04:05.5`) |
 //! | `timestamptz` | the UTC timestamp as above followed by `+00` |
 //! | `xml` | the XML text as loaded |
+//! | PostGIS `geography`, `geometry` | the EWKB as `bytea` text (`\x` and lower-case hex), little-endian; read back as `ST_AsEWKB(col::geometry, 'NDR')::text` (see [`crate::validate`]), so PostGIS itself renders what it holds: a changed coordinate, SRID or structure changes the text |
 //!
 //! # Framing and combination
 //! A row is the concatenation, for each compared column in order, of either the byte
@@ -212,7 +213,7 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
         }
         PgValue::Text(s) => out.extend_from_slice(s.as_bytes()),
         PgValue::Xml(s) => out.extend_from_slice(s.as_bytes()),
-        PgValue::Bytea(b) => {
+        PgValue::Bytea(b) | PgValue::Ewkb(b) => {
             out.reserve(2 + b.len() * 2);
             out.extend_from_slice(b"\\x");
             for byte in b.iter() {

@@ -16,6 +16,7 @@
 //!   point (`weight` is the power of 10000 of the first digit);
 //! - `text`/`varchar`/`bpchar`/`xml`: the UTF-8 bytes (the database is created UTF-8);
 //! - `bytea`: raw bytes; `uuid`: 16 bytes in text order;
+//! - PostGIS `geometry`/`geography`: (E)WKB, which their `*_recv` functions read;
 //! - `date`: int32 days since 2000-01-01; `time`: int64 microseconds since midnight;
 //!   `timestamp`/`timestamptz`: int64 microseconds since 2000-01-01 00:00:00 (UTC).
 
@@ -164,7 +165,7 @@ pub fn write_field(buf: &mut BytesMut, v: &PgValue<'_>) {
             buf.put_i32(s.len() as i32);
             buf.put_slice(s.as_bytes());
         }
-        PgValue::Bytea(b) => {
+        PgValue::Bytea(b) | PgValue::Ewkb(b) => {
             buf.put_i32(b.len() as i32);
             buf.put_slice(b);
         }

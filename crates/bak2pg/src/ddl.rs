@@ -4,8 +4,9 @@
 //! [`plan()`] turns the source [`Database`](crate::schema::Database) into a deterministic
 //! [`Plan`]: every PostgreSQL name (schemas mapped, identifiers fitted to PostgreSQL's
 //! 63-byte limit, collisions renamed), every column type (by [`crate::typemap`]),
-//! identities and computed columns. The same database and options always give the same
-//! plan, so separate pipeline steps can each recompute it.
+//! identities and computed columns, and what a mapping file ([`crate::mapping`]) asks:
+//! tables left out, names given, types overridden. The same database and options always
+//! give the same plan, so separate pipeline steps can each recompute it.
 //!
 //! SQL is never built by pasting names or values: identifiers go through [`quote_ident`]
 //! and literals through [`quote_literal`]; T-SQL expressions (defaults, CHECKs, filters,
@@ -30,7 +31,10 @@ mod quote;
 mod statements;
 mod tsql_expr;
 
-pub use model::{ColumnPlan, ObjectKind, Plan, PlanOptions, Rename, TablePlan, Untranslated};
+pub use model::{
+    ColumnPlan, ForeignKeyLeftOut, MappingOutcome, ObjectKind, Plan, PlanOptions, Rename, TablePlan, TypeOverride,
+    Untranslated,
+};
 pub use plan::{PlanError, UnmappableColumn, plan};
 pub use quote::{MAX_IDENT_BYTES, fit_identifier, qualified, quote_ident, quote_literal};
 pub use statements::{

@@ -124,6 +124,8 @@ error_codes! {
     BadDocument = "bad_document",
     /// The pipeline's configuration is missing or invalid.
     Config = "config",
+    /// The worker pool could not be listed, or none of its workers is online.
+    WorkerLookup = "worker_lookup",
     /// A resumed execution left no job document.
     ResumeMissing = "resume_missing",
     /// A resumed execution migrated another object.
@@ -448,6 +450,10 @@ pub struct WorkerConfig {
     /// timeout (not retried) when it is reached.
     #[serde(default = "default_step_timeout_seconds")]
     pub step_timeout_seconds: u64,
+    /// The instance `prepare` chose for this execution: every step runs there, where the
+    /// work folder is. Absent in jobs written before worker pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
 }
 
 fn default_heartbeat_seconds() -> u64 {
@@ -491,6 +497,34 @@ pub struct JobDocument {
     /// `None`: the last full one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_set: Option<u16>,
+    /// The tenant's mapping file ([`mapping_key`]), as `prepare` read it; `None` when the
+    /// tenant has none. Parsed and applied by the worker (`bak2pg migrate --config`'s rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<MappingFile>,
+}
+
+/// The name of a tenant's mapping file in the uploads bucket, next to its uploads
+/// (`<tenant>/bak2pg.toml`); not a backup extension, so uploading it starts nothing.
+pub const MAPPING_FILE: &str = "bak2pg.toml";
+
+/// The largest mapping file `prepare` reads, in bytes (it travels in the job document).
+pub const MAX_MAPPING_BYTES: u64 = 1 << 20;
+
+/// `<tenant>/bak2pg.toml`: the key of the tenant's mapping file.
+pub fn mapping_key(tenant: &str) -> String {
+    format!("{tenant}/{MAPPING_FILE}")
+}
+
+/// A mapping file as read from S3 for one execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingFile {
+    /// `s3://bucket/<tenant>/bak2pg.toml` (named in the worker's errors).
+    pub uri: String,
+    /// Its ETag when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Its text (TOML).
+    pub text: String,
 }
 
 impl JobDocument {
@@ -511,10 +545,12 @@ impl JobDocument {
             &self.sqlserver_password_parameter,
             (&self.engine, &self.sqlserver_url),
         );
-        // The set joins the digest only when chosen, so that jobs without it keep theirs.
-        match self.backup_set {
-            None => digest_of(&base),
-            Some(n) => digest_of(&(base, n)),
+        // The set and the mapping file join the digest only when given, so that jobs
+        // without them keep theirs; the file by its text, which decides the plan.
+        match (self.backup_set, &self.mapping) {
+            (None, None) => digest_of(&base),
+            (Some(n), None) => digest_of(&(base, n)),
+            (set, Some(m)) => digest_of(&(base, set, &m.text)),
         }
     }
 }
@@ -770,6 +806,39 @@ fn url_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mapping_file_joins_the_digest_by_its_text_and_starts_nothing() {
+        let mut j: JobDocument = serde_json::from_value(serde_json::json!({
+            "version": JOB_VERSION, "execution": "hotel-1", "tenant": "hotel",
+            "object": {"bucket": "b", "key": "hotel/a.bak"},
+            "target": {"host": "h", "port": 5432, "user": "u", "maintenance_db": "postgres", "sslmode": "disable",
+                       "password_parameter": "/p", "database": "hotel", "replace": false},
+            "worker": {"work_root": "", "slots": 1, "jobs": 1, "max_member_bytes": 1, "min_free_bytes": 1,
+                       "part_bytes": 1},
+            "results": "s3://b/jobs/hotel/hotel-1/"
+        }))
+        .unwrap();
+        let without = j.digest();
+        assert!(!serde_json::to_string(&j).unwrap().contains("mapping"), "absent, not null");
+        let file = |text: &str, etag: &str| MappingFile {
+            uri: format!("s3://b/{}", mapping_key("hotel")),
+            etag: Some(etag.into()),
+            text: text.into(),
+        };
+        j.mapping = Some(file("exclude = [\"dbo.x\"]\n", "e1"));
+        let with = j.digest();
+        assert_ne!(with, without);
+        // The same text under another ETag (uploaded again) plans the same: same digest.
+        j.mapping = Some(file("exclude = [\"dbo.x\"]\n", "e2"));
+        assert_eq!(j.digest(), with);
+        j.mapping = Some(file("exclude = [\"dbo.y\"]\n", "e3"));
+        assert_ne!(j.digest(), with);
+        let back: JobDocument = serde_json::from_str(&serde_json::to_string(&j).unwrap()).unwrap();
+        assert_eq!(back.mapping, j.mapping);
+        assert_eq!(mapping_key("hotel"), "hotel/bak2pg.toml");
+        assert!(!is_backup_key(&mapping_key("hotel")), "uploading the mapping file starts no migration");
+    }
 
     #[test]
     fn error_codes_are_their_snake_case_names_in_json() {

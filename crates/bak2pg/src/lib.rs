@@ -5,10 +5,12 @@
 //! database, and proves it arrived intact.
 //!
 //! Modules, in the order a migration uses them: [`typemap`] (the one type-mapping
-//! table and value conversions), [`ddl`] (names, tables, keys, constraints), [`copy`]
+//! table and value conversions; [`spatial`] decodes `geography`/`geometry` for PostGIS), [`ddl`] (names, tables, keys, constraints), [`copy`]
 //! (binary COPY encoder), [`load`] (parallel streaming load), [`checksum`] and
 //! [`validate`] (canonical forms, read-back), [`target`] (server, loading database,
 //! swap), [`report`], and [`mod@migrate`] (the entry point [`migrate()`] and its separable steps).
+//! [`mapping`] is the `--config` file (tables included/excluded, renames, type overrides)
+//! that [`ddl::plan`] applies; [`data_only`] the `--data-only` steps.
 
 //!
 //! [`job`] (the AWS pipeline's job document, step results and names) is always built;
@@ -26,12 +28,16 @@ pub mod checksum;
 #[cfg(feature = "engine")]
 pub mod copy;
 #[cfg(feature = "engine")]
+pub mod data_only;
+#[cfg(feature = "engine")]
 pub mod ddl;
 #[cfg(feature = "engine")]
 pub mod faults;
 pub mod job;
 #[cfg(feature = "engine")]
 pub mod load;
+#[cfg(feature = "engine")]
+pub mod mapping;
 #[cfg(feature = "engine")]
 pub mod migrate;
 #[cfg(feature = "engine")]
@@ -44,6 +50,8 @@ pub mod progress;
 pub mod report;
 #[cfg(feature = "engine")]
 pub mod source;
+#[cfg(feature = "engine")]
+pub mod spatial;
 #[cfg(feature = "engine")]
 pub mod target;
 #[cfg(feature = "engine")]

@@ -49,7 +49,8 @@ impl Default for LoadTuning {
 /// What loading one table produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadedTable {
-    /// Index of the table in the plan.
+    /// Position of the table in [`Plan::tables`](crate::ddl::Plan::tables) (not its
+    /// index in the source database: a mapping file may leave tables out).
     pub table: usize,
     /// Rows sent (and acknowledged by COPY).
     pub rows: u64,
@@ -268,13 +269,15 @@ fn encode_table(
     Ok(Encoded { rows, checksum, conversions, asides })
 }
 
-/// Loads one table through `client`: COPY of all rows, then its kept-aside values.
+/// Loads one table (at `position` in the plan) through `client`: COPY of all rows, then its
+/// kept-aside values.
 ///
 /// # Errors
 /// Source, conversion and PostgreSQL errors, naming the table (and row and column for
 /// conversions).
 pub async fn load_table(
     source: Arc<dyn Source>,
+    position: usize,
     tp: Arc<TablePlan>,
     client: &Client,
     tuning: LoadTuning,
@@ -360,7 +363,7 @@ pub async fn load_table(
     );
     progress.table_finished(&display, encoded.rows);
     Ok(LoadedTable {
-        table: tp.index,
+        table: position,
         rows: encoded.rows,
         bytes,
         seconds: start.elapsed().as_secs_f64(),
@@ -445,7 +448,7 @@ pub async fn load_tables(
                     Some(c) => c,
                     None => client.insert(target.connect(Step::LoadData, db).await?),
                 };
-                done.push(load_table(source.clone(), Arc::new(tables[i].clone()), c, tuning, progress).await?);
+                done.push(load_table(source.clone(), i, Arc::new(tables[i].clone()), c, tuning, progress).await?);
             }
             Ok::<_, MigrateError>(done)
         }

@@ -21,7 +21,11 @@ use crate::report::{
 };
 use crate::schema::Database;
 use crate::source::Source;
-use crate::target::{self, ErrorKind, MigrateError, Names, RunLock, ServerFacts, SwapOutcome, Target, pg_message};
+use crate::spatial::PostgisMode;
+use crate::target::{
+    self, ErrorKind, MigrateError, Names, PostgisStatus, RunLock, ServerFacts, SwapOutcome, Target, pg_message,
+};
+use crate::typemap::MappingNote;
 use crate::validate::{self, ReadBack};
 
 pub use crate::progress::{NoProgress, Progress};
@@ -42,6 +46,12 @@ pub struct MigrateOptions {
     pub plan: PlanOptions,
     /// Parallelism and buffer sizes.
     pub tuning: LoadTuning,
+    /// `--schema-only`: create tables, keys and constraints, load no rows (every table is
+    /// validated empty, then swapped in as usual).
+    pub schema_only: bool,
+    /// `--data-only`: the rows into the tables of the existing `<name>`, through a copy of
+    /// it built and validated as `<name>__loading` (see [`crate::data_only`]).
+    pub data_only: bool,
 }
 
 impl MigrateOptions {
@@ -57,6 +67,8 @@ impl MigrateOptions {
             keep_failed: false,
             plan: PlanOptions::default(),
             tuning: LoadTuning::default(),
+            schema_only: false,
+            data_only: false,
         })
     }
 
@@ -72,13 +84,27 @@ impl MigrateOptions {
 /// Step 1: plans names and types and checks the server. Writes nothing.
 ///
 /// # Errors
-/// Unmappable types ([`ErrorKind::Conversion`]), unreachable server, old server, missing
-/// CREATEDB, a name too long.
+/// Unmappable types ([`ErrorKind::Conversion`]), a mapping file that does not fit the
+/// backup ([`ErrorKind::Config`]), unreachable server, old server, missing CREATEDB, a
+/// name too long.
 pub async fn step_preflight(db: &Database, opts: &MigrateOptions) -> Result<(Names, ServerFacts, Plan), MigrateError> {
     let names = opts.names(db)?;
-    let plan = ddl::plan(db, &opts.plan)
-        .map_err(|e| MigrateError::new(Step::Preflight, ErrorKind::Conversion, e.to_string()))?;
+    let plan_of = |o: &PlanOptions| {
+        ddl::plan(db, o).map_err(|e| {
+            let kind = match e {
+                ddl::PlanError::Mapping(_) => ErrorKind::Config,
+                ddl::PlanError::Unmappable(_) => ErrorKind::Conversion,
+            };
+            MigrateError::new(Step::Preflight, kind, e.to_string())
+        })
+    };
+    let mut plan = plan_of(&opts.plan)?;
     let facts = target::preflight(&opts.target, &names).await?;
+    // `--postgis auto` planned PostGIS types; without PostGIS in the target the same
+    // columns are planned as bytea (report_postgis says why).
+    if plan.needs_postgis() && !matches!(facts.postgis, PostgisStatus::Available { .. }) {
+        plan = plan_of(&PlanOptions { postgis: PostgisMode::Off, ..opts.plan.clone() })?;
+    }
     Ok((names, facts, plan))
 }
 
@@ -94,6 +120,12 @@ pub async fn step_create_schema(target: &Target, names: &Names, plan: &Plan) -> 
     target::create_loading(target, &m, names).await?;
     drop(m);
     let c = target.connect(step, &names.loading).await?;
+    if plan.needs_postgis() {
+        // The types the tables use. Preflight checked that the role may create it.
+        c.batch_execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            .await
+            .map_err(|e| MigrateError::pg(step, e).object("extension postgis"))?;
+    }
     // Schemas, then tables, in one pipeline (see `target::pipelined`): the first failure
     // in that order is reported, naming its table.
     let schemas = ddl::create_schema_statements(plan);
@@ -221,7 +253,7 @@ pub async fn step_create_constraints(
     let identities: Vec<(&TablePlan, &ddl::ColumnPlan, &mssql_backup::schema::Column, i64, i64)> = plan
         .tables
         .iter()
-        .zip(&db.tables)
+        .map(|tp| (tp, &db.tables[tp.index]))
         .flat_map(|(tp, t)| tp.columns.iter().zip(&t.columns).map(move |(cp, col)| (tp, cp, col)))
         .filter_map(|(tp, cp, col)| cp.identity.map(|(seed, inc)| (tp, cp, col, seed, inc)))
         .collect();
@@ -347,6 +379,10 @@ pub fn report_objects(report: &mut Report, db: &Database) {
 pub fn report_plan(report: &mut Report, plan: &Plan, db: &Database) {
     report.renamed = plan.renames.clone();
     report.untranslated = plan.untranslated.clone();
+    report.mapping = plan.mapping.clone();
+    if let Some(m) = &plan.mapping {
+        report.warnings.extend(m.warnings.iter().cloned());
+    }
     for tp in &plan.tables {
         report.tables.push(TableReport {
             source: tp.source_display(),
@@ -366,9 +402,36 @@ pub fn report_plan(report: &mut Report, plan: &Plan, db: &Database) {
                     column: c.source_name.clone(),
                     sql_type: c.sql_type.sql_name(),
                     note,
+                    detail: None,
                 });
             }
         }
+    }
+}
+
+/// Report: for each `geography`/`geometry` column, whether it became PostGIS or `bytea`
+/// and why (`mode` is what was asked, `facts` what the server offered); a warning when
+/// `--postgis auto` fell back to `bytea`. Call after [`report_plan`].
+pub fn report_postgis(report: &mut Report, mode: PostgisMode, facts: &ServerFacts) {
+    let mut fell_back = 0;
+    for sc in report.special_columns.iter_mut().filter(|c| matches!(c.sql_type.as_str(), "geography" | "geometry")) {
+        sc.detail = Some(match (sc.note, mode, &facts.postgis) {
+            (MappingNote::Postgis, _, PostgisStatus::Available { version }) => {
+                format!("PostGIS {} (extension postgis {version}): EWKB with each value's SRID", sc.sql_type)
+            }
+            (MappingNote::Postgis, ..) => format!("PostGIS {}", sc.sql_type),
+            (_, PostgisMode::Off, _) => "raw bytes in bytea: --postgis off".into(),
+            (_, _, PostgisStatus::Unavailable { reason }) => {
+                fell_back += 1;
+                format!("raw bytes in bytea: {reason}")
+            }
+            _ => "raw bytes in bytea".into(),
+        });
+    }
+    if let (true, PostgisStatus::Unavailable { reason }) = (fell_back > 0, &facts.postgis) {
+        report.warnings.push(format!(
+            "PostGIS not used ({reason}): {fell_back} geography/geometry columns loaded as raw bytes in bytea"
+        ));
     }
 }
 
@@ -414,7 +477,7 @@ pub fn report_validated(report: &mut Report, back: &[ReadBack]) -> Result<(), Mi
         t.status = if Some(b.checksum) != t.source_checksum {
             failed.push(format!("{}: row count or checksum differ", t.source));
             TableStatus::Mismatch
-        } else if let Some(n) = t.catalog_rows.filter(|&n| n != t.rows) {
+        } else if let Some(n) = t.catalog_rows.filter(|&n| n != t.rows && !report.schema_only) {
             failed.push(format!("{}: {} rows read, SQL Server's catalog counts {n}", t.source, t.rows));
             TableStatus::CatalogCountDiffers
         } else {
@@ -501,9 +564,22 @@ async fn run(
     report.target.loading_database = names.loading.clone();
 
     let (names, facts, plan) = timed(report, progress, Step::Preflight, step_preflight(db, opts)).await?;
+    if opts.data_only && (opts.schema_only || !facts.target_exists) {
+        let why = if opts.schema_only {
+            "--data-only and --schema-only exclude each other".to_string()
+        } else {
+            format!(
+                "--data-only loads into the existing database {:?}, which does not exist: migrate without it first (or \
+                 with --schema-only)",
+                names.name
+            )
+        };
+        return Err(MigrateError::new(Step::Preflight, ErrorKind::Config, why));
+    }
     let _lock = RunLock::acquire(&opts.target, &names).await?;
     report.target.server_version = Some(facts.version.clone());
     report_plan(report, &plan, db);
+    report_postgis(report, opts.plan.postgis, &facts);
 
     let loaded = load_phase(source.clone(), opts, progress, report, &names, &facts, &plan).await?;
     validate_phase(opts, progress, report, &names, &plan, &loaded).await?;
@@ -532,22 +608,44 @@ pub async fn load_phase(
 ) -> Result<Vec<LoadedTable>, MigrateError> {
     let db = source.database();
     let built = async {
-        timed(report, progress, Step::CreateSchema, step_create_schema(&opts.target, names, plan)).await?;
-        let load = step_load(source.clone(), plan, &opts.target, names, opts.tuning, progress);
-        let loaded = timed(report, progress, Step::LoadData, load).await?;
+        let saved = if opts.data_only {
+            report.data_only = true;
+            let prepare = crate::data_only::prepare(&opts.target, names, plan);
+            timed(report, progress, Step::CreateSchema, prepare).await?
+        } else {
+            timed(report, progress, Step::CreateSchema, step_create_schema(&opts.target, names, plan)).await?;
+            Vec::new()
+        };
+        let loaded = if opts.schema_only {
+            report.schema_only = true;
+            no_rows(plan)
+        } else {
+            let load = step_load(source.clone(), plan, &opts.target, names, opts.tuning, progress);
+            timed(report, progress, Step::LoadData, load).await?
+        };
         report_loaded(report, plan, &loaded);
         crate::faults::pause("loaded");
-        // Views and inline functions right after the keys (one timed step with them), and
-        // bak2pg.source_objects after the load dropped an empty bak2pg schema.
-        let constraints = async {
-            let more = step_create_constraints(db, plan, &opts.target, names, facts.version_num).await?;
-            let schema_map = &opts.plan.schema_map;
-            let objects = crate::objects::step_create_objects(db, plan, schema_map, &opts.target, names).await?;
-            Ok((more, objects))
-        };
-        let (more, objects) = timed(report, progress, Step::CreateConstraints, constraints).await?;
-        report.untranslated.extend(more);
-        report.objects = objects;
+        if opts.data_only {
+            // The target's own keys, indexes and constraints came with the copy, and its
+            // own views and functions with them.
+            let finish = crate::data_only::finish(&opts.target, names, plan, &saved);
+            timed(report, progress, Step::CreateConstraints, finish).await?;
+            for o in &mut report.objects {
+                o.reason = Some("not created: --data-only keeps the target database's own objects".into());
+            }
+        } else {
+            // Views and inline functions right after the keys (one timed step with them), and
+            // bak2pg.source_objects after the load dropped an empty bak2pg schema.
+            let constraints = async {
+                let more = step_create_constraints(db, plan, &opts.target, names, facts.version_num).await?;
+                let schema_map = &opts.plan.schema_map;
+                let objects = crate::objects::step_create_objects(db, plan, schema_map, &opts.target, names).await?;
+                Ok((more, objects))
+            };
+            let (more, objects) = timed(report, progress, Step::CreateConstraints, constraints).await?;
+            report.untranslated.extend(more);
+            report.objects = objects;
+        }
         crate::faults::pause("constraints_created");
         Ok(loaded)
     }
@@ -556,6 +654,24 @@ pub async fn load_phase(
         drop_after_failure(opts, report, names, e).await;
     }
     built
+}
+
+/// What `--schema-only` "loads": every table of `plan` with no rows, so validation checks
+/// each is empty.
+pub fn no_rows(plan: &Plan) -> Vec<LoadedTable> {
+    plan.tables
+        .iter()
+        .enumerate()
+        .map(|(i, tp)| LoadedTable {
+            table: i,
+            rows: 0,
+            bytes: 0,
+            seconds: 0.0,
+            checksum: TableChecksum::default(),
+            conversions: vec![Default::default(); tp.columns.len()],
+            rejected: 0,
+        })
+        .collect()
 }
 
 /// Step 5 as a phase: reads every table back and judges it ([`report_validated`]); on

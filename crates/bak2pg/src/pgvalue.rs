@@ -65,6 +65,11 @@ pub enum PgType {
         /// Fractional-second digits.
         precision: u8,
     },
+    /// PostGIS `geography` (no typmod: SQL Server declares no subtype or SRID for a
+    /// column; each value carries its SRID).
+    Geography,
+    /// PostGIS `geometry` (no typmod, as for [`PgType::Geography`]).
+    Geometry,
 }
 
 impl PgType {
@@ -88,7 +93,14 @@ impl PgType {
             PgType::Time { precision } => format!("time({precision})"),
             PgType::Timestamp { precision } => format!("timestamp({precision})"),
             PgType::TimestampTz { precision } => format!("timestamptz({precision})"),
+            PgType::Geography => "geography".into(),
+            PgType::Geometry => "geometry".into(),
         }
+    }
+
+    /// True for the PostGIS types (which need the extension in the database).
+    pub fn is_postgis(&self) -> bool {
+        matches!(self, PgType::Geography | PgType::Geometry)
     }
 
     /// True for the integer types (which may carry an identity).
@@ -163,4 +175,7 @@ pub enum PgValue<'a> {
     Timestamp(i64),
     /// `timestamptz`: microseconds since 2000-01-01 00:00:00 UTC.
     TimestampTz(i64),
+    /// PostGIS `geography`/`geometry`: EWKB, little-endian, as [`crate::spatial`] writes
+    /// it (PostGIS's `geometry_recv`/`geography_recv` read (E)WKB).
+    Ewkb(Cow<'a, [u8]>),
 }

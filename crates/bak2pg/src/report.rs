@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::checksum::TableChecksum;
-use crate::ddl::{Rename, Untranslated};
+use crate::ddl::{MappingOutcome, Rename, Untranslated};
 use crate::typemap::{ColumnConversions, MappingNote};
 
 /// The steps of a migration, in order. Each can run on its own (see [`mod@crate::migrate`]).
@@ -187,6 +187,10 @@ pub struct SpecialColumn {
     pub sql_type: String,
     /// What was done.
     pub note: MappingNote,
+    /// Why, when the note alone does not say (`geography`/`geometry`: PostGIS, or bytea
+    /// and the reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// An object that is not migrated at all.
@@ -347,6 +351,17 @@ pub struct Report {
     pub untranslated: Vec<Untranslated>,
     /// Identifiers renamed.
     pub renamed: Vec<Rename>,
+    /// What the mapping file (`--config`) excluded, renamed and overrode; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<MappingOutcome>,
+    /// `--schema-only`: tables, keys and constraints created, no rows loaded (each table
+    /// validated empty; SQL Server's row counts are listed, not compared).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub schema_only: bool,
+    /// `--data-only`: the rows loaded into the existing target's tables (through a copy of
+    /// it, validated and swapped in); its keys and constraints are its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data_only: bool,
     /// Other things worth knowing.
     pub warnings: Vec<String>,
 }
@@ -372,6 +387,9 @@ impl Report {
             objects: Vec::new(),
             untranslated: Vec::new(),
             renamed: Vec::new(),
+            mapping: None,
+            schema_only: false,
+            data_only: false,
             warnings: Vec::new(),
         }
     }
@@ -499,7 +517,11 @@ impl Report {
         if !self.special_columns.is_empty() {
             let _ = writeln!(s, "  special columns:");
             for c in &self.special_columns {
-                let _ = writeln!(s, "    {}.{} ({}): {:?}", c.table, c.column, c.sql_type, c.note);
+                match &c.detail {
+                    Some(d) => writeln!(s, "    {}.{} ({}): {d}", c.table, c.column, c.sql_type),
+                    None => writeln!(s, "    {}.{} ({}): {:?}", c.table, c.column, c.sql_type, c.note),
+                }
+                .ok();
             }
         }
         if !self.objects.is_empty() {
@@ -546,6 +568,32 @@ impl Report {
             for r in &self.renamed {
                 let _ = writeln!(s, "    {:?} {} {:?} → {:?}: {}", r.kind, r.scope, r.source, r.target, r.reason);
             }
+        }
+        if let Some(m) = &self.mapping {
+            let _ = writeln!(s, "  mapping file {}:", m.file);
+            for (t, why) in &m.excluded {
+                let _ = writeln!(s, "    excluded {t} ({why})");
+            }
+            for r in &m.renamed {
+                let at = if r.scope.is_empty() { String::new() } else { format!("{} ", r.scope) };
+                let _ = writeln!(s, "    renamed {:?} {at}{:?} → {:?}", r.kind, r.source, r.target);
+            }
+            for o in &m.type_overrides {
+                let _ = writeln!(
+                    s,
+                    "    type {}.{} ({}): {} instead of {} ({})",
+                    o.table, o.column, o.sql_type, o.pg_type, o.default_type, o.key
+                );
+            }
+            for f in &m.foreign_keys_left_out {
+                let _ = writeln!(s, "    foreign key {} on {} left out: {} is excluded", f.name, f.table, f.references);
+            }
+        }
+        if self.schema_only {
+            let _ = writeln!(s, "  schema only: no rows loaded");
+        }
+        if self.data_only {
+            let _ = writeln!(s, "  data only: rows loaded into the existing database's tables (a copy, swapped in)");
         }
         for w in &self.warnings {
             let _ = writeln!(s, "  warning: {w}");

@@ -401,6 +401,61 @@ pub struct ServerFacts {
     pub role: String,
     /// Whether `<name>` exists now.
     pub target_exists: bool,
+    /// Whether a new database of this server can have PostGIS.
+    #[serde(default)]
+    pub postgis: PostgisStatus,
+}
+
+/// Whether PostGIS can be used in the loading database (which bak2pg creates from
+/// `template0`, so it holds no extension until it is created there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostgisStatus {
+    /// Not asked (facts from an older bak2pg).
+    #[default]
+    NotChecked,
+    /// `pg_available_extensions` lists `postgis` and this role may create it.
+    Available {
+        /// The version `CREATE EXTENSION postgis` installs.
+        version: String,
+    },
+    /// PostGIS cannot be used, and why.
+    Unavailable {
+        /// For the report.
+        reason: String,
+    },
+}
+
+/// Asks whether PostGIS can be created in a new database: the server must offer the
+/// extension (`pg_available_extensions`), and the role must be a superuser unless the
+/// extension's default version is marked trusted (PostGIS 3 is not).
+async fn postgis_status(c: &Client, role: &str) -> Result<PostgisStatus, tokio_postgres::Error> {
+    let row = c
+        .query_opt(
+            "SELECT v.version::text, v.superuser, v.trusted, r.rolsuper \
+             FROM pg_available_extensions e \
+             JOIN pg_available_extension_versions v ON v.name = e.name AND v.version = e.default_version \
+             JOIN pg_roles r ON r.rolname = current_user \
+             WHERE e.name = 'postgis'",
+            &[],
+        )
+        .await?;
+    Ok(match row {
+        None => PostgisStatus::Unavailable {
+            reason: "the server offers no postgis extension (pg_available_extensions does not list it)".into(),
+        },
+        Some(r) => {
+            let (version, needs_super, trusted, is_super): (String, bool, bool, bool) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            if needs_super && !trusted && !is_super {
+                PostgisStatus::Unavailable {
+                    reason: format!("creating the postgis extension needs a superuser, and role {role:?} is not one"),
+                }
+            } else {
+                PostgisStatus::Available { version }
+            }
+        }
+    })
 }
 
 /// Checks, before anything is written: the server answers, is PostgreSQL 13 or newer,
@@ -431,7 +486,13 @@ pub async fn preflight(target: &Target, names: &Names) -> Result<ServerFacts, Mi
         )
         .await
         .map_err(|e| MigrateError::pg(step, e))?;
-    let facts = ServerFacts { version_num: row.get(0), version: row.get(1), role: row.get(2), target_exists: false };
+    let facts = ServerFacts {
+        version_num: row.get(0),
+        version: row.get(1),
+        role: row.get(2),
+        target_exists: false,
+        postgis: PostgisStatus::NotChecked,
+    };
     let createdb: bool = row.get(3);
     if facts.version_num < MIN_SERVER_VERSION {
         return Err(MigrateError::new(
@@ -462,6 +523,8 @@ pub async fn preflight(target: &Target, names: &Names) -> Result<ServerFacts, Mi
         .await
         .map_err(|e| MigrateError::pg(step, e))?;
     let mut facts = facts;
+    // After the version check: `trusted` is a PostgreSQL 13 column.
+    facts.postgis = postgis_status(&c, &facts.role).await.map_err(|e| MigrateError::pg(step, e))?;
     if let Some(row) = owner {
         facts.target_exists = true;
         if !row.get::<_, bool>(0) {
@@ -596,17 +659,32 @@ pub async fn drop_ours(c: &Client, step: Step, db: &str) -> Result<bool, Migrate
 /// [`ErrorKind::Conflict`] when `<name>__loading` or `<name>__creating` exists and is not
 /// ours; PostgreSQL errors of CREATE DATABASE.
 pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Result<(), MigrateError> {
+    create_loading_from(target, c, names, None).await
+}
+
+/// [`create_loading`], the new database a copy of `template` when given (`--data-only`:
+/// a copy of the target `<name>` itself, which PostgreSQL makes only while no other
+/// session is connected to it).
+///
+/// # Errors
+/// As [`create_loading`]; [`ErrorKind::Busy`] when sessions are connected to `template`.
+pub async fn create_loading_from(
+    target: &Target,
+    c: &Client,
+    names: &Names,
+    template: Option<&str>,
+) -> Result<(), MigrateError> {
     let step = Step::CreateSchema;
     drop_ours(c, step, &names.loading).await?;
     let creating = names.creating();
-    match create_creating(target, c, names).await {
+    match create_creating(target, c, names, template).await {
         Err(e) if matches!(e.sqlstate.as_deref(), Some("23505" | "42P04")) => {
             tracing::info!(database = %creating, "another session was creating it (an interrupted run); waiting");
             let start = std::time::Instant::now();
             while comment_of(c, step, &creating).await?.is_none() && start.elapsed() < Duration::from_secs(60) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            create_creating(target, c, names).await?;
+            create_creating(target, c, names, template).await?;
         }
         other => other?,
     }
@@ -624,7 +702,12 @@ pub async fn create_loading(target: &Target, c: &Client, names: &Names) -> Resul
 }
 
 /// Clears a leftover `<name>__creating` of ours (see [`create_loading`]) and creates it.
-async fn create_creating(target: &Target, c: &Client, names: &Names) -> Result<(), MigrateError> {
+async fn create_creating(
+    target: &Target,
+    c: &Client,
+    names: &Names,
+    template: Option<&str>,
+) -> Result<(), MigrateError> {
     let step = Step::CreateSchema;
     let creating = names.creating();
     match comment_of(c, step, &creating).await? {
@@ -658,9 +741,26 @@ async fn create_creating(target: &Target, c: &Client, names: &Names) -> Result<(
         }
     }
     let db = quote_ident(&creating);
-    c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
-        .await
-        .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")))
+    let Some(template) = template else {
+        return c
+            .batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"))
+            .await
+            .map_err(|e| MigrateError::pg(step, e).object(format!("database {creating}")));
+    };
+    match c.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE {}", quote_ident(template))).await {
+        Ok(()) => Ok(()),
+        // 55006: "source database … is being accessed by other users".
+        Err(e) if e.code().map(|c| c.code()) == Some("55006") => Err(MigrateError::new(
+            step,
+            ErrorKind::Busy,
+            format!(
+                "database {template:?} cannot be copied while other sessions are connected to it (PostgreSQL copies a \
+                 database only when nobody uses it); disconnect them and run again"
+            ),
+        )
+        .object(format!("database {template}"))),
+        Err(e) => Err(MigrateError::pg(step, e).object(format!("database {creating}"))),
+    }
 }
 
 /// Whether `db` holds no relation outside PostgreSQL's own schemas.

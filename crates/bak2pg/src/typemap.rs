@@ -17,7 +17,8 @@
 //! | `xml` PostgreSQL would reject | Checked as XML *content* (XML 1.0 characters, well-formed with `roxmltree` inside a wrapper element, no XML declaration or DTD, which PostgreSQL's binary input treats specially). A value that fails is loaded as NULL, counted, and its original text kept in `bak2pg.rejected_values` (`reason = 'xml_rejected'`) with the row's key. The check is conservative (a test asserts it never accepts what PostgreSQL's `xml_is_well_formed_content` rejects, over tricky samples); when in doubt the value goes to the side table, which loses nothing. A value PostgreSQL still refused would fail that table's COPY with SQLSTATE 2200N, naming the table. |
 //! | `sql_variant` | Loaded as `text`: the base value converted by this table for its own base type, then written in the canonical text form of [`crate::checksum`] (integers in decimal, `numeric` with its scale, dates `YYYY-MM-DD HH:MM:SS[.ffffff]`, `uniqueidentifier` lower-case, binary as `\x` + hex, bit as `true`/`false`). The base type name is lost; each non-NULL value is counted. |
 //! | lone UTF-16 surrogates | Replaced by U+FFFD by the reader; counted from its `DecodeStats` (see [`crate::source::RowReader::decode_stats`]). |
-//! | `hierarchyid`, `geometry`, `geography`, CLR types | Raw bytes in `bytea` (exact, but no longer typed); the column is listed in the report. |
+//! | `geometry`, `geography` | With PostGIS ([`crate::spatial::PostgisMode::Auto`] and the extension available in the target): PostGIS values of the same name, converted by [`crate::spatial::to_ewkb`] (exact: the same coordinates, Z, M and SRID); a value it cannot convert (circular arcs, FULLGLOBE, …) fails its table by name, with the hint to load raw bytes with `--postgis off`. Without: raw bytes in `bytea`. Either way the column is listed in the report. |
+//! | `hierarchyid`, CLR types | Raw bytes in `bytea` (exact, but no longer typed); the column is listed in the report. |
 //! | unknown types | Refused before anything is written, unless `load_unknown_as_bytea` is set: then raw bytes in `bytea`, listed in the report. |
 
 use std::borrow::Cow;
@@ -104,7 +105,12 @@ pub const MAPPING: &[MappingRow] = &[
         notes: "base value in its canonical text form (see checksum docs); base type lost, counted",
     },
     MappingRow {
-        sql_server: "hierarchyid, geometry, geography, CLR types",
+        sql_server: "geometry, geography",
+        postgres: "geometry, geography (PostGIS); else bytea",
+        notes: "with PostGIS in the target (`--postgis auto`): EWKB with the value's SRID, curves and FULLGLOBE refused by name; else raw bytes; column listed in the report",
+    },
+    MappingRow {
+        sql_server: "hierarchyid, CLR types",
         postgres: "bytea",
         notes: "raw bytes; column listed in the report",
     },
@@ -130,6 +136,8 @@ pub fn markdown_table() -> String {
 pub enum MappingNote {
     /// A CLR type (`hierarchyid`, `geometry`, `geography`, user CLR) kept as raw bytes.
     RawClrBytes,
+    /// `geometry`/`geography` loaded as the PostGIS type of the same name.
+    Postgis,
     /// A type this tool does not know, kept as raw bytes because the option says so.
     RawUnknownBytes,
     /// `sql_variant` loaded as text.
@@ -150,6 +158,19 @@ pub struct Unmappable {
 /// # Errors
 /// [`Unmappable`] for [`SqlType::Unknown`] unless `unknown_as_bytea`.
 pub fn map_type(ty: &SqlType, unknown_as_bytea: bool) -> Result<(PgType, Option<MappingNote>), Unmappable> {
+    map_type_with(ty, unknown_as_bytea, false)
+}
+
+/// [`map_type`], with `geometry`/`geography` mapped to the PostGIS types when `postgis`
+/// (the caller knows the target has the extension).
+///
+/// # Errors
+/// [`Unmappable`] for [`SqlType::Unknown`] unless `unknown_as_bytea`.
+pub fn map_type_with(
+    ty: &SqlType,
+    unknown_as_bytea: bool,
+    postgis: bool,
+) -> Result<(PgType, Option<MappingNote>), Unmappable> {
     let frac = |s: &u8| (*s).min(6);
     let t = match ty {
         SqlType::Bit => PgType::Boolean,
@@ -179,6 +200,8 @@ pub fn map_type(ty: &SqlType, unknown_as_bytea: bool) -> Result<(PgType, Option<
         SqlType::DateTimeOffset { scale } => PgType::TimestampTz { precision: frac(scale) },
         SqlType::Xml => PgType::Xml,
         SqlType::SqlVariant => return Ok((PgType::Text, Some(MappingNote::VariantAsText))),
+        SqlType::Geography if postgis => return Ok((PgType::Geography, Some(MappingNote::Postgis))),
+        SqlType::Geometry if postgis => return Ok((PgType::Geometry, Some(MappingNote::Postgis))),
         SqlType::HierarchyId | SqlType::Geometry | SqlType::Geography | SqlType::Clr { .. } => {
             return Ok((PgType::Bytea, Some(MappingNote::RawClrBytes)));
         }
@@ -191,6 +214,205 @@ pub fn map_type(ty: &SqlType, unknown_as_bytea: bool) -> Result<(PgType, Option<
         }
     };
     Ok((t, None))
+}
+
+/// Parses a PostgreSQL type name, as a mapping file's `[types]` values give it, into one
+/// of the types bak2pg creates (and its COPY encoder and checksum know): `boolean`,
+/// `smallint`, `integer`, `bigint`, `real`, `double precision`, `numeric(p,s)`, `text`,
+/// `varchar(n)`, `char(n)`, `bytea`, `uuid`, `xml`, `date`, `time[(p)]`,
+/// `timestamp[(p)]`, `timestamptz[(p)]`, and PostgreSQL's aliases of these (`int4`,
+/// `float8`, `character varying(n)`, `timestamp with time zone`…). Case and blanks
+/// around parentheses and commas are ignored.
+///
+/// # Errors
+/// A text naming why: another type, or a form without the bounds the canonical
+/// comparison needs (`numeric` without precision, `varchar` without length).
+pub fn parse_pg_type(s: &str) -> Result<PgType, String> {
+    let norm: String = s.trim().to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+    let norm = norm.replace(" (", "(").replace("( ", "(").replace(" )", ")").replace(", ", ",").replace(" ,", ",");
+    let (base, args) = match norm.split_once('(') {
+        Some((b, rest)) => {
+            // `time(3) with time zone` style suffixes are not types we create.
+            let Some(inner) = rest.strip_suffix(')') else {
+                return Err(format!(
+                    "{s:?} is not a type bak2pg can create (unbalanced parentheses or text after them)"
+                ));
+            };
+            let nums: Result<Vec<u32>, _> = inner.split(',').map(|x| x.trim().parse::<u32>()).collect();
+            match nums {
+                Ok(n) => (b.trim().to_string(), n),
+                Err(_) => return Err(format!("{s:?}: the parameters must be whole numbers")),
+            }
+        }
+        None => (norm.clone(), Vec::new()),
+    };
+    let precision = |p: u32| -> Result<u8, String> {
+        if p > 6 { Err(format!("{s:?}: fractional-second precision is 0 to 6")) } else { Ok(p as u8) }
+    };
+    let length = |n: u32| -> Result<u32, String> {
+        if (1..=10_485_760).contains(&n) { Ok(n) } else { Err(format!("{s:?}: the length must be 1 to 10485760")) }
+    };
+    let t = match (base.as_str(), args.as_slice()) {
+        ("boolean" | "bool", []) => PgType::Boolean,
+        ("smallint" | "int2", []) => PgType::SmallInt,
+        ("integer" | "int" | "int4", []) => PgType::Integer,
+        ("bigint" | "int8", []) => PgType::BigInt,
+        ("real" | "float4", []) => PgType::Real,
+        ("double precision" | "float8", []) => PgType::Double,
+        ("numeric" | "decimal", [p, sc @ ..]) if sc.len() <= 1 => {
+            let sc = sc.first().copied().unwrap_or(0);
+            if !(1..=255).contains(p) || sc > 38 || sc > *p {
+                return Err(format!("{s:?}: bak2pg creates numeric(p,s) with p 1 to 255 and s 0 to min(p,38)"));
+            }
+            PgType::Numeric { precision: *p as u8, scale: sc as u8 }
+        }
+        ("numeric" | "decimal", []) => {
+            return Err(format!(
+                "{s:?}: give numeric(p,s) (bak2pg creates numeric columns with a declared precision and scale, so values compare in one canonical form)"
+            ));
+        }
+        ("text", []) => PgType::Text,
+        ("varchar" | "character varying", [n]) => PgType::VarChar { len: length(*n)? },
+        ("varchar" | "character varying", []) => return Err(format!("{s:?}: give varchar(n), or text")),
+        ("char" | "character" | "bpchar", [n]) => PgType::Char { len: length(*n)? },
+        ("char" | "character" | "bpchar", []) => PgType::Char { len: 1 },
+        ("bytea", []) => PgType::Bytea,
+        ("uuid", []) => PgType::Uuid,
+        ("xml", []) => PgType::Xml,
+        ("date", []) => PgType::Date,
+        ("time" | "time without time zone", []) => PgType::Time { precision: 6 },
+        ("time" | "time without time zone", [p]) => PgType::Time { precision: precision(*p)? },
+        ("timestamp" | "timestamp without time zone", []) => PgType::Timestamp { precision: 6 },
+        ("timestamp" | "timestamp without time zone", [p]) => PgType::Timestamp { precision: precision(*p)? },
+        ("timestamptz" | "timestamp with time zone", []) => PgType::TimestampTz { precision: 6 },
+        ("timestamptz" | "timestamp with time zone", [p]) => PgType::TimestampTz { precision: precision(*p)? },
+        _ => {
+            return Err(format!(
+                "{s:?} is not a type bak2pg creates (boolean, smallint, integer, bigint, real, double precision, \
+                 numeric(p,s), text, varchar(n), char(n), bytea, uuid, xml, date, time(p), timestamp(p), timestamptz(p))"
+            ));
+        }
+    };
+    Ok(t)
+}
+
+/// Checks that every value a column of SQL Server type `ty` can hold goes into PostgreSQL
+/// type `to` exactly, through [`convert`] and the COPY encoder, as into the type
+/// [`map_type`] gives it (the same values, or wider types holding the same values): a
+/// mapping file's type override is refused before anything is written unless it is.
+///
+/// The rules: integers into integers or `numeric` with as many integer digits (`tinyint`
+/// 3, `smallint` 5, `int` 10, `bigint` 19); `real` into `double precision`;
+/// `decimal(p,s)` into `numeric(p',s')` with `s' ≥ s` and `p'−s' ≥ p−s`; `money` into
+/// `numeric` with scale ≥ 4 and ≥ 15 integer digits (`numeric(19,4)`), `smallmoney` ≥ 6;
+/// strings into `text` or a length at least the default one (`char(n)` also into
+/// `varchar`; `varchar` never into `char`, whose blank padding is not significant);
+/// `xml` into `text`; times and timestamps with at least the default fractional digits
+/// (`datetime` ≥ 3). Binary, `uuid`, `date`, `bit`, `sql_variant` and CLR types keep their
+/// type. Anything else — narrower types, or another kind of type (e.g. `money` →
+/// `integer`, a `datetime` into `timestamptz`, which would guess a time zone) — is refused.
+///
+/// # Errors
+/// Why the values do not fit, naming both types.
+pub fn check_override(ty: &SqlType, to: &PgType) -> Result<(), String> {
+    let default = match map_type(ty, false) {
+        Ok((t, _)) => t,
+        Err(e) => return Err(e.to_string()),
+    };
+    if *to == default {
+        return Ok(());
+    }
+    let refuse = |why: &str| -> Result<(), String> {
+        Err(format!("{} values do not all go into {} exactly: {why}", ty.sql_name(), to.sql()))
+    };
+    let int_digits = |t: &PgType| match t {
+        PgType::Numeric { precision, scale } => Some(*precision as i32 - *scale as i32),
+        _ => None,
+    };
+    let integer = |digits: i32, min_int: PgType| -> Result<(), String> {
+        let rank = |t: &PgType| match t {
+            PgType::SmallInt => Some(1),
+            PgType::Integer => Some(2),
+            PgType::BigInt => Some(3),
+            _ => None,
+        };
+        match (rank(to), int_digits(to)) {
+            (Some(r), _) if r >= rank(&min_int).expect("integer") => Ok(()),
+            (Some(_), _) => refuse(&format!("needs {} or wider", min_int.sql())),
+            (None, Some(d)) if d >= digits => Ok(()),
+            (None, Some(_)) => refuse(&format!("needs numeric with at least {digits} digits before the point")),
+            _ => refuse("an integer goes into a wider integer or numeric"),
+        }
+    };
+    let frac = |s: &u8| (*s).min(6);
+    match (ty, to) {
+        (SqlType::TinyInt, _) => integer(3, PgType::SmallInt),
+        (SqlType::SmallInt, _) => integer(5, PgType::SmallInt),
+        (SqlType::Int, _) => integer(10, PgType::Integer),
+        (SqlType::BigInt, _) => integer(19, PgType::BigInt),
+        (SqlType::Real, PgType::Double) => Ok(()),
+        (SqlType::Decimal { precision, scale, .. }, PgType::Numeric { precision: p2, scale: s2 }) => {
+            if s2 >= scale && (*p2 as i32 - *s2 as i32) >= (*precision as i32 - *scale as i32) {
+                Ok(())
+            } else {
+                refuse(&format!(
+                    "needs scale ≥ {scale} and at least {} digits before the point",
+                    *precision as i32 - *scale as i32
+                ))
+            }
+        }
+        (SqlType::Money | SqlType::SmallMoney, PgType::Numeric { scale, .. }) => {
+            let digits = if matches!(ty, SqlType::Money) { 15 } else { 6 };
+            if *scale >= 4 && int_digits(to).unwrap_or(0) >= digits {
+                Ok(())
+            } else {
+                refuse(&format!("needs scale ≥ 4 and at least {digits} digits before the point"))
+            }
+        }
+        (
+            SqlType::Char { .. }
+            | SqlType::NChar { .. }
+            | SqlType::VarChar { .. }
+            | SqlType::NVarChar { .. }
+            | SqlType::Text { .. }
+            | SqlType::NText { .. },
+            PgType::Text,
+        ) => Ok(()),
+        (SqlType::Money | SqlType::SmallMoney, _) => {
+            refuse("money has 4 decimals: it goes into numeric(p,s) with s ≥ 4 (numeric(19,4) holds every money value)")
+        }
+        (SqlType::Char { .. } | SqlType::NChar { .. }, PgType::Char { len } | PgType::VarChar { len })
+        | (SqlType::VarChar { .. } | SqlType::NVarChar { .. }, PgType::VarChar { len }) => {
+            let min = match default {
+                PgType::Char { len } | PgType::VarChar { len } => Some(len),
+                _ => None,
+            };
+            match min {
+                Some(m) if *len >= m => Ok(()),
+                Some(m) => refuse(&format!("needs a length of at least {m}")),
+                None => refuse("a string of unbounded length goes into text"),
+            }
+        }
+        (SqlType::Xml, PgType::Text) => Ok(()),
+        (SqlType::Time { scale }, PgType::Time { precision })
+        | (SqlType::DateTime2 { scale }, PgType::Timestamp { precision })
+        | (SqlType::DateTimeOffset { scale }, PgType::TimestampTz { precision }) => {
+            if *precision >= frac(scale) {
+                Ok(())
+            } else {
+                refuse(&format!("needs at least {} fractional-second digits", frac(scale)))
+            }
+        }
+        (SqlType::DateTime, PgType::Timestamp { precision }) => {
+            if *precision >= 3 {
+                Ok(())
+            } else {
+                refuse("needs at least 3 fractional-second digits")
+            }
+        }
+        (SqlType::SmallDateTime, PgType::Timestamp { .. }) => Ok(()),
+        _ => refuse(&format!("bak2pg loads them only as {} or the wider types listed in the docs", default.sql())),
+    }
 }
 
 /// Lossy conversions counted for one column (see the module docs for each policy).
@@ -272,6 +494,9 @@ pub enum ConvertError {
     /// A value outside what the type can hold (a `decimal` with more scale than declared…).
     #[error("value out of range: {0}")]
     OutOfRange(String),
+    /// A `geography`/`geometry` value the decoder refuses (named, with its byte offset).
+    #[error("{0} (--postgis off loads such columns as raw bytes)")]
+    Spatial(#[from] crate::spatial::SpatialError),
 }
 
 /// The kind of a [`Value`], for error messages.
@@ -425,6 +650,23 @@ pub fn convert<'a>(v: &'a Value, target: &PgType, c: &mut ColumnConversions) -> 
         (PgType::SmallInt, Value::SmallInt(x)) => ok(PgValue::Int2(*x)),
         (PgType::Integer, Value::Int(x)) => ok(PgValue::Int4(*x)),
         (PgType::BigInt, Value::BigInt(x)) => ok(PgValue::Int8(*x)),
+        // Wider integer types and numeric: only reached through a mapping file's type
+        // override, which `check_override` allows only where every value fits.
+        (PgType::Integer, Value::TinyInt(x)) => ok(PgValue::Int4(i32::from(*x))),
+        (PgType::Integer, Value::SmallInt(x)) => ok(PgValue::Int4(i32::from(*x))),
+        (PgType::BigInt, Value::TinyInt(x)) => ok(PgValue::Int8(i64::from(*x))),
+        (PgType::BigInt, Value::SmallInt(x)) => ok(PgValue::Int8(i64::from(*x))),
+        (PgType::BigInt, Value::Int(x)) => ok(PgValue::Int8(i64::from(*x))),
+        (PgType::Numeric { scale, .. }, Value::TinyInt(_) | Value::SmallInt(_) | Value::Int(_) | Value::BigInt(_)) => {
+            let m: i128 = match v {
+                Value::TinyInt(x) => (*x).into(),
+                Value::SmallInt(x) => (*x).into(),
+                Value::Int(x) => (*x).into(),
+                Value::BigInt(x) => (*x).into(),
+                _ => unreachable!("matched above"),
+            };
+            ok(PgValue::Numeric { mantissa: rescale(m, 0, *scale)?, scale: *scale })
+        }
         (PgType::Real, Value::Real(x)) => ok(PgValue::Float4(*x)),
         (PgType::Double, Value::Float(x)) => ok(PgValue::Float8(*x)),
         (PgType::Double, Value::Real(x)) => ok(PgValue::Float8(*x as f64)),
@@ -436,7 +678,15 @@ pub fn convert<'a>(v: &'a Value, target: &PgType, c: &mut ColumnConversions) -> 
         }
         (PgType::Char { .. } | PgType::VarChar { .. } | PgType::Text, Value::String(s)) => Ok(text(s, c)),
         (PgType::Bytea, Value::Binary(b)) => ok(PgValue::Bytea(Cow::Borrowed(b))),
+        (PgType::Geography, Value::Binary(b)) => {
+            ok(PgValue::Ewkb(Cow::Owned(crate::spatial::to_ewkb(b, crate::spatial::SpatialKind::Geography)?.bytes)))
+        }
+        (PgType::Geometry, Value::Binary(b)) => {
+            ok(PgValue::Ewkb(Cow::Owned(crate::spatial::to_ewkb(b, crate::spatial::SpatialKind::Geometry)?.bytes)))
+        }
         (PgType::Uuid, Value::Guid(g)) => ok(PgValue::Uuid(guid_to_uuid(g))),
+        // `xml` as text (a type override): the text as the source gave it.
+        (PgType::Text, Value::Xml(s)) => Ok(text(s, c)),
         (PgType::Xml, Value::Xml(s)) => {
             if xml_content_ok(s) {
                 ok(PgValue::Xml(s))
@@ -557,6 +807,111 @@ mod tests {
     }
 
     #[test]
+    fn pg_type_names_parse() {
+        let n = |p, s| PgType::Numeric { precision: p, scale: s };
+        for (text, t) in [
+            ("numeric(19,4)", n(19, 4)),
+            (" NUMERIC ( 21 , 6 ) ", n(21, 6)),
+            ("decimal(10)", n(10, 0)),
+            ("int4", PgType::Integer),
+            ("Double Precision", PgType::Double),
+            ("character varying(40)", PgType::VarChar { len: 40 }),
+            ("timestamp", PgType::Timestamp { precision: 6 }),
+            ("timestamp with time zone", PgType::TimestampTz { precision: 6 }),
+            ("time(3)", PgType::Time { precision: 3 }),
+            ("bpchar(5)", PgType::Char { len: 5 }),
+        ] {
+            assert_eq!(parse_pg_type(text), Ok(t), "{text}");
+        }
+        for bad in
+            ["numeric", "varchar", "money", "jsonb", "numeric(5,6)", "time(7)", "varchar(0)", "int(4", "integer[]"]
+        {
+            assert!(parse_pg_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn overrides_are_allowed_only_where_every_value_fits() {
+        let coll = mssql_backup::Collation { id: 0, name: None, code_page: 1252 };
+        let t = |s: &str| parse_pg_type(s).unwrap();
+        let ok = |ty: &SqlType, to: &str| check_override(ty, &t(to));
+        let dec = SqlType::Decimal { precision: 10, scale: 2, numeric: false };
+        let nv = SqlType::NVarChar { len: Some(40), collation: coll.clone() };
+        let nc = SqlType::NChar { len: 5, collation: coll.clone() };
+        for (ty, to) in [
+            (&SqlType::Money, "numeric(19,4)"),
+            (&SqlType::Money, "numeric(21,6)"),
+            (&SqlType::SmallMoney, "numeric(10,4)"),
+            (&SqlType::TinyInt, "integer"),
+            (&SqlType::SmallInt, "bigint"),
+            (&SqlType::Int, "numeric(10,0)"),
+            (&SqlType::BigInt, "numeric(25,2)"),
+            (&SqlType::Real, "double precision"),
+            (&dec, "numeric(12,3)"),
+            (&nv, "text"),
+            (&nv, "varchar(50)"),
+            (&nc, "varchar(5)"),
+            (&SqlType::Xml, "text"),
+            (&SqlType::DateTime, "timestamp(6)"),
+            (&SqlType::DateTime2 { scale: 7 }, "timestamp(6)"),
+            (&SqlType::SmallDateTime, "timestamp(0)"),
+            (&SqlType::Bit, "boolean"),
+        ] {
+            assert_eq!(ok(ty, to), Ok(()), "{ty} → {to}");
+        }
+        for (ty, to) in [
+            (&SqlType::Money, "integer"),
+            (&SqlType::Money, "numeric(12,2)"),
+            (&SqlType::Money, "numeric(18,4)"),
+            (&SqlType::Int, "smallint"),
+            (&SqlType::Int, "numeric(9,0)"),
+            (&SqlType::Float, "real"),
+            (&dec, "numeric(10,1)"),
+            (&dec, "numeric(10,3)"),
+            (&nv, "varchar(39)"),
+            (&nv, "char(40)"),
+            (&SqlType::DateTime, "timestamp(2)"),
+            (&SqlType::DateTime, "timestamptz(3)"),
+            (&SqlType::DateTime2 { scale: 7 }, "timestamp(5)"),
+            (&SqlType::UniqueIdentifier, "text"),
+            (&SqlType::Bit, "smallint"),
+            (&SqlType::Int, "text"),
+        ] {
+            assert!(ok(ty, to).is_err(), "{ty} → {to} must be refused");
+        }
+    }
+
+    #[test]
+    fn widened_values_convert_exactly() {
+        let mut c = ColumnConversions::default();
+        let num = |p, s| PgType::Numeric { precision: p, scale: s };
+        let cases: Vec<(Value, PgType, PgValue<'static>)> = vec![
+            (Value::Money(i64::MIN), num(19, 4), PgValue::Numeric { mantissa: i64::MIN as i128, scale: 4 }),
+            (Value::Money(i64::MAX), num(21, 6), PgValue::Numeric { mantissa: i64::MAX as i128 * 100, scale: 6 }),
+            (Value::TinyInt(255), PgType::Integer, PgValue::Int4(255)),
+            (Value::SmallInt(i16::MIN), PgType::BigInt, PgValue::Int8(i16::MIN as i64)),
+            (Value::Int(i32::MIN), PgType::BigInt, PgValue::Int8(i32::MIN as i64)),
+            (Value::Int(i32::MIN), num(10, 0), PgValue::Numeric { mantissa: i32::MIN as i128, scale: 0 }),
+            (Value::BigInt(i64::MAX), num(21, 2), PgValue::Numeric { mantissa: i64::MAX as i128 * 100, scale: 2 }),
+            (
+                Value::Decimal { mantissa: -12345, scale: 2 },
+                num(12, 3),
+                PgValue::Numeric { mantissa: -123450, scale: 3 },
+            ),
+        ];
+        for (v, to, want) in cases {
+            assert_eq!(convert(&v, &to, &mut c).unwrap().value, want, "{v:?} → {to}");
+        }
+        let x = Value::Xml("<a>1</a>".into());
+        assert_eq!(convert(&x, &PgType::Text, &mut c).unwrap().value, PgValue::Text(Cow::Borrowed("<a>1</a>")));
+        assert!(c.is_empty());
+        // The canonical texts compare in the new type's form: 32.38 money as numeric(21,6).
+        let v = convert(&Value::Money(323_800), &num(21, 6), &mut c).unwrap().value;
+        assert_eq!(crate::checksum::numeric_text(32_380_000, 6), "32.380000");
+        assert_eq!(v, PgValue::Numeric { mantissa: 32_380_000, scale: 6 });
+    }
+
+    #[test]
     fn markdown_has_every_row() {
         let md = markdown_table();
         assert_eq!(md.lines().count(), MAPPING.len() + 2);
@@ -583,10 +938,23 @@ mod tests {
             (SqlType::RowVersion, "bytea"),
             (SqlType::SqlVariant, "text"),
             (SqlType::Geography, "bytea"),
+            (SqlType::Geometry, "bytea"),
         ];
         for (t, pg) in cases {
             assert_eq!(map_type(&t, false).unwrap().0.sql(), pg, "{t}");
         }
+        assert_eq!(
+            map_type_with(&SqlType::Geography, false, true).unwrap(),
+            (PgType::Geography, Some(MappingNote::Postgis))
+        );
+        assert_eq!(
+            map_type_with(&SqlType::Geometry, false, true).unwrap(),
+            (PgType::Geometry, Some(MappingNote::Postgis))
+        );
+        assert_eq!(
+            map_type_with(&SqlType::HierarchyId, false, true).unwrap(),
+            (PgType::Bytea, Some(MappingNote::RawClrBytes))
+        );
         let unknown = SqlType::Unknown { type_id: 244, name: "json".into(), max_length: -1 };
         assert!(map_type(&unknown, false).is_err());
         assert_eq!(map_type(&unknown, true).unwrap(), (PgType::Bytea, Some(MappingNote::RawUnknownBytes)));

@@ -26,7 +26,8 @@ pub const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET TimeZone = '
 /// A table's read-back numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadBack {
-    /// Index of the table in the plan.
+    /// Position of the table in [`Plan::tables`](crate::ddl::Plan::tables) (not its
+    /// index in the source database: a mapping file may leave tables out).
     pub table: usize,
     /// Count and checksum of the rows PostgreSQL holds.
     pub checksum: TableChecksum,
@@ -191,17 +192,30 @@ impl CopyOutParser {
     }
 }
 
-/// Reads table `tp` back through `client` (settings must be applied) and computes its
-/// checksum over the compared columns.
+/// The expression that reads column `name` of type `ty` back as its canonical text:
+/// `col::text`, except for PostGIS columns, whose text output is upper-case hex in the
+/// server's byte order: those are read as `ST_AsEWKB(col::geometry, 'NDR')::text`, the
+/// EWKB PostGIS writes from what it holds, little-endian, as `bytea` text (the cast to
+/// `geometry` keeps a geography's SRID and coordinates; `ST_AsEWKB` takes geometry).
+pub fn read_back_expr(name: &str, ty: &crate::pgvalue::PgType) -> String {
+    if ty.is_postgis() {
+        format!("ST_AsEWKB({}::geometry, 'NDR')::text", quote_ident(name))
+    } else {
+        format!("{}::text", quote_ident(name))
+    }
+}
+
+/// Reads table `tp`, at `position` in the plan, back through `client` (settings must be
+/// applied) and computes its checksum over the compared columns.
 ///
 /// # Errors
 /// PostgreSQL errors, and [`ErrorKind::Validation`] for a malformed stream or a value
 /// text that does not parse for its type.
-pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, MigrateError> {
+pub async fn read_back(client: &Client, position: usize, tp: &TablePlan) -> Result<ReadBack, MigrateError> {
     let step = Step::Validate;
     let display = tp.source_display();
     let compared: Vec<_> = tp.columns.iter().filter(|c| c.compared()).collect();
-    let select: Vec<String> = compared.iter().map(|c| format!("{}::text", quote_ident(&c.name))).collect();
+    let select: Vec<String> = compared.iter().map(|c| read_back_expr(&c.name, &c.pg_type)).collect();
     let sql = format!("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)", select.join(", "), tp.qualified());
     let stream = client.copy_out(&sql).await.map_err(|e| MigrateError::pg(step, e).table(display.clone()))?;
     let mut stream = std::pin::pin!(stream);
@@ -231,7 +245,7 @@ pub async fn read_back(client: &Client, tp: &TablePlan) -> Result<ReadBack, Migr
     if !parser.done {
         return Err(ReadBackError::NoTrailer.into_migrate(&display));
     }
-    Ok(ReadBack { table: tp.index, checksum })
+    Ok(ReadBack { table: position, checksum })
 }
 
 /// Reads every table of the plan back from database `db`, `jobs` at a time; results in
@@ -281,7 +295,7 @@ pub async fn read_back_ordered(
                     client.insert(c)
                 }
             };
-            done.push(read_back(c, &tables[i]).await?);
+            done.push(read_back(c, i, &tables[i]).await?);
         }
         Ok::<_, MigrateError>(done)
     };

@@ -17,7 +17,8 @@
 //! | `engine`                      | `auto`, `native` or `sqlserver`                  | `auto`           |
 //! | `sqlserver/url`               | the worker's SQL Server, `mssql://USER@HOST[:PORT]`, no password | — (the worker's `BAK2PG_MSSQL`) |
 //! | `sqlserver/password-parameter`| SecureString for the `sqlserver` engine          | —                |
-//! | `worker/instance-id`          | the EC2 worker SSM runs the steps on             | — (required)     |
+//! | `worker/tag`                  | the worker pool: SSM managed instances tagged `KEY=VALUE` (see [`workers`]) | — (this or `worker/instance-id`) |
+//! | `worker/instance-id`          | one EC2 worker SSM runs the steps on, instead of a pool | —         |
 //! | `worker/work-root`            | work folders                                     | `/var/lib/bak2pg/work` |
 //! | `worker/slots`                | heavy steps at once on the worker                | `2`              |
 //! | `worker/jobs`                 | tables loaded at once per step                   | `4`              |
@@ -26,15 +27,25 @@
 //! | `limits/min-free-bytes`       | disk kept free on the worker                     | `1073741824`     |
 //! | `limits/step-timeout-seconds` | one step's time limit, slot wait included        | `21600`          |
 //! | `limits/heartbeat-seconds`    | a step silent this long is given up and re-run   | `300`            |
+//!
+//! Per tenant, a mapping file (`bak2pg migrate --config`'s format: tables included or
+//! excluded, renames, type overrides) may sit next to the uploads as
+//! `<tenant>/bak2pg.toml` in the uploads bucket ([`bak2pg::job::mapping_key`]). `prepare`
+//! reads it (at most [`bak2pg::job::MAX_MAPPING_BYTES`]) into the job document, so every
+//! step of the execution applies the same file even if it changes meanwhile; the worker
+//! parses it and refuses a bad one as a permanent `config` error naming the key. No file:
+//! everything moves under its own names.
 
 use std::collections::BTreeMap;
 
 use bak2pg::job::{
-    EngineChoice, ErrorCode, JOB_VERSION, JobDocument, PipelineInput, S3Uri, StepError, StepName, TargetConfig,
-    WorkerConfig, database_name, is_backup_key, jobs_prefix, tenant_of,
+    EngineChoice, ErrorCode, JOB_VERSION, JobDocument, MAX_MAPPING_BYTES, MappingFile, PipelineInput, S3Uri, StepError,
+    StepName, TargetConfig, WorkerConfig, database_name, is_backup_key, jobs_prefix, mapping_key, tenant_of,
 };
 use bak2pg_aws::{AwsError, FunctionError};
 use serde::{Deserialize, Serialize};
+
+pub mod workers;
 
 /// The Lambda's input: the execution input and the execution's name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,8 +148,19 @@ fn number<T: std::str::FromStr>(c: &BTreeMap<String, String>, path: &str, k: &st
     }
 }
 
-/// Builds the job document and the output from the input and the configuration
-/// parameters (relative names, see the module table).
+/// Where an execution's steps run, as [`handle`] decided from the configuration, the
+/// pool's online workers and the execution it resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The instance every step is sent to.
+    pub instance_id: String,
+    /// A resumed execution whose worker is no longer online: that worker. The steps then
+    /// start over, all of them, on `instance_id` (the work folder was on the lost one).
+    pub lost: Option<String>,
+}
+
+/// Builds the job document and the output from the input, the configuration parameters
+/// (relative names, see the module table) and the placement.
 ///
 /// # Errors
 /// Permanent errors for an input that does not hold together (names not derived as the
@@ -147,6 +169,7 @@ pub fn build(
     env: &Env,
     req: &PrepareInput,
     config: &BTreeMap<String, String>,
+    placement: &Placement,
 ) -> Result<(JobDocument, PrepareOutput), StepError> {
     let i = &req.input;
     let bad = |m: String| StepError::permanent(ErrorCode::BadInput, m);
@@ -170,9 +193,9 @@ pub fn build(
     if !safe(execution) {
         return Err(bad(format!("resumed execution name {execution:?} is not a safe folder name")));
     }
-    let steps: Vec<StepName> = match &i.resume {
-        None => StepName::ALL.to_vec(),
-        Some(r) => StepName::ALL.into_iter().skip_while(|s| *s != r.step).collect(),
+    let steps: Vec<StepName> = match (&i.resume, &placement.lost) {
+        (Some(r), None) => StepName::ALL.into_iter().skip_while(|s| *s != r.step).collect(),
+        _ => StepName::ALL.to_vec(),
     };
     let path = &env.config_path;
     let sslmode = get(config, "pg/sslmode").unwrap_or("verify-full").to_string();
@@ -200,6 +223,7 @@ pub fn build(
         part_bytes: number(config, path, "worker/part-bytes", 64u64 << 20)?,
         heartbeat_seconds: number(config, path, "limits/heartbeat-seconds", 300u64)?.max(10),
         step_timeout_seconds: number(config, path, "limits/step-timeout-seconds", 6 * 3600u64)?.max(60),
+        instance_id: Some(placement.instance_id.clone()),
     };
     let (timeout, heartbeat) = (worker.step_timeout_seconds, worker.heartbeat_seconds);
     if timeout + 2 * heartbeat > MAX_EXECUTION_TIMEOUT {
@@ -245,11 +269,12 @@ pub fn build(
         worker,
         results: results.clone(),
         backup_set: i.backup_set,
+        mapping: None,
     };
     let out = PrepareOutput {
         job_uri: format!("{results}job.json"),
         steps,
-        instance_id: required(config, path, "worker/instance-id")?,
+        instance_id: placement.instance_id.clone(),
         document: env.document.clone(),
         output_bucket: env.artifacts_bucket.clone(),
         output_prefix: format!("ssm-output/{db}/{}", req.execution),
@@ -261,6 +286,36 @@ pub fn build(
         report_uri: format!("s3://{}/{}", env.artifacts_bucket, bak2pg::job::report_key(&db, &req.execution)),
     };
     Ok((job, out))
+}
+
+/// The tenant's mapping file (`<tenant>/bak2pg.toml` in the uploads bucket), `None` when
+/// there is none.
+///
+/// # Errors
+/// S3 failures (classified); a file larger than [`MAX_MAPPING_BYTES`] or not UTF-8
+/// (permanent, `config`).
+async fn read_mapping(s3: &aws_sdk_s3::Client, bucket: &str, tenant: &str) -> Result<Option<MappingFile>, AwsError> {
+    let key = mapping_key(tenant);
+    let uri = format!("s3://{bucket}/{key}");
+    let op = format!("GetObject {uri}");
+    let out = match s3.get_object().bucket(bucket).key(&key).send().await {
+        Ok(o) => o,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(AwsError::from_sdk(ErrorCode::S3Get, op, &e)),
+    };
+    let permanent = |m: String| AwsError::new(bak2pg::job::ErrorClass::Permanent, ErrorCode::Config, &op, m);
+    if out.content_length().is_some_and(|n| n as u64 > MAX_MAPPING_BYTES) {
+        return Err(permanent(format!("the mapping file is larger than {MAX_MAPPING_BYTES} bytes")));
+    }
+    let etag = out.e_tag().map(|e| e.trim_matches('"').to_string());
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::new(bak2pg::job::ErrorClass::Transient, ErrorCode::S3Get, &op, e.to_string()))?
+        .into_bytes();
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| permanent("the mapping file is not UTF-8".into()))?;
+    Ok(Some(MappingFile { uri, etag, text }))
 }
 
 /// The handler: configuration, object check, job document.
@@ -290,8 +345,19 @@ pub async fn handle(
         )?;
     req.input.object.size = head.content_length().map(|n| n.max(0) as u64);
     req.input.object.etag = head.e_tag().map(|e| e.trim_matches('"').to_string());
-    let (job, out) = build(env, &req, &config)?;
+    let selector = workers::selector(&config, &env.config_path)?;
+    // Built once with the configured instance (or none yet) to check the input and find
+    // the job's URI, then again with the worker chosen.
+    let provisional = Placement {
+        instance_id: match &selector {
+            workers::Selector::Instance(id) => id.clone(),
+            workers::Selector::Tag { .. } => String::new(),
+        },
+        lost: None,
+    };
+    let (job, out) = build(env, &req, &config, &provisional)?;
     let uri = S3Uri::parse(&out.job_uri).map_err(|e| StepError::permanent(ErrorCode::Config, e))?;
+    let mut earlier_worker = None;
     if let Some(r) = &req.input.resume {
         // Only the same upload may be resumed: the earlier steps' results are about it.
         let earlier: Option<JobDocument> = bak2pg_aws::get_json(s3, &uri).await?;
@@ -312,7 +378,31 @@ pub async fn handle(
             )
             .into());
         }
+        earlier_worker = earlier.worker.instance_id;
     }
+    let (job, out) = match selector {
+        workers::Selector::Instance(_) => (job, out),
+        workers::Selector::Tag { key, value } => {
+            let online = workers::online(ssm, &key, &value).await?;
+            let placement = match earlier_worker {
+                // A resumed execution stays where its work folder is, while that worker lives.
+                Some(w) if online.contains(&w) => Placement { instance_id: w, lost: None },
+                lost => {
+                    let busy = workers::busy(ssm, &env.document).await?;
+                    let chosen = workers::choose(&online, &busy, &req.execution)
+                        .ok_or_else(|| workers::no_worker(&key, &value))?;
+                    Placement { instance_id: chosen.to_string(), lost }
+                }
+            };
+            if let Some(lost) = &placement.lost {
+                tracing::warn!(execution = %req.execution, %lost, now = %placement.instance_id,
+                    "the resumed execution's worker is not online: its steps start over on another");
+            }
+            build(env, &req, &config, &placement)?
+        }
+    };
+    let mut job = job;
+    job.mapping = read_mapping(s3, &req.input.object.bucket, &req.input.tenant).await?;
     // Written again on resume: the configuration may have been fixed since.
     bak2pg_aws::put_json(s3, &uri, &job).await?;
     tracing::info!(execution = %req.execution, job = %out.job_uri, "job document written");
@@ -345,6 +435,10 @@ mod tests {
         }
     }
 
+    fn here() -> Placement {
+        Placement { instance_id: "i-0123456789abcdef0".into(), lost: None }
+    }
+
     fn config() -> BTreeMap<String, String> {
         [
             ("pg/host", "db.internal"),
@@ -369,7 +463,7 @@ mod tests {
 
     #[test]
     fn builds_the_job_and_the_step_limits() {
-        let (job, out) = build(&env(), &req(), &config()).unwrap();
+        let (job, out) = build(&env(), &req(), &config(), &here()).unwrap();
         assert_eq!(out.job_uri, "s3://art/jobs/hotel123/hotel123-0123/job.json");
         assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123.json");
         assert_eq!(out.steps, StepName::ALL.to_vec());
@@ -386,18 +480,18 @@ mod tests {
     fn refuses_inconsistent_input_and_missing_config() {
         let mut r = req();
         r.input.database = "other".into();
-        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        assert_eq!(build(&env(), &r, &config(), &here()).unwrap_err().code, "bad_input");
         let mut r = req();
         r.execution = "../x".into();
-        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        assert_eq!(build(&env(), &r, &config(), &here()).unwrap_err().code, "bad_input");
         let mut c = config();
         c.remove("pg/host");
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert_eq!((e.class, e.code.as_str()), (bak2pg::job::ErrorClass::Permanent, "config"));
         assert!(e.message.contains("/bak2pg/test/config/pg/host"), "{e}");
         let mut c = config();
         c.insert("worker/slots".into(), "many".into());
-        assert!(build(&env(), &req(), &c).is_err());
+        assert!(build(&env(), &req(), &c, &here()).is_err());
     }
 
     #[test]
@@ -405,42 +499,47 @@ mod tests {
         let mut r = req();
         r.execution = "hotel123-0123-resume".into();
         r.input.resume = Some(bak2pg::job::Resume { execution: "hotel123-0123".into(), step: StepName::Load });
-        let (job, out) = build(&env(), &r, &config()).unwrap();
+        let (job, out) = build(&env(), &r, &config(), &here()).unwrap();
         assert_eq!(job.execution, "hotel123-0123");
         assert_eq!(out.job_uri, "s3://art/jobs/hotel123/hotel123-0123/job.json");
         assert_eq!(out.steps, [StepName::Load, StepName::Validate, StepName::Swap]);
         assert_eq!(out.report_uri, "s3://art/reports/hotel123/hotel123-0123-resume.json");
+        // Its worker gone: everything again, on another, in the same job folder.
+        let moved = Placement { instance_id: "i-other".into(), lost: Some("i-0123456789abcdef0".into()) };
+        let (job, out) = build(&env(), &r, &config(), &moved).unwrap();
+        assert_eq!((out.steps, out.instance_id.as_str()), (StepName::ALL.to_vec(), "i-other"));
+        assert_eq!((job.execution.as_str(), job.worker.instance_id.as_deref()), ("hotel123-0123", Some("i-other")));
         r.input.resume = Some(bak2pg::job::Resume { execution: "../other".into(), step: StepName::Load });
-        assert_eq!(build(&env(), &r, &config()).unwrap_err().code, "bad_input");
+        assert_eq!(build(&env(), &r, &config(), &here()).unwrap_err().code, "bad_input");
     }
 
     #[test]
     fn password_parameters_outside_the_secrets_path_are_refused() {
         let env = Env { secrets_path: Some("/bak2pg/secrets/".into()), ..env() };
-        let e = build(&env, &req(), &config()).unwrap_err();
+        let e = build(&env, &req(), &config(), &here()).unwrap_err();
         assert!(e.code == "config" && e.message.contains("outside /bak2pg/secrets/"), "{e}");
         let mut c = config();
         c.insert("pg/password-parameter".into(), "/bak2pg/secrets/pg".into());
-        assert!(build(&env, &req(), &c).is_ok());
+        assert!(build(&env, &req(), &c, &here()).is_ok());
     }
 
     #[test]
     fn a_step_limit_beyond_what_ssm_allows_is_refused() {
         let mut c = config();
         c.insert("limits/step-timeout-seconds".into(), "172800".into());
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert!(e.code == "config" && e.message.contains("172800"), "{e}");
     }
 
     #[test]
     fn engine_and_sqlserver_settings() {
-        let (job, _) = build(&env(), &req(), &config()).unwrap();
+        let (job, _) = build(&env(), &req(), &config(), &here()).unwrap();
         assert_eq!((job.engine, job.sqlserver_url.as_deref()), (EngineChoice::Auto, None));
         let mut c = config();
         c.insert("engine".into(), "SqlServer".into());
         c.insert("sqlserver/url".into(), "mssql://sa@localhost:1433?encrypt=on&trust_server_certificate=true".into());
         c.insert("sqlserver/password-parameter".into(), "/bak2pg/secrets/mssql".into());
-        let (job, _) = build(&env(), &req(), &c).unwrap();
+        let (job, _) = build(&env(), &req(), &c, &here()).unwrap();
         assert_eq!(job.engine, EngineChoice::Sqlserver);
         assert_eq!(
             job.sqlserver_url.as_deref(),
@@ -448,11 +547,11 @@ mod tests {
         );
         assert_eq!(job.sqlserver_password_parameter.as_deref(), Some("/bak2pg/secrets/mssql"));
         c.insert("engine".into(), "oracle".into());
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert!(e.code == "config" && e.message.contains("config/engine"), "{e}");
         let mut c = config();
         c.insert("sqlserver/url".into(), "mssql://sa:Secret1@localhost".into());
-        let e = build(&env(), &req(), &c).unwrap_err();
+        let e = build(&env(), &req(), &c, &here()).unwrap_err();
         assert!(e.code == "config" && !e.message.contains("Secret1"), "{e}");
     }
 

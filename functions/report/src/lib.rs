@@ -91,6 +91,10 @@ pub struct ReportInput {
     /// What it failed with.
     #[serde(default)]
     pub error: Option<CaughtError>,
+    /// Set when the failure was sent back to the upload queue to start over (see
+    /// [`worker_lost`]): what was done, for the report.
+    #[serde(default)]
+    pub replayed: Option<String>,
 }
 
 /// One step's line in the report.
@@ -129,6 +133,9 @@ pub struct PipelineReport {
     pub steps: Vec<StepLine>,
     /// The migration report (`bak2pg migrate --report` format) as far as the run got.
     pub migration: Option<serde_json::Value>,
+    /// A failure started over automatically (its worker was lost): how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<String>,
 }
 
 /// The Lambda's output.
@@ -164,6 +171,7 @@ pub fn build(input: &ReportInput, results: Vec<StepResult>) -> PipelineReport {
             })
             .collect(),
         migration,
+        replayed: input.replayed.clone(),
     }
 }
 
@@ -266,6 +274,7 @@ pub fn failure_input(
         job_uri,
         failed_step: Some(failed_step),
         error: Some(CaughtError { error, cause }),
+        replayed: None,
     })
 }
 
@@ -281,12 +290,31 @@ fn job_of(artifacts_bucket: &str, change: &ExecutionStatusChange) -> Result<(Pip
     Ok((input, job_uri))
 }
 
-/// Where the function sends dead-letter messages.
+/// Where the function sends dead-letter messages, and replays.
 pub struct DeadLetters<'a> {
     /// The client.
     pub sqs: &'a aws_sdk_sqs::Client,
     /// `DEAD_LETTER_QUEUE_URL`.
     pub queue_url: &'a str,
+    /// `UPLOAD_QUEUE_URL`: where a failure whose worker was lost goes to start over (the
+    /// trigger takes a [`FailureMessage`] as a new attempt). Unset: never replayed.
+    pub replay_queue_url: Option<&'a str>,
+}
+
+/// Automatic replays of one upload after lost workers: attempts 1 and 2 (an input whose
+/// `attempt` is already this is dead-lettered).
+pub const MAX_AUTOMATIC_ATTEMPT: u32 = 2;
+
+/// Whether an execution failed because its worker was lost, not because of the backup or
+/// the target: SendCommand refused the instance (`Ssm.InvalidInstanceIdException`: it is
+/// terminated or no longer managed, after the state machine's retries), or the step stayed
+/// silent past `HeartbeatSeconds` on every try (`States.HeartbeatTimeout`: the instance or
+/// its agent died). Started over from the upload, such a run lands on a worker that is
+/// online (`prepare` chooses among those only). AWS names SDK integration errors in
+/// PascalCase (`Ssm.…`, Step Functions developer guide, "AWS SDK service integrations");
+/// moto 5.2.5 writes the service in lower case (`ssm.…`): both are taken.
+pub fn worker_lost(error: &str) -> bool {
+    ["Ssm.InvalidInstanceIdException", "States.HeartbeatTimeout"].iter().any(|e| e.eq_ignore_ascii_case(error))
 }
 
 /// The handler for both callers (see the module documentation).
@@ -311,8 +339,7 @@ pub async fn handle_event(
         Some(_) => Some(step_results(s3, &job).await?),
         None => None,
     };
-    let input = failure_input(artifacts_bucket, &change, &|_| found.clone())?;
-    let out = write_report(s3, artifacts_bucket, &input, found.unwrap_or_default()).await?;
+    let mut input = failure_input(artifacts_bucket, &change, &|_| found.clone())?;
     let error = input.error.clone().unwrap_or_default();
     let message = FailureMessage {
         kind: FAILURE_KIND.into(),
@@ -322,10 +349,36 @@ pub async fn handle_event(
         cause: error.cause,
         input: input.input.clone(),
     };
+    let body = serde_json::to_string(&message).expect("serializable");
+    let replay =
+        dlq.replay_queue_url.filter(|_| worker_lost(&message.error) && message.input.attempt < MAX_AUTOMATIC_ATTEMPT);
+    if let Some(queue) = replay {
+        // Sent before the report is written, so the report says what happened; a failure
+        // to send falls back to the dead-letter queue below.
+        match dlq.sqs.send_message().queue_url(queue).message_body(&body).send().await {
+            Ok(_) => {
+                input.replayed = Some(format!(
+                    "the worker was lost ({}): started over from the upload as attempt {} on a worker that is online",
+                    message.error,
+                    message.input.attempt + 1
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %bak2pg_aws::AwsError::from_sdk(ErrorCode::SqsSend, "SendMessage to the upload queue", &e),
+                "the replay could not be sent: dead-lettering instead")
+            }
+        }
+    }
+    let out = write_report(s3, artifacts_bucket, &input, found.unwrap_or_default()).await?;
+    if input.replayed.is_some() {
+        tracing::warn!(execution = %input.execution, failed_step = %message.failed_step, error = %message.error,
+            "execution failed, its worker lost: report written, started over");
+        return Ok(out);
+    }
     dlq.sqs
         .send_message()
         .queue_url(dlq.queue_url)
-        .message_body(serde_json::to_string(&message).expect("serializable"))
+        .message_body(body)
         .send()
         .await
         .map_err(|e| bak2pg_aws::AwsError::from_sdk(ErrorCode::SqsSend, "SendMessage to the dead-letter queue", &e))?;
@@ -356,6 +409,15 @@ mod tests {
     }
 
     #[test]
+    fn only_a_lost_worker_starts_over() {
+        assert!(worker_lost("Ssm.InvalidInstanceIdException") && worker_lost("States.HeartbeatTimeout"));
+        assert!(worker_lost("ssm.InvalidInstanceIdException"), "as moto names it");
+        for e in ["Bak2pg.Permanent", "Bak2pg.Transient", "Bak2pg.Timeout", "States.Timeout", "Ssm.SsmException"] {
+            assert!(!worker_lost(e), "{e}");
+        }
+    }
+
+    #[test]
     fn the_last_successful_report_is_kept() {
         let input = ReportInput {
             status: "failed".into(),
@@ -379,6 +441,7 @@ mod tests {
             job_uri: None,
             failed_step: Some("validate".into()),
             error: Some(CaughtError { error: "Bak2pg.Transient".into(), cause: "{}".into() }),
+            replayed: None,
         };
         let r = build(
             &input,

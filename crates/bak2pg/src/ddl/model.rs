@@ -7,6 +7,8 @@ use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
 use super::quote::qualified;
+use crate::mapping::Mapping;
+use crate::spatial::PostgisMode;
 use crate::typemap::{MappingNote, PgType};
 
 /// What kind of object a renamed identifier names.
@@ -52,6 +54,61 @@ pub struct PlanOptions {
     pub schema_map: BTreeMap<String, String>,
     /// Load columns of unknown types as raw `bytea` instead of refusing the database.
     pub load_unknown_as_bytea: bool,
+    /// `geography`/`geometry` as PostGIS types or raw `bytea`. [`super::plan()`] plans
+    /// PostGIS types for [`PostgisMode::Auto`]; [`crate::migrate::step_preflight`] first
+    /// asks the target and plans with [`PostgisMode::Off`] when PostGIS cannot be used.
+    #[serde(default)]
+    pub postgis: PostgisMode,
+    /// The mapping file: tables included/excluded, renames, type overrides. Its schema
+    /// renames join `schema_map` (the same schema mapped two ways is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Mapping>,
+}
+
+/// A column whose type a mapping file set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeOverride {
+    /// `schema.table` in source names.
+    pub table: String,
+    /// SQL Server column name.
+    pub column: String,
+    /// SQL Server type (`money`).
+    pub sql_type: String,
+    /// The type the default mapping gives (`numeric(19,4)`).
+    pub default_type: String,
+    /// The type created (`numeric(21,4)`).
+    pub pg_type: String,
+    /// The `[types]` key that set it (`"dbo.Orders.Freight"` or `money`).
+    pub key: String,
+}
+
+/// A foreign key left out because the table it references is excluded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKeyLeftOut {
+    /// `schema.table` holding the key (source names).
+    pub table: String,
+    /// The constraint's SQL Server name.
+    pub name: String,
+    /// The excluded `schema.table` it references.
+    pub references: String,
+}
+
+/// What a mapping file did to the plan (empty without one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingOutcome {
+    /// The file.
+    pub file: String,
+    /// Tables not migrated (`schema.table`, source names) and the glob that excluded each
+    /// (`exclude[0] "dbo.tmp_*"`, or `include (no glob matches)`).
+    pub excluded: Vec<(String, String)>,
+    /// Renames the file asked for (also in [`Plan::renames`]).
+    pub renamed: Vec<Rename>,
+    /// Columns whose type the file set.
+    pub type_overrides: Vec<TypeOverride>,
+    /// Foreign keys to excluded tables, left out.
+    pub foreign_keys_left_out: Vec<ForeignKeyLeftOut>,
+    /// Globs and type keys that matched nothing.
+    pub warnings: Vec<String>,
 }
 
 /// A column as it will be created.
@@ -96,7 +153,8 @@ impl ColumnPlan {
 /// A table as it will be created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TablePlan {
-    /// Index of the table in [`Database::tables`](crate::schema::Database::tables).
+    /// Index of the table in [`Database::tables`](crate::schema::Database::tables) (not
+    /// its position in [`Plan::tables`]: a mapping file may leave tables out).
     pub index: usize,
     /// SQL Server schema.
     pub source_schema: String,
@@ -156,17 +214,26 @@ pub struct Untranslated {
 pub struct Plan {
     /// PostgreSQL schemas to create (`public` excluded: it exists).
     pub schemas: Vec<String>,
-    /// Tables in source order.
+    /// Tables in source order, without those a mapping file excluded.
     pub tables: Vec<TablePlan>,
     /// Identifiers changed, and why.
     pub renames: Vec<Rename>,
     /// Column-level translations that fell back (computed columns, identities).
     pub untranslated: Vec<Untranslated>,
-    /// Post-load names: per table index, PK/unique/index/FK/check source name → PG name.
+    /// Post-load names: per table (plan position), PK/unique/index/FK/check source name → PG name.
     pub object_names: Vec<BTreeMap<String, String>>,
+    /// What the mapping file did (`None` without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<MappingOutcome>,
 }
 
 impl Plan {
+    /// True when a column is planned as a PostGIS type: the loading database then needs
+    /// the extension before its tables.
+    pub fn needs_postgis(&self) -> bool {
+        self.tables.iter().any(|t| t.columns.iter().any(|c| c.pg_type.is_postgis()))
+    }
+
     /// The plan of the table `schema.name` (source names).
     pub fn table(&self, schema: &str, name: &str) -> Option<&TablePlan> {
         self.tables.iter().find(|t| t.source_schema == schema && t.source_name == name)

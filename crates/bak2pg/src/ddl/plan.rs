@@ -3,14 +3,20 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use mssql_backup::SqlType;
 use serde::{Deserialize, Serialize};
 
 use super::OWN_SCHEMA;
-use super::model::{ColumnPlan, ObjectKind, Plan, PlanOptions, Rename, TablePlan, Untranslated};
+use super::model::{
+    ColumnPlan, ForeignKeyLeftOut, MappingOutcome, ObjectKind, Plan, PlanOptions, Rename, TablePlan, TypeOverride,
+    Untranslated,
+};
 use super::quote::{MAX_IDENT_BYTES, cut, fit_identifier};
 use super::tsql_expr::{ExprContext, translate_expr};
+use crate::mapping::{Mapping, MappingError, TypeKey, find_name, toml_key};
 use crate::schema::Database;
-use crate::typemap::{PgType, map_type};
+use crate::spatial::PostgisMode;
+use crate::typemap::{PgType, check_override, map_type_with};
 
 /// Allocates unique names in one PostgreSQL namespace.
 #[derive(Debug, Default)]
@@ -93,16 +99,253 @@ pub enum PlanError {
         .0.iter().map(|c| format!("{}.{} {}", c.table, c.column, c.sql_type)).collect::<Vec<_>>().join(", ")
     )]
     Unmappable(Vec<UnmappableColumn>),
+    /// The mapping file names something the backup does not hold, asks for a rename
+    /// that collides, or a type the values do not go into exactly.
+    #[error("{0}")]
+    Mapping(#[from] MappingError),
 }
+
+/// Relation and type names `CREATE EXTENSION postgis` takes in `public` (tables, views,
+/// the primary key's index, and types: a table's row type shares the namespace), kept
+/// from user tables when PostGIS is planned (PostGIS 3.3's `postgis.sql`).
+pub const POSTGIS_PUBLIC_NAMES: &[&str] = &[
+    "spatial_ref_sys",
+    "spatial_ref_sys_pkey",
+    "geometry_columns",
+    "geography_columns",
+    "geometry",
+    "geography",
+    "box2d",
+    "box3d",
+    "box2df",
+    "gidx",
+    "spheroid",
+    "geometry_dump",
+    "valid_detail",
+];
 
 /// Column names PostgreSQL reserves for system columns.
 const SYSTEM_COLUMNS: &[&str] = &["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
 
+/// The mapping file's decisions for one database, resolved against its catalog.
+#[derive(Default)]
+struct Resolved {
+    /// Per source table index: included.
+    included: Vec<bool>,
+    /// Source table index → (new name, key).
+    tables: HashMap<usize, (String, String)>,
+    /// (source table index, column index) → (new name, key).
+    columns: HashMap<(usize, usize), (String, String)>,
+    /// (source table index, column index) → (type, key).
+    column_types: HashMap<(usize, usize), (PgType, String)>,
+    /// SQL Server type name (`money`, `decimal`) → (type, key).
+    sql_types: BTreeMap<String, (PgType, String)>,
+    /// Source schema → (new name, key).
+    schemas: BTreeMap<String, (String, String)>,
+    outcome: MappingOutcome,
+}
+
+/// The `[types]` key a SQL Server type answers to (`decimal` for both decimal and
+/// numeric, else the name without length).
+fn type_key_name(ty: &mssql_backup::SqlType) -> String {
+    let name = ty.sql_name();
+    let base = name.split('(').next().unwrap_or(&name).to_ascii_lowercase();
+    if base == "numeric" { "decimal".into() } else { base }
+}
+
+/// Resolves `m` against `db`: globs to tables, names to objects; every name that matches
+/// nothing is an error naming the key (globs: a warning).
+fn resolve(db: &Database, m: &Mapping) -> Result<Resolved, MappingError> {
+    let mut r =
+        Resolved { outcome: MappingOutcome { file: m.file.clone(), ..Default::default() }, ..Default::default() };
+    let displays: Vec<String> = db.tables.iter().map(|t| format!("{}.{}", t.schema, t.name)).collect();
+    let (include, exclude) = m.globs();
+    let mut include_hits = vec![0usize; include.len()];
+    let mut exclude_hits = vec![0usize; exclude.len()];
+    let mut why_excluded: HashMap<usize, String> = HashMap::new();
+    for (i, d) in displays.iter().enumerate() {
+        let mut included = include.is_empty();
+        for (k, g) in include.iter().enumerate() {
+            if g.is_match(d) {
+                include_hits[k] += 1;
+                included = true;
+            }
+        }
+        let mut excluded_by = None;
+        for (k, g) in exclude.iter().enumerate() {
+            if g.is_match(d) {
+                exclude_hits[k] += 1;
+                excluded_by.get_or_insert(format!("exclude[{k}] {:?}", m.rules.exclude[k]));
+            }
+        }
+        let why = match (included, excluded_by) {
+            (_, Some(by)) => Some(by),
+            (false, None) => Some("include (no glob matches it)".to_string()),
+            (true, None) => None,
+        };
+        r.included.push(why.is_none());
+        if let Some(why) = why {
+            r.outcome.excluded.push((d.clone(), why.clone()));
+            why_excluded.insert(i, why);
+        }
+    }
+    for (list, globs, hits) in
+        [("include", &m.rules.include, &include_hits), ("exclude", &m.rules.exclude, &exclude_hits)]
+    {
+        for (k, g) in globs.iter().enumerate() {
+            if hits[k] == 0 {
+                r.outcome.warnings.push(format!("mapping file {}: {list}[{k}] {g:?} matches no table", m.file));
+            }
+        }
+    }
+    let not_excluded = |i: usize, key: &str| -> Result<(), MappingError> {
+        match why_excluded.get(&i) {
+            Some(why) => Err(m.error(key, format!("{} is excluded ({why}); remove one of the two", displays[i]))),
+            None => Ok(()),
+        }
+    };
+    let table_of = |key_name: &str, key: &str| -> Result<usize, MappingError> {
+        let found = find_name(key_name, displays.iter().map(String::as_str))
+            .map_err(|c| m.error(key, format!("table {key_name:?}: {c}")))?;
+        Ok(displays.iter().position(|d| d == found).expect("found among them"))
+    };
+    // `schema.table.column`: the longest table prefix that names a table decides (names
+    // may hold dots), the rest is the column.
+    let column_of = |key_name: &str, key: &str| -> Result<(usize, usize), MappingError> {
+        let candidates: Vec<(String, usize, usize)> = db
+            .tables
+            .iter()
+            .enumerate()
+            .flat_map(|(ti, t)| {
+                t.columns.iter().enumerate().map(move |(ci, c)| (format!("{}.{}.{}", t.schema, t.name, c.name), ti, ci))
+            })
+            .collect();
+        let found = find_name(key_name, candidates.iter().map(|c| c.0.as_str()))
+            .map_err(|c| m.error(key, format!("column {key_name:?}: {c}")))?;
+        let (_, ti, ci) = candidates.iter().find(|c| c.0 == found).expect("found among them");
+        Ok((*ti, *ci))
+    };
+
+    let schemas: Vec<&str> = {
+        let mut v: Vec<&str> = db.tables.iter().map(|t| t.schema.as_str()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    for (from, to) in &m.rules.rename.schemas {
+        let key = format!("rename.schemas.{}", toml_key(from));
+        let s = find_name(from, schemas.iter().copied()).map_err(|c| m.error(&key, format!("schema {from:?}: {c}")))?;
+        r.schemas.insert(s.to_string(), (to.clone(), key));
+    }
+    for (from, to) in &m.rules.rename.tables {
+        let key = format!("rename.tables.{}", toml_key(from));
+        let i = table_of(from, &key)?;
+        not_excluded(i, &key)?;
+        r.tables.insert(i, (to.clone(), key));
+    }
+    for (from, to) in &m.rules.rename.columns {
+        let key = format!("rename.columns.{}", toml_key(from));
+        let (ti, ci) = column_of(from, &key)?;
+        not_excluded(ti, &key)?;
+        r.columns.insert((ti, ci), (to.clone(), key));
+    }
+    let mut type_keys_used = BTreeMap::new();
+    for (k, v) in &m.rules.types {
+        let key = format!("types.{}", toml_key(k));
+        let ty = m.pg_type(v);
+        match TypeKey::of(k) {
+            TypeKey::Column(name) => {
+                let (ti, ci) = column_of(&name, &key)?;
+                not_excluded(ti, &key)?;
+                r.column_types.insert((ti, ci), (ty, key));
+            }
+            TypeKey::SqlType(t) => {
+                let t = if t == "numeric" { "decimal".to_string() } else { t };
+                if r.sql_types.insert(t.clone(), (ty, key.clone())).is_some() {
+                    return Err(m.error(key, "decimal and numeric are one SQL Server type: give it once"));
+                }
+                type_keys_used.insert(t, k.clone());
+            }
+        }
+    }
+    for (t, k) in &type_keys_used {
+        let used = db
+            .tables
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| r.included[*i])
+            .flat_map(|(_, t)| &t.columns)
+            .any(|c| type_key_name(&c.ty) == *t);
+        if !used {
+            r.outcome.warnings.push(format!(
+                "mapping file {}: types.{} matches no column of a migrated table",
+                m.file,
+                toml_key(k)
+            ));
+        }
+    }
+    Ok(r)
+}
+
+/// Claims the names of one namespace (tables of a schema, columns of a table): the names a
+/// mapping file asked for first, refused when another object keeps or asks for the same
+/// name; then the others, as before (collisions among them renamed `_2`…).
+///
+/// `items`: (wanted name, the mapping file's key when it asked for it). Returns the names.
+fn claim_all(
+    ns: &mut Namespace,
+    items: &[(String, Option<String>)],
+    kind: ObjectKind,
+    scope: &dyn Fn(usize) -> String,
+    label: &dyn Fn(usize) -> String,
+    renames: &mut Vec<Rename>,
+    mapping: Option<&Mapping>,
+) -> Result<Vec<String>, MappingError> {
+    let mut out = vec![String::new(); items.len()];
+    for (i, (wanted, key)) in items.iter().enumerate() {
+        let Some(key) = key else { continue };
+        let m = mapping.expect("a key comes from the mapping file");
+        if let Some(j) = items.iter().enumerate().position(|(j, (w, _))| j != i && w == wanted) {
+            return Err(m.error(
+                key,
+                format!(
+                    "{} would be named {wanted:?}, which {} {}",
+                    label(i),
+                    label(j),
+                    if items[j].1.is_some() { "is also renamed to" } else { "keeps" }
+                ),
+            ));
+        }
+        if ns.taken.contains(wanted) {
+            return Err(m.error(key, format!("{wanted:?} is reserved in PostgreSQL ({})", label(i))));
+        }
+        out[i] = ns.claim(wanted, None, kind, &scope(i), &mut Vec::new());
+    }
+    for (i, (wanted, key)) in items.iter().enumerate() {
+        if key.is_none() {
+            out[i] = ns.claim(wanted, None, kind, &scope(i), renames);
+        }
+    }
+    Ok(out)
+}
+
 /// Computes the plan for `db`.
 ///
+/// With a mapping file (`opts.mapping`), excluded tables are left out of the plan (and
+/// foreign keys to them listed in [`Plan::mapping`]), renamed objects get the names asked
+/// for (claimed before any other name, so they are never suffixed), and overridden
+/// columns get their types once [`check_override`] accepts them.
+///
 /// # Errors
-/// [`PlanError::Unmappable`] listing every column of a type without a mapping.
+/// [`PlanError::Unmappable`] listing every column of a type without a mapping;
+/// [`PlanError::Mapping`] for the first mapping-file key that cannot be applied.
 pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let resolved = match &opts.mapping {
+        Some(m) => Some(resolve(db, m)?),
+        None => None,
+    };
+    let mapping = opts.mapping.as_ref();
+    let included = |i: usize| resolved.as_ref().is_none_or(|r| r.included[i]);
     let mut renames = Vec::new();
     let mut untranslated = Vec::new();
     let mut unmappable = Vec::new();
@@ -127,17 +370,37 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
         schema_ns.reserve(reserved);
     }
     let mut schema_names: BTreeMap<String, String> = BTreeMap::new();
-    let mut source_schemas: Vec<&str> = db.tables.iter().map(|t| t.schema.as_str()).collect();
+    let mut source_schemas: Vec<&str> =
+        db.tables.iter().enumerate().filter(|(i, _)| included(*i)).map(|(_, t)| t.schema.as_str()).collect();
     source_schemas.dedup();
     let mut seen = HashSet::new();
     source_schemas.retain(|s| seen.insert(*s));
     let mut claimed_targets: HashMap<String, String> = HashMap::new();
     for s in &source_schemas {
-        let wanted = match opts.schema_map.get(*s) {
-            Some(t) => t.clone(),
-            None if *s == "dbo" => "public".to_string(),
-            None => s.to_string(),
+        let from_file = resolved.as_ref().and_then(|r| r.schemas.get(*s));
+        let wanted = match (opts.schema_map.get(*s), from_file) {
+            (Some(a), Some((b, key))) if a != b => {
+                let m = mapping.expect("resolved from the file");
+                return Err(m
+                    .error(key, format!("schema {s} is also mapped to {a:?} (--schema-map); give it one name"))
+                    .into());
+            }
+            (_, Some((t, _))) | (Some(t), None) => t.clone(),
+            (None, None) if *s == "dbo" => "public".to_string(),
+            (None, None) => s.to_string(),
         };
+        if let Some((t, key)) = from_file
+            && t != s
+        {
+            let r = Rename {
+                kind: ObjectKind::Schema,
+                scope: String::new(),
+                source: s.to_string(),
+                target: t.clone(),
+                reason: format!("mapping file: {key}"),
+            };
+            renames.push(r);
+        }
         // Several source schemas may be mapped onto one target on purpose.
         if let Some(t) = claimed_targets.get(&wanted) {
             schema_names.insert(s.to_string(), t.clone());
@@ -162,31 +425,108 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
     schemas.dedup();
 
     // Relation namespace per PostgreSQL schema: tables first, then key/index names.
+    // Per PostgreSQL schema, in source order: the names the mapping file asked for are
+    // claimed first (see `claim_all`).
     let mut relations: HashMap<String, Namespace> = HashMap::new();
-    let mut tables = Vec::with_capacity(db.tables.len());
-    for (index, t) in db.tables.iter().enumerate() {
-        let pg_schema = schema_names[&t.schema].clone();
+    let postgis = opts.postgis != PostgisMode::Off
+        && db.tables.iter().flat_map(|t| &t.columns).any(|c| matches!(c.ty, SqlType::Geography | SqlType::Geometry));
+    if postgis {
+        let public = relations.entry("public".into()).or_default();
+        for n in POSTGIS_PUBLIC_NAMES {
+            public.reserve(n);
+        }
+    }
+    let indexes: Vec<usize> = (0..db.tables.len()).filter(|&i| included(i)).collect();
+    let mut by_schema: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for &i in &indexes {
+        by_schema.entry(schema_names[&db.tables[i].schema].clone()).or_default().push(i);
+    }
+    let mut table_names: HashMap<usize, String> = HashMap::new();
+    for (pg_schema, members) in &by_schema {
         let ns = relations.entry(pg_schema.clone()).or_default();
-        let scope = format!("{}.{}", t.schema, t.name);
-        let name = ns.claim(&t.name, None, ObjectKind::Table, &scope, &mut renames);
+        let items: Vec<(String, Option<String>)> = members
+            .iter()
+            .map(|&i| match resolved.as_ref().and_then(|r| r.tables.get(&i)) {
+                Some((name, key)) => (name.clone(), Some(key.clone())),
+                None => (db.tables[i].name.clone(), None),
+            })
+            .collect();
+        let display = |k: usize| format!("{}.{}", db.tables[members[k]].schema, db.tables[members[k]].name);
+        let label = |k: usize| format!("table {} (in PostgreSQL schema {pg_schema})", display(k));
+        let names = claim_all(ns, &items, ObjectKind::Table, &display, &label, &mut renames, mapping)?;
+        for (k, name) in names.into_iter().enumerate() {
+            if let Some(key) = &items[k].1
+                && name != db.tables[members[k]].name
+            {
+                renames.push(Rename {
+                    kind: ObjectKind::Table,
+                    scope: display(k),
+                    source: db.tables[members[k]].name.clone(),
+                    target: name.clone(),
+                    reason: format!("mapping file: {key}"),
+                });
+            }
+            table_names.insert(members[k], name);
+        }
+    }
+    let mut tables = Vec::with_capacity(indexes.len());
+    for &index in &indexes {
+        let t = &db.tables[index];
         tables.push(TablePlan {
             index,
             source_schema: t.schema.clone(),
             source_name: t.name.clone(),
-            schema: pg_schema,
-            name,
+            schema: schema_names[&t.schema].clone(),
+            name: table_names.remove(&index).expect("claimed"),
             columns: Vec::new(),
         });
     }
 
-    for (tp, t) in tables.iter_mut().zip(&db.tables) {
+    let mut type_overrides = Vec::new();
+    for tp in tables.iter_mut() {
+        let t = &db.tables[tp.index];
         let scope = tp.source_display();
         let mut cols_ns = Namespace::default();
         for sys in SYSTEM_COLUMNS {
             cols_ns.reserve(sys);
         }
-        for c in &t.columns {
-            let (pg_type, note) = match map_type(&c.ty, opts.load_unknown_as_bytea) {
+        // Column names first (the mapping file's before the others), then types.
+        let items: Vec<(String, Option<String>)> = t
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| match resolved.as_ref().and_then(|r| r.columns.get(&(tp.index, ci))) {
+                Some((name, key)) => (name.clone(), Some(key.clone())),
+                None if SYSTEM_COLUMNS.contains(&c.name.as_str()) => (format!("{}_", c.name), None),
+                None => (c.name.clone(), None),
+            })
+            .collect();
+        let scope_of = |_: usize| scope.clone();
+        let label = |ci: usize| format!("column {scope}.{}", t.columns[ci].name);
+        let col_names = claim_all(&mut cols_ns, &items, ObjectKind::Column, &scope_of, &label, &mut renames, mapping)?;
+        for (ci, c) in t.columns.iter().enumerate() {
+            let name = col_names[ci].clone();
+            let wanted = &items[ci].0;
+            if let Some(key) = &items[ci].1 {
+                if name != c.name {
+                    renames.push(Rename {
+                        kind: ObjectKind::Column,
+                        scope: scope.clone(),
+                        source: c.name.clone(),
+                        target: name.clone(),
+                        reason: format!("mapping file: {key}"),
+                    });
+                }
+            } else if *wanted != c.name && name == *wanted {
+                renames.push(Rename {
+                    kind: ObjectKind::Column,
+                    scope: scope.clone(),
+                    source: c.name.clone(),
+                    target: name.clone(),
+                    reason: "PostgreSQL system column name".into(),
+                });
+            }
+            let (pg_type, note) = match map_type_with(&c.ty, opts.load_unknown_as_bytea, postgis) {
                 Ok(x) => x,
                 Err(e) => {
                     unmappable.push(UnmappableColumn {
@@ -197,18 +537,31 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
                     (PgType::Bytea, None)
                 }
             };
-            let wanted =
-                if SYSTEM_COLUMNS.contains(&c.name.as_str()) { format!("{}_", c.name) } else { c.name.clone() };
-            let name = cols_ns.claim(&wanted, None, ObjectKind::Column, &scope, &mut renames);
-            if wanted != c.name && name == wanted {
-                renames.push(Rename {
-                    kind: ObjectKind::Column,
-                    scope: scope.clone(),
-                    source: c.name.clone(),
-                    target: name.clone(),
-                    reason: "PostgreSQL system column name".into(),
-                });
-            }
+            let chosen = resolved
+                .as_ref()
+                .and_then(|r| r.column_types.get(&(tp.index, ci)).or_else(|| r.sql_types.get(&type_key_name(&c.ty))));
+            let pg_type = match chosen {
+                Some((to, key)) => {
+                    let m = mapping.expect("resolved from the file");
+                    let at = format!("{scope}.{}", c.name);
+                    if c.computed.is_some() {
+                        return Err(m
+                            .error(key, format!("{at} is a computed column: its type follows its expression"))
+                            .into());
+                    }
+                    check_override(&c.ty, to).map_err(|cause| m.error(key, format!("{at}: {cause}")))?;
+                    type_overrides.push(TypeOverride {
+                        table: scope.clone(),
+                        column: c.name.clone(),
+                        sql_type: c.ty.sql_name(),
+                        default_type: pg_type.sql(),
+                        pg_type: to.sql(),
+                        key: key.clone(),
+                    });
+                    *to
+                }
+                None => pg_type,
+            };
             let mut identity = None;
             if let Some(id) = c.identity {
                 let range = pg_type.integer_range();
@@ -274,7 +627,8 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
 
     // Key, index and constraint names.
     let mut object_names = Vec::with_capacity(tables.len());
-    for (tp, t) in tables.iter().zip(&db.tables) {
+    for tp in &tables {
+        let t = &db.tables[tp.index];
         let scope = tp.source_display();
         let ns = relations.get_mut(&tp.schema).expect("schema namespace");
         let mut names = BTreeMap::new();
@@ -309,7 +663,28 @@ pub fn plan(db: &Database, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
 
-    Ok(Plan { schemas, tables, renames, untranslated, object_names })
+    let mapping = resolved.map(|r| {
+        let mut outcome = r.outcome;
+        outcome.renamed = renames.iter().filter(|x| x.reason.starts_with("mapping file:")).cloned().collect();
+        outcome.type_overrides = type_overrides;
+        for tp in &tables {
+            for fk in &db.tables[tp.index].foreign_keys {
+                let referenced = db.table(&fk.referenced_schema, &fk.referenced_table).map(|_| ());
+                let kept = tables
+                    .iter()
+                    .any(|x| x.source_schema == fk.referenced_schema && x.source_name == fk.referenced_table);
+                if referenced.is_some() && !kept {
+                    outcome.foreign_keys_left_out.push(ForeignKeyLeftOut {
+                        table: tp.source_display(),
+                        name: fk.name.clone(),
+                        references: format!("{}.{}", fk.referenced_schema, fk.referenced_table),
+                    });
+                }
+            }
+        }
+        outcome
+    });
+    Ok(Plan { schemas, tables, renames, untranslated, object_names, mapping })
 }
 
 #[cfg(test)]
@@ -359,5 +734,45 @@ mod tests {
         assert!(p.renames.iter().any(|r| r.kind == ObjectKind::Schema && r.target == "_pg_stuff"));
         // Deterministic.
         assert_eq!(plan(&db, &opts).unwrap(), p);
+    }
+
+    #[test]
+    fn postgis_names_in_public_are_kept_from_user_tables_only_with_postgis() {
+        use crate::schema::*;
+        let column = |n: &str, ty: SqlType| Column {
+            column_id: 1,
+            name: n.into(),
+            ty,
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        };
+        let db = Database {
+            name: "d".into(),
+            collation: None,
+            tables: vec![
+                Table::heap(1, "dbo", "spatial_ref_sys", vec![column("g", SqlType::Geography)]),
+                Table::heap(2, "dbo", "geometry", vec![column("g", SqlType::Geometry)]),
+                Table::heap(3, "app", "geometry", vec![column("g", SqlType::Geometry)]),
+            ],
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+        };
+        let off = plan(&db, &PlanOptions::default()).unwrap();
+        assert_eq!(off.tables[0].name, "spatial_ref_sys");
+        assert_eq!(off.tables[0].columns[0].pg_type, PgType::Bytea);
+        assert!(!off.needs_postgis());
+        let on = plan(&db, &PlanOptions { postgis: PostgisMode::Auto, ..Default::default() }).unwrap();
+        assert!(on.needs_postgis());
+        assert_eq!(on.tables[0].name, "spatial_ref_sys_2");
+        assert_eq!(on.tables[0].columns[0].pg_type, PgType::Geography);
+        assert_eq!(on.tables[1].name, "geometry_2");
+        assert_eq!(on.tables[1].columns[0].pg_type, PgType::Geometry);
+        // Other schemas do not hold the extension's objects.
+        assert_eq!(on.tables[2].qualified(), r#""app"."geometry""#);
     }
 }

@@ -101,7 +101,8 @@ pub fn post_load_statements(
     let mut out = Vec::new();
     let mut untranslated = Vec::new();
     let nulls_not_distinct = server_version_num >= 150_000;
-    for (ti, (tp, t)) in plan.tables.iter().zip(&db.tables).enumerate() {
+    for (ti, tp) in plan.tables.iter().enumerate() {
+        let t = &db.tables[tp.index];
         let names = &plan.object_names[ti];
         let scope = tp.source_display();
         let qt = tp.qualified();
@@ -220,14 +221,24 @@ pub fn post_load_statements(
     }
 
     // Foreign keys and checks last, once every referenced key exists.
-    for (ti, (tp, t)) in plan.tables.iter().zip(&db.tables).enumerate() {
+    for (ti, tp) in plan.tables.iter().enumerate() {
+        let t = &db.tables[tp.index];
         let names = &plan.object_names[ti];
         let scope = tp.source_display();
         let qt = tp.qualified();
         for fk in &t.foreign_keys {
             let res = (|| -> Result<(String, String), String> {
                 let rt = plan.table(&fk.referenced_schema, &fk.referenced_table).ok_or_else(|| {
-                    format!("referenced table {}.{} is not migrated", fk.referenced_schema, fk.referenced_table)
+                    let excluded = plan
+                        .mapping
+                        .as_ref()
+                        .is_some_and(|m| m.foreign_keys_left_out.iter().any(|x| x.table == scope && x.name == fk.name));
+                    format!(
+                        "referenced table {}.{} is not migrated{}",
+                        fk.referenced_schema,
+                        fk.referenced_table,
+                        if excluded { " (excluded by the mapping file)" } else { "" }
+                    )
                 })?;
                 let cols = fk
                     .columns
@@ -422,7 +433,20 @@ fn index_statement(
         IndexKind::ClusteredColumnstore | IndexKind::NonClusteredColumnstore => {
             return Err("columnstore indexes have no PostgreSQL equivalent".into());
         }
-        IndexKind::Other => return Err("XML, spatial, full-text and hash indexes are not translated".into()),
+        IndexKind::Other => {
+            // SQL Server allows no index on a geography/geometry column but a spatial one,
+            // so an index of a special kind over one column planned as PostGIS is that:
+            // a GiST index, PostGIS's spatial index (its grid settings have no meaning there).
+            if let [ic] = ix.columns.as_slice()
+                && let Some(cp) = tp.column(&ic.name)
+                && cp.pg_type.is_postgis()
+                && !ix.disabled
+            {
+                let sql = format!("CREATE INDEX {} ON {qt} USING gist ({})", quote_ident(name), quote_ident(&cp.name));
+                return Ok((sql, OnFailure::Report));
+            }
+            return Err("XML, spatial, full-text and hash indexes are not translated".into());
+        }
     }
     if ix.disabled {
         return Err("disabled in SQL Server".into());

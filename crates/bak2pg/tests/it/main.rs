@@ -5,8 +5,10 @@
 
 mod archive;
 mod common;
+mod mapping;
 mod safety;
 mod schema;
+mod spatial;
 mod sqlserver_live;
 mod throughput;
 mod tls;
