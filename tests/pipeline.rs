@@ -518,7 +518,8 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
         let total: i64 = c
             .query_one(
                 "SELECT sum((xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint)::bigint \
-                 FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+                 FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'bak2pg') \
+                 AND table_type = 'BASE TABLE'",
                 &[],
             )
             .await
@@ -526,6 +527,19 @@ fn rar_upload_becomes_a_validated_database_through_the_whole_pipeline() {
             .get(0);
         assert_eq!(total as u64, report["migration"]["totals"]["rows"].as_u64().unwrap());
         assert_eq!(total, 8 + 91 + 9 + 49 + 2155 + 830 + 77 + 4 + 3 + 29 + 53, "every oracle row");
+        // The views, created by the load step and counted by the validate step, and every
+        // module's source kept.
+        let objects = report["migration"]["objects"].as_array().expect("objects").clone();
+        let views: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "view").collect();
+        assert_eq!(views.len(), 16);
+        assert!(views.iter().all(|v| v["translated"] == true && v["rows"].as_u64().is_some()), "{views:?}");
+        let subtotals = views.iter().find(|v| v["name"] == "Order Subtotals").expect("Order Subtotals");
+        assert_eq!(subtotals["rows"], 830);
+        let created: i64 =
+            c.query_one("SELECT count(*) FROM pg_views WHERE schemaname = 'public'", &[]).await.unwrap().get(0);
+        assert_eq!(created, 16);
+        let kept: i64 = c.query_one("SELECT count(*) FROM bak2pg.source_objects", &[]).await.unwrap().get(0);
+        assert_eq!(kept as usize, objects.len());
 
         assert_eq!(report["status"], "succeeded");
         assert_eq!(report["migration"]["status"], "passed");

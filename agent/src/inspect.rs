@@ -351,7 +351,10 @@ fn print_text(r: &Report) {
     }
     if !r.modules.is_empty() {
         println!();
-        println!("Programmable objects ({}; not migrated)", r.modules.len());
+        println!(
+            "Programmable objects ({}; migrate creates the views and inline functions it can translate)",
+            r.modules.len()
+        );
         for m in &r.modules {
             println!("  {:<20} {}.{}", m.kind, m.schema, m.name);
         }

@@ -290,12 +290,13 @@ async fn read(ctx: &Ctx) -> Result<(String, ReadOutputs), StepError> {
     let info = source.info();
     let out = ReadOutputs { plan_digest: digest_of(&plan), tables: plan.tables.len(), report, restore };
     let summary = format!(
-        "{} (SQL Server {}), engine {} ({}), {} tables planned, {} objects not migrated",
+        "{} (SQL Server {}), engine {} ({}), {} tables planned, {} views/procedures/functions/triggers, {} other objects not migrated",
         info.database,
         info.sql_version.as_deref().unwrap_or("?"),
         info.engine,
         info.engine_reason,
         out.tables,
+        out.report.objects.len(),
         out.report.not_migrated.len()
     );
     Ok((summary, out))
@@ -417,6 +418,13 @@ async fn validate_step(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> 
     // A table missing from the load's outputs has no source checksum: a mismatch.
     engine::report_validated(&mut report, &back)
         .map_err(|e| StepError::permanent(ErrorCode::ValidationMismatch, e.message))?;
+    // Every created view queried once; its row count goes in the report.
+    bak2pg::objects::step_validate_objects(&opts.target, &load.names.loading, &mut report.objects).await.map_err(
+        |e| match e.kind {
+            bak2pg::ErrorKind::Validation => StepError::permanent(ErrorCode::ValidationMismatch, e.message),
+            _ => migrate_err(e),
+        },
+    )?;
     let summary = format!("{} tables match (row counts and checksums) in {}", back.len(), load.names.loading);
     Ok((summary, ReportOutputs { report }))
 }

@@ -41,6 +41,8 @@ pub mod mapping;
 #[cfg(feature = "engine")]
 pub mod migrate;
 #[cfg(feature = "engine")]
+pub mod objects;
+#[cfg(feature = "engine")]
 pub mod pgvalue;
 #[cfg(feature = "engine")]
 pub mod progress;
@@ -52,6 +54,8 @@ pub mod source;
 pub mod spatial;
 #[cfg(feature = "engine")]
 pub mod target;
+#[cfg(feature = "engine")]
+pub mod translate;
 #[cfg(feature = "engine")]
 pub mod typemap;
 #[cfg(feature = "engine")]

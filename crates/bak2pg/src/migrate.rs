@@ -16,7 +16,8 @@ use crate::checksum::TableChecksum;
 use crate::ddl::{self, OnFailure, Plan, PlanOptions, TablePlan, Untranslated, quote_ident};
 use crate::load::{self, LoadTuning, LoadedTable};
 use crate::report::{
-    ConversionReport, NotMigrated, Report, SpecialColumn, Status, Step, StepTiming, TableReport, TableStatus,
+    ConversionReport, NotMigrated, ObjectReport, Report, SpecialColumn, Status, Step, StepTiming, TableReport,
+    TableStatus,
 };
 use crate::schema::Database;
 use crate::source::Source;
@@ -347,16 +348,26 @@ pub fn report_swap(report: &mut Report, swapped: SwapOutcome) {
     report.warnings.extend(swapped.warnings);
 }
 
-/// Report: the views, procedures and other objects of `db` that are not migrated.
+/// Report: every module of `db` (views, procedures, functions, triggers…) in
+/// [`Report::objects`], not translated until [`load_phase`] creates them (a run that
+/// stops earlier keeps that), and the other objects (synonyms, sequences, types…) as not
+/// migrated.
 pub fn report_objects(report: &mut Report, db: &Database) {
+    report.objects.clear();
     for m in &db.modules {
         let qualified = format!("{}.{}", m.schema, m.name);
         let unreadable = db.unreadable_definitions.iter().find(|u| u.kind == m.kind.as_str() && u.object == qualified);
-        report.not_migrated.push(NotMigrated {
+        report.objects.push(ObjectReport {
             schema: m.schema.clone(),
             name: m.name.clone(),
             kind: m.kind.as_str().to_string(),
-            reason: unreadable.map(|u| format!("its definition in the backup cannot be decoded: {}", u.reason)),
+            target: None,
+            translated: false,
+            reason: Some(match unreadable {
+                Some(u) => format!("its definition in the backup cannot be decoded: {}", u.reason),
+                None => "not created: the run stopped before views were created".into(),
+            }),
+            rows: None,
         });
     }
     for o in &db.other_objects {
@@ -622,13 +633,25 @@ pub async fn load_phase(
         report_loaded(report, plan, &loaded);
         crate::faults::pause("loaded");
         if opts.data_only {
-            // The target's own keys, indexes and constraints came with the copy.
+            // The target's own keys, indexes and constraints came with the copy, and its
+            // own views and functions with them.
             let finish = crate::data_only::finish(&opts.target, names, plan, &saved);
             timed(report, progress, Step::CreateConstraints, finish).await?;
+            for o in &mut report.objects {
+                o.reason = Some("not created: --data-only keeps the target database's own objects".into());
+            }
         } else {
-            let constraints = step_create_constraints(db, plan, &opts.target, names, facts.version_num);
-            let more = timed(report, progress, Step::CreateConstraints, constraints).await?;
+            // Views and inline functions right after the keys (one timed step with them), and
+            // bak2pg.source_objects after the load dropped an empty bak2pg schema.
+            let constraints = async {
+                let more = step_create_constraints(db, plan, &opts.target, names, facts.version_num).await?;
+                let schema_map = &opts.plan.schema_map;
+                let objects = crate::objects::step_create_objects(db, plan, schema_map, &opts.target, names).await?;
+                Ok((more, objects))
+            };
+            let (more, objects) = timed(report, progress, Step::CreateConstraints, constraints).await?;
             report.untranslated.extend(more);
+            report.objects = objects;
         }
         crate::faults::pause("constraints_created");
         Ok(loaded)
@@ -675,6 +698,10 @@ pub async fn validate_phase(
     let read = step_validate(plan, &opts.target, names, opts.tuning.jobs, &sent);
     let checked = match timed(report, progress, Step::Validate, read).await {
         Ok(back) => report_validated(report, &back),
+        Err(e) => Err(e),
+    };
+    let checked = match checked {
+        Ok(()) => crate::objects::step_validate_objects(&opts.target, &names.loading, &mut report.objects).await,
         Err(e) => Err(e),
     };
     match &checked {

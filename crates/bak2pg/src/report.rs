@@ -208,6 +208,30 @@ pub struct NotMigrated {
     pub reason: Option<String>,
 }
 
+/// A view, procedure, function, trigger or other module of the source database, and
+/// whether it was created in PostgreSQL (see [`crate::translate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectReport {
+    /// Source schema.
+    pub schema: String,
+    /// Source name.
+    pub name: String,
+    /// `view`, `inline_table_function`, `procedure`, `scalar_function`, `trigger`, …
+    pub kind: String,
+    /// The PostgreSQL object created (`"schema"."name"`), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// True when created in PostgreSQL.
+    pub translated: bool,
+    /// Why not (the construct and its line and column, PostgreSQL's message with its
+    /// SQLSTATE, the view it depends on…); `None` when created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For a created view: its row count, read by the validate step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+}
+
 /// Time spent in one step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepTiming {
@@ -317,8 +341,12 @@ pub struct Report {
     pub conversions: Vec<ConversionReport>,
     /// Columns loaded as raw bytes or text by design.
     pub special_columns: Vec<SpecialColumn>,
-    /// Views, procedures, functions, triggers and other objects not migrated.
+    /// Objects not migrated that are not modules (synonyms, sequences, types…); modules
+    /// are in [`Report::objects`].
     pub not_migrated: Vec<NotMigrated>,
+    /// Every module (view, procedure, function, trigger…): translated or not, and why.
+    #[serde(default)]
+    pub objects: Vec<ObjectReport>,
     /// Defaults, checks, filters, computed columns, indexes and keys not (fully) translated.
     pub untranslated: Vec<Untranslated>,
     /// Identifiers renamed.
@@ -360,6 +388,7 @@ impl Report {
             conversions: Vec::new(),
             special_columns: Vec::new(),
             not_migrated: Vec::new(),
+            objects: Vec::new(),
             untranslated: Vec::new(),
             renamed: Vec::new(),
             collations: Vec::new(),
@@ -368,6 +397,21 @@ impl Report {
             data_only: false,
             warnings: Vec::new(),
         }
+    }
+
+    /// Per module kind (`view`, `procedure`…, sorted): how many were translated (created
+    /// in PostgreSQL) and how many not, from [`Report::objects`].
+    pub fn object_counts(&self) -> std::collections::BTreeMap<String, (usize, usize)> {
+        let mut counts = std::collections::BTreeMap::new();
+        for o in &self.objects {
+            let e: &mut (usize, usize) = counts.entry(o.kind.clone()).or_default();
+            if o.translated {
+                e.0 += 1;
+            } else {
+                e.1 += 1;
+            }
+        }
+        counts
     }
 
     /// Recomputes [`Report::totals`] from the tables.
@@ -483,6 +527,24 @@ impl Report {
                     None => writeln!(s, "    {}.{} ({}): {:?}", c.table, c.column, c.sql_type, c.note),
                 }
                 .ok();
+            }
+        }
+        if !self.objects.is_empty() {
+            let counts: Vec<String> =
+                self.object_counts().iter().map(|(k, (yes, no))| format!("{k} {yes} translated, {no} not")).collect();
+            let _ = writeln!(s, "  views, procedures, functions, triggers: {}", counts.join("; "));
+            for o in &self.objects {
+                match (&o.reason, o.rows) {
+                    (None, Some(n)) => {
+                        let _ = writeln!(s, "    {} {}.{}: created, {n} rows", o.kind, o.schema, o.name);
+                    }
+                    (None, None) => {
+                        let _ = writeln!(s, "    {} {}.{}: created", o.kind, o.schema, o.name);
+                    }
+                    (Some(r), _) => {
+                        let _ = writeln!(s, "    {} {}.{}: not translated: {r}", o.kind, o.schema, o.name);
+                    }
+                }
             }
         }
         if !self.not_migrated.is_empty() {

@@ -14,3 +14,4 @@ mod sqlserver_live;
 mod throughput;
 mod tls;
 mod types;
+mod views;
