@@ -11,7 +11,7 @@
 # /usr/lib/postgresql/*/bin, and PostGIS for that server's major version
 # (postgresql-<major>-postgis-3, for the spatial tests) when its extension files are
 # missing; both only when missing, so a second start installs nothing. Without root, or
-# if the PostGIS install fails, it says so and the PostGIS tests skip, saying why.
+# if the PostGIS install fails, it says so and the PostGIS tests fail, saying why.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres OS
 # user and commands run through runuser.
 # Trust authentication, 127.0.0.1 only, a free port: for tests, never for data.
@@ -49,14 +49,14 @@ _pg_main() {
         [ -f "/usr/share/postgresql/$major/extension/postgis.control" ] && return 0
         pkg="postgresql-$major-postgis-3"
         if [ "$(id -u)" != 0 ]; then
-            _pg_log "no PostGIS for PostgreSQL $major (root is needed to apt-get install $pkg): the PostGIS tests will skip"
+            _pg_log "no PostGIS for PostgreSQL $major (root is needed to apt-get install $pkg): the PostGIS tests will fail"
             return 0
         fi
         _pg_log "installing Debian's $pkg (PostGIS, for the spatial tests)"
         if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2; then
             DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
                 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2 \
-                || _pg_log "could not install $pkg: the PostGIS tests will skip"
+                || _pg_log "could not install $pkg: the PostGIS tests will fail"
         fi
     }
 

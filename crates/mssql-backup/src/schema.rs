@@ -177,6 +177,24 @@ pub struct Table {
     pub row_count_hint: Option<u64>,
 }
 
+impl Column {
+    /// A nullable column `name` of type `ty` and nothing else (no identity, default,
+    /// computation; `column_id` 0). What tests and generated sources start from.
+    pub fn plain(name: &str, ty: SqlType) -> Column {
+        Column {
+            column_id: 0,
+            name: name.into(),
+            ty,
+            nullable: true,
+            identity: None,
+            computed: None,
+            default: None,
+            rowguidcol: false,
+            sparse: false,
+        }
+    }
+}
+
 impl Table {
     /// A table with `columns` and nothing else: no keys, indexes or constraints, stored as
     /// one uncompressed heap partition, no row estimate. What tests and generated sources
@@ -251,6 +269,22 @@ pub enum Compression {
     Columnstore,
     /// Columnstore archive.
     ColumnstoreArchive,
+}
+
+impl Database {
+    /// A database holding `tables` and nothing else (no modules, other objects or
+    /// descriptions, no default collation). What tests and generated sources start from.
+    pub fn of_tables(name: &str, tables: Vec<Table>) -> Database {
+        Database {
+            name: name.into(),
+            collation: None,
+            tables,
+            modules: vec![],
+            other_objects: vec![],
+            unreadable_definitions: vec![],
+            descriptions: vec![],
+        }
+    }
 }
 
 /// A table column.

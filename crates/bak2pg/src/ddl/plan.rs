@@ -799,32 +799,17 @@ mod tests {
     fn collisions_after_mapping_and_truncation_are_renamed() {
         use crate::schema::*;
         let coll = mssql_backup::Collation { id: 0, name: None, code_page: 1252 };
-        let column = |n: &str| Column {
-            column_id: 1,
-            name: n.into(),
-            ty: SqlType::VarChar { len: Some(5), collation: coll.clone() },
-            nullable: true,
-            identity: None,
-            computed: None,
-            default: None,
-            rowguidcol: false,
-            sparse: false,
-        };
+        let column = |n: &str| Column::plain(n, SqlType::VarChar { len: Some(5), collation: coll.clone() });
         let long = "t".repeat(70);
         let table = |schema: &str, name: &str, cols: Vec<Column>| Table::heap(1, schema, name, cols);
-        let db = Database {
-            name: "d".into(),
-            collation: None,
-            tables: vec![
+        let db = Database::of_tables(
+            "d",
+            vec![
                 table("dbo", "T", vec![column(&long), column(&format!("{long}x"))]),
                 table("app", "T", vec![column("a")]),
                 table("pg_stuff", "U", vec![column("a")]),
             ],
-            modules: vec![],
-            other_objects: vec![],
-            unreadable_definitions: vec![],
-            descriptions: vec![],
-        };
+        );
         let mut opts = PlanOptions::default();
         opts.schema_map.insert("app".into(), "public".into());
         let p = plan(&db, &opts).unwrap();
@@ -843,30 +828,15 @@ mod tests {
     #[test]
     fn postgis_names_in_public_are_kept_from_user_tables_only_with_postgis() {
         use crate::schema::*;
-        let column = |n: &str, ty: SqlType| Column {
-            column_id: 1,
-            name: n.into(),
-            ty,
-            nullable: true,
-            identity: None,
-            computed: None,
-            default: None,
-            rowguidcol: false,
-            sparse: false,
-        };
-        let db = Database {
-            name: "d".into(),
-            collation: None,
-            tables: vec![
+        let column = Column::plain;
+        let db = Database::of_tables(
+            "d",
+            vec![
                 Table::heap(1, "dbo", "spatial_ref_sys", vec![column("g", SqlType::Geography)]),
                 Table::heap(2, "dbo", "geometry", vec![column("g", SqlType::Geometry)]),
                 Table::heap(3, "app", "geometry", vec![column("g", SqlType::Geometry)]),
             ],
-            modules: vec![],
-            other_objects: vec![],
-            unreadable_definitions: vec![],
-            descriptions: vec![],
-        };
+        );
         let off = plan(&db, &PlanOptions::default()).unwrap();
         assert_eq!(off.tables[0].name, "spatial_ref_sys");
         assert_eq!(off.tables[0].columns[0].pg_type, PgType::Bytea);
@@ -885,17 +855,7 @@ mod tests {
     fn case_insensitive_collations_per_column() {
         use crate::schema::*;
         let coll = |id: u32| mssql_backup::Collation::from_id(id).unwrap();
-        let column = |n: &str, ty: SqlType| Column {
-            column_id: 1,
-            name: n.into(),
-            ty,
-            nullable: true,
-            identity: None,
-            computed: None,
-            default: None,
-            rowguidcol: false,
-            sparse: false,
-        };
+        let column = Column::plain;
         let t = Table::heap(
             1,
             "dbo",
@@ -911,15 +871,7 @@ mod tests {
                 column("n", SqlType::Int),
             ],
         );
-        let db = Database {
-            name: "d".into(),
-            collation: None,
-            tables: vec![t],
-            modules: vec![],
-            other_objects: vec![],
-            unreadable_definitions: vec![],
-            descriptions: vec![],
-        };
+        let db = Database::of_tables("d", vec![t]);
         let off = plan(&db, &PlanOptions::default()).unwrap();
         assert!(off.collations.is_empty() && off.tables[0].columns.iter().all(|c| c.collation.is_none()));
         assert!(!super::super::create_table_statement(&off.tables[0]).contains("COLLATE"));
@@ -949,32 +901,11 @@ mod tests {
     fn descriptions_become_comments_or_are_listed() {
         use crate::schema::*;
         use mssql_backup::schema::{Description, DescriptionTarget};
-        let mut t = Table::heap(
-            1,
-            "dbo",
-            "T",
-            vec![Column {
-                column_id: 1,
-                name: "xmin".into(),
-                ty: SqlType::Int,
-                nullable: true,
-                identity: None,
-                computed: None,
-                default: None,
-                rowguidcol: false,
-                sparse: false,
-            }],
-        );
+        let mut t = Table::heap(1, "dbo", "T", vec![Column::plain("xmin", SqlType::Int)]);
         t.row_count_hint = None;
         let tt = || DescriptionTarget::Table { schema: "dbo".into(), table: "T".into() };
         let col = |c: &str| DescriptionTarget::Column { schema: "dbo".into(), table: "T".into(), column: c.into() };
         let db = Database {
-            name: "d".into(),
-            collation: None,
-            tables: vec![t],
-            modules: vec![],
-            other_objects: vec![],
-            unreadable_definitions: vec![],
             descriptions: vec![
                 Description { target: tt(), text: Ok(r"It's a C:\path".into()) },
                 Description { target: col("xmin"), text: Ok("renamed\0column".into()) },
@@ -985,6 +916,7 @@ mod tests {
                     text: Ok("v".into()),
                 },
             ],
+            ..Database::of_tables("d", vec![t])
         };
         let p = plan(&db, &PlanOptions::default()).unwrap();
         assert_eq!(

@@ -320,17 +320,7 @@ mod tests {
     use mssql_backup::{Collation, SqlType};
 
     fn col(name: &str, ty: SqlType) -> SrcColumn {
-        SrcColumn {
-            column_id: 0,
-            name: name.into(),
-            ty,
-            nullable: true,
-            identity: None,
-            computed: None,
-            default: None,
-            rowguidcol: false,
-            sparse: false,
-        }
+        SrcColumn::plain(name, ty)
     }
 
     fn nvarchar_collation() -> Collation {
@@ -376,15 +366,7 @@ mod tests {
                 parent: None,
             });
         }
-        Database {
-            name: "t".into(),
-            collation: None,
-            tables: vec![orders],
-            modules,
-            other_objects: vec![],
-            unreadable_definitions: vec![],
-            descriptions: vec![],
-        }
+        Database { modules, ..Database::of_tables("t", vec![orders]) }
     }
 
     /// The SELECT printed for a one-view database, or the reason.

@@ -870,17 +870,7 @@ mod tests {
     }
 
     fn col(name: &str, ty: SqlType) -> Column {
-        Column {
-            column_id: 0,
-            name: name.into(),
-            ty,
-            nullable: true,
-            identity: None,
-            computed: None,
-            default: None,
-            rowguidcol: false,
-            sparse: false,
-        }
+        Column::plain(name, ty)
     }
 
     fn table(columns: Vec<Column>) -> Table {

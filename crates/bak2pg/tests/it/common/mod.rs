@@ -66,17 +66,7 @@ pub fn coll() -> Collation {
 static NEXT_ID: AtomicI32 = AtomicI32::new(1000);
 
 pub fn col(name: &str, ty: SqlType) -> Column {
-    Column {
-        column_id: 0,
-        name: name.into(),
-        ty,
-        nullable: true,
-        identity: None,
-        computed: None,
-        default: None,
-        rowguidcol: false,
-        sparse: false,
-    }
+    Column::plain(name, ty)
 }
 
 pub fn not_null(mut c: Column) -> Column {
@@ -111,15 +101,7 @@ pub fn table(schema: &str, name: &str, mut columns: Vec<Column>) -> Table {
 }
 
 pub fn database(name: &str, tables: Vec<Table>) -> Database {
-    Database {
-        name: name.into(),
-        collation: Some(coll()),
-        tables,
-        modules: vec![],
-        other_objects: vec![],
-        unreadable_definitions: vec![],
-        descriptions: vec![],
-    }
+    Database { collation: Some(coll()), ..Database::of_tables(name, tables) }
 }
 
 /// An in-memory source: a database and the rows of each table (same order as
