@@ -433,6 +433,40 @@ fn scenario<F: std::future::Future<Output = ()>>(f: impl FnOnce(Names, Aws) -> F
     });
 }
 
+/// Starts a new execution resuming `exec` at `step` (what a console Redrive does; moto has
+/// none), named `<exec>-<suffix>`; returns its name.
+async fn resume(n: &Names, a: &Aws, exec: &str, step: bak2pg::job::StepName, suffix: &str) -> String {
+    let arn = format!("{}:{exec}", n.state_machine_arn.replace(":stateMachine:", ":execution:"));
+    let first = a.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+    let mut input: PipelineInput = serde_json::from_str(first.input.as_deref().unwrap()).unwrap();
+    input.resume = Some(bak2pg::job::Resume { execution: exec.to_string(), step });
+    let again = format!("{}-{suffix}", &exec[..exec.len().min(70)]);
+    a.sfn
+        .start_execution()
+        .state_machine_arn(&n.state_machine_arn)
+        .name(&again)
+        .input(serde_json::to_string(&input).unwrap())
+        .send()
+        .await
+        .unwrap();
+    again
+}
+
+/// The shim's configuration of emulated workers `ids`, tagged for this stack, each with
+/// its own (emptied) work root under `.moto/pool/`.
+fn pool_workers<S: AsRef<str>>(ids: &[S]) -> serde_json::Map<String, Value> {
+    let mut workers = serde_json::Map::new();
+    for id in ids.iter().map(AsRef::as_ref) {
+        let root = repo().join(".moto/pool").join(id);
+        let _ = std::fs::remove_dir_all(&root);
+        workers.insert(
+            id.to_string(),
+            json!({"tags": {"bak2pg:worker": "test"}, "env": {"BAK2PG_WORK_ROOT": root.display().to_string()}}),
+        );
+    }
+    workers
+}
+
 async fn dlq_messages(n: &Names, a: &Aws) -> Vec<FailureMessage> {
     drain(a, &n.dlq).await.iter().map(|m| serde_json::from_str(m.body().unwrap()).expect("a failure message")).collect()
 }
@@ -696,19 +730,7 @@ fn a_permanently_failed_step_is_resumed_after_the_fix_and_completes() {
 
         // The operator removes the cause and resumes at the failed step.
         m.batch_execute("DROP DATABASE redrive__loading").await.unwrap();
-        let arn = format!("{}:{exec}", n.state_machine_arn.replace(":stateMachine:", ":execution:"));
-        let first = a.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
-        let mut input: PipelineInput = serde_json::from_str(first.input.as_deref().unwrap()).unwrap();
-        input.resume = Some(bak2pg::job::Resume { execution: exec.clone(), step: bak2pg::job::StepName::Load });
-        let again = format!("{}-resume", &exec[..exec.len().min(70)]);
-        a.sfn
-            .start_execution()
-            .state_machine_arn(&n.state_machine_arn)
-            .name(&again)
-            .input(serde_json::to_string(&input).unwrap())
-            .send()
-            .await
-            .unwrap();
+        let again = resume(&n, &a, &exec, bak2pg::job::StepName::Load, "resume").await;
         let status = wait_execution(&n, &a, &again, Duration::from_secs(600)).await;
         assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
         // fetch and read ran once, for the first execution; load twice; the rest once.
@@ -950,15 +972,7 @@ fn fifty_uploads_within_a_minute_spread_over_a_pool_of_three_workers() {
         let pool: Vec<String> = (1..=3).map(|i| format!("i-0pool{i:012}")).collect();
         // Three workers on this machine, each with its own work folders and slots; the
         // configuration names the pool by its tag instead of one instance.
-        let mut workers = serde_json::Map::new();
-        for id in &pool {
-            let root = repo().join(".moto/pool").join(id);
-            let _ = std::fs::remove_dir_all(&root);
-            workers.insert(
-                id.clone(),
-                json!({"tags": {"bak2pg:worker": "test"}, "env": {"BAK2PG_WORK_ROOT": root.display().to_string()}}),
-            );
-        }
+        let mut workers = pool_workers(&pool);
         // A worker tagged for another stack and one whose SSM agent is offline: never chosen.
         workers.insert("i-0otherstack0000".into(), json!({"tags": {"bak2pg:worker": "other"}}));
         workers.insert("i-0offline0000000".into(), json!({"tags": {"bak2pg:worker": "test"}, "online": false}));
@@ -1052,19 +1066,7 @@ fn fifty_uploads_within_a_minute_spread_over_a_pool_of_three_workers() {
         workers[&first_worker]["online"] = json!(false);
         let (status, _) = http_post(&format!("{}/_shim/config", n.shim), &json!({"workers": workers})).await;
         assert_eq!(status, 200);
-        let arn = format!("{}:{exec}", n.state_machine_arn.replace(":stateMachine:", ":execution:"));
-        let first = a.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
-        let mut input: PipelineInput = serde_json::from_str(first.input.as_deref().unwrap()).unwrap();
-        input.resume = Some(bak2pg::job::Resume { execution: exec.clone(), step: bak2pg::job::StepName::Validate });
-        let again = format!("{}-moved", &exec[..exec.len().min(70)]);
-        a.sfn
-            .start_execution()
-            .state_machine_arn(&n.state_machine_arn)
-            .name(&again)
-            .input(serde_json::to_string(&input).unwrap())
-            .send()
-            .await
-            .unwrap();
+        let again = resume(&n, &a, &exec, bak2pg::job::StepName::Validate, "moved").await;
         let status = wait_execution(&n, &a, &again, Duration::from_secs(600)).await;
         assert_eq!(status, ExecutionStatus::Succeeded, "{:?}", dlq_messages(&n, &a).await);
         let cmds = commands(&n).await;
@@ -1085,15 +1087,7 @@ fn fifty_uploads_within_a_minute_spread_over_a_pool_of_three_workers() {
 fn an_execution_whose_worker_is_terminated_starts_over_on_another() {
     scenario(|n, a| async move {
         let pool = ["i-0lost0000000001", "i-0lost0000000002"];
-        let mut workers = serde_json::Map::new();
-        for id in pool {
-            let root = repo().join(".moto/pool").join(id);
-            let _ = std::fs::remove_dir_all(&root);
-            workers.insert(
-                id.into(),
-                json!({"tags": {"bak2pg:worker": "test"}, "env": {"BAK2PG_WORK_ROOT": root.display().to_string()}}),
-            );
-        }
+        let workers = pool_workers(&pool);
         let config = json!({"workers": workers, "lose_worker": "lostworker"});
         let (status, _) = http_post(&format!("{}/_shim/config", n.shim), &config).await;
         assert_eq!(status, 200);
