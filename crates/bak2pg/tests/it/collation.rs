@@ -127,29 +127,6 @@ async fn without_the_option_postgresql_compares_bytes() {
     reset(name).await;
 }
 
-fn parent_child(name: &str, child_code: &str) -> Arc<MemSource> {
-    // SQL_Latin1_General_CP1_CI_AS, as the catalog stores it.
-    let ci = mssql_backup::Collation::from_id(0x3400_D008).unwrap();
-    let code = |n: &str| not_null(col(n, SqlType::VarChar { len: Some(10), collation: ci.clone() }));
-    let mut parent = table("dbo", "P", vec![code("code")]);
-    parent.primary_key = Some(key("PK_P", &["code"]));
-    let mut child = table("dbo", "C", vec![not_null(col("id", SqlType::Int)), code("code")]);
-    child.foreign_keys.push(ForeignKey {
-        name: "FK_C_P".into(),
-        columns: vec!["code".into()],
-        referenced_schema: "dbo".into(),
-        referenced_table: "P".into(),
-        referenced_columns: vec!["code".into()],
-        on_delete: FkAction::NoAction,
-        on_update: FkAction::NoAction,
-        disabled: false,
-        not_trusted: false,
-    });
-    let rows =
-        vec![vec![vec![Value::String("ABC".into())]], vec![vec![Value::Int(1), Value::String(child_code.into())]]];
-    MemSource::new(database(name, vec![parent, child]), rows)
-}
-
 /// A trusted foreign key 'abc' → 'ABC' holds under the ICU collation as in SQL Server;
 /// 'abc  ' (trailing spaces, which SQL Server pads and ICU does not) is still created NOT
 /// VALID and reported, the violators' query running over the nondeterministic columns.

@@ -506,25 +506,7 @@ async fn a_trusted_constraint_the_rows_break_fails_the_run() {
 async fn a_string_key_equal_under_sql_servers_rules_is_not_a_violation() {
     let name = "t_cikey";
     reset(name).await;
-    // SQL_Latin1_General_CP1_CI_AS, as the catalog stores it.
-    let ci = mssql_backup::Collation { id: 0x3400_D008, name: None, code_page: 1252 };
-    let code = |n: &str| not_null(col(n, SqlType::VarChar { len: Some(10), collation: ci.clone() }));
-    let mut parent = table("dbo", "P", vec![code("code")]);
-    parent.primary_key = Some(key("PK_P", &["code"]));
-    let mut child = table("dbo", "C", vec![not_null(col("id", SqlType::Int)), code("code")]);
-    child.foreign_keys.push(ForeignKey {
-        name: "FK_C_P".into(),
-        columns: vec!["code".into()],
-        referenced_schema: "dbo".into(),
-        referenced_table: "P".into(),
-        referenced_columns: vec!["code".into()],
-        on_delete: FkAction::NoAction,
-        on_update: FkAction::NoAction,
-        disabled: false,
-        not_trusted: false,
-    });
-    let rows = vec![vec![vec![Value::String("ABC".into())]], vec![vec![Value::Int(1), Value::String("abc  ".into())]]];
-    let source = MemSource::new(database(name, vec![parent, child]), rows);
+    let source = parent_child(name, "abc  ");
     let report = bak2pg::migrate(source, &options(name), &NoProgress).await.unwrap_or_else(|e| panic!("{e}"));
     let fk = report.untranslated.iter().find(|u| u.object == "FK_C_P").expect("FK_C_P listed");
     assert_eq!(fk.action, "created NOT VALID (existing rows were not checked)");

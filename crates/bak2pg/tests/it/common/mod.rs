@@ -217,3 +217,29 @@ pub async fn fingerprint(db: &str) -> String {
     }
     out
 }
+
+/// A parent `dbo.P(code)` holding `'ABC'` and a child `dbo.C(id, code)` holding
+/// `(1, child_code)` with a trusted foreign key to it, the codes `varchar(10)` under
+/// SQL_Latin1_General_CP1_CI_AS (as the catalog stores it): a key SQL Server held under
+/// its comparison rules.
+pub fn parent_child(name: &str, child_code: &str) -> Arc<MemSource> {
+    let ci = mssql_backup::Collation::from_id(0x3400_D008).unwrap();
+    let code = |n: &str| not_null(col(n, SqlType::VarChar { len: Some(10), collation: ci.clone() }));
+    let mut parent = table("dbo", "P", vec![code("code")]);
+    parent.primary_key = Some(key("PK_P", &["code"]));
+    let mut child = table("dbo", "C", vec![not_null(col("id", SqlType::Int)), code("code")]);
+    child.foreign_keys.push(ForeignKey {
+        name: "FK_C_P".into(),
+        columns: vec!["code".into()],
+        referenced_schema: "dbo".into(),
+        referenced_table: "P".into(),
+        referenced_columns: vec!["code".into()],
+        on_delete: FkAction::NoAction,
+        on_update: FkAction::NoAction,
+        disabled: false,
+        not_trusted: false,
+    });
+    let rows =
+        vec![vec![vec![Value::String("ABC".into())]], vec![vec![Value::Int(1), Value::String(child_code.into())]]];
+    MemSource::new(database(name, vec![parent, child]), rows)
+}
