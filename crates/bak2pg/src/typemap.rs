@@ -616,6 +616,11 @@ fn rescale(mantissa: i128, from: u8, to: u8) -> Result<i128, ConvertError> {
     }
 }
 
+/// An integer as `numeric` of `scale` (a mapping file's override of an integer column).
+fn numeric_of(m: i128, scale: u8) -> Result<PgValue<'static>, ConvertError> {
+    Ok(PgValue::Numeric { mantissa: rescale(m, 0, scale)?, scale })
+}
+
 /// Converts one source value for a column of PostgreSQL type `target`, counting lossy
 /// conversions into `c`.
 ///
@@ -657,16 +662,10 @@ pub fn convert<'a>(v: &'a Value, target: &PgType, c: &mut ColumnConversions) -> 
         (PgType::BigInt, Value::TinyInt(x)) => ok(PgValue::Int8(i64::from(*x))),
         (PgType::BigInt, Value::SmallInt(x)) => ok(PgValue::Int8(i64::from(*x))),
         (PgType::BigInt, Value::Int(x)) => ok(PgValue::Int8(i64::from(*x))),
-        (PgType::Numeric { scale, .. }, Value::TinyInt(_) | Value::SmallInt(_) | Value::Int(_) | Value::BigInt(_)) => {
-            let m: i128 = match v {
-                Value::TinyInt(x) => (*x).into(),
-                Value::SmallInt(x) => (*x).into(),
-                Value::Int(x) => (*x).into(),
-                Value::BigInt(x) => (*x).into(),
-                _ => unreachable!("matched above"),
-            };
-            ok(PgValue::Numeric { mantissa: rescale(m, 0, *scale)?, scale: *scale })
-        }
+        (PgType::Numeric { scale, .. }, Value::TinyInt(x)) => ok(numeric_of(i128::from(*x), *scale)?),
+        (PgType::Numeric { scale, .. }, Value::SmallInt(x)) => ok(numeric_of(i128::from(*x), *scale)?),
+        (PgType::Numeric { scale, .. }, Value::Int(x)) => ok(numeric_of(i128::from(*x), *scale)?),
+        (PgType::Numeric { scale, .. }, Value::BigInt(x)) => ok(numeric_of(i128::from(*x), *scale)?),
         (PgType::Real, Value::Real(x)) => ok(PgValue::Float4(*x)),
         (PgType::Double, Value::Float(x)) => ok(PgValue::Float8(*x)),
         (PgType::Double, Value::Real(x)) => ok(PgValue::Float8(*x as f64)),
