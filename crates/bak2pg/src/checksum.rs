@@ -2,12 +2,16 @@
 //! unambiguous framing, combined per table independently of row order.
 //!
 //! The same numbers are computed on both sides: from the converted source values (what
-//! PostgreSQL should hold, [`canonical`]) and from the table read back from PostgreSQL as
-//! `column::text` ([`canonical_from_pg_text`]). The canonical form is, by design, the
-//! text PostgreSQL itself prints for the value under the session settings fixed by
+//! PostgreSQL should hold, [`canonical`]) and from what PostgreSQL holds, either by the
+//! server itself (one aggregate query per table over the same row text, see
+//! [`crate::validate`]) or from the table read back as `column::text`
+//! ([`canonical_from_pg_text`]). The canonical form is, by design, the text PostgreSQL
+//! itself prints for the value under the session settings fixed by
 //! [`crate::validate::SESSION_SETTINGS`] (`DateStyle = ISO, YMD`, `TimeZone = UTC`,
-//! `extra_float_digits = 1`, `bytea_output = hex`), so that PostgreSQL's own rendering
-//! checks our binary encoders (an encoder bug cannot cancel out against a decoder of ours).
+//! `bytea_output = hex`), so that PostgreSQL's own rendering checks our binary encoders
+//! (an encoder bug cannot cancel out against a decoder of ours). Floats are the exception:
+//! PostgreSQL's shortest float text switches between notations, so they are compared by
+//! their bits, rendered by PostgreSQL's own `float4send`/`float8send`.
 //!
 //! # Canonical text form
 //! | PostgreSQL type | form |
@@ -15,7 +19,7 @@
 //! | `boolean` | `true` / `false` |
 //! | `smallint`, `integer`, `bigint` | decimal, `-` for negatives, no leading zeros |
 //! | `numeric(p,s)` | `-`? integer part (at least `0`), then `.` and exactly `s` digits when `s > 0` (`0.50`, `-12.3400`) |
-//! | `real`, `double precision` | shortest round-trip digits in Rust's `{:e}` form for the type's width (`1.5e0`, `-0e0`, `1e300`); `NaN`, `Infinity`, `-Infinity`. PostgreSQL's text is parsed back to the float and re-printed this way, because its own shortest form switches between fixed and exponent notation. |
+//! | `real`, `double precision` | the IEEE 754 bits, big-endian, as `bytea` text (`\x3ff8000000000000` for 1.5): what `float8send(col)::text` (`float4send` for `real`) prints |
 //! | `text`, `varchar` | the UTF-8 text |
 //! | `char(n)` | the text without trailing blanks (U+0020), as PostgreSQL's `bpchar::text` gives it: blanks are not significant in `char(n)` on either system |
 //! | `bytea` | `\x` and lower-case hex (`\x` alone when empty) |
@@ -28,16 +32,20 @@
 //! | PostGIS `geography`, `geometry` | the EWKB as `bytea` text (`\x` and lower-case hex), little-endian; read back as `ST_AsEWKB(col::geometry, 'NDR')::text` (see [`crate::validate`]), so PostGIS itself renders what it holds: a changed coordinate, SRID or structure changes the text |
 //!
 //! # Framing and combination
-//! A row is the concatenation, for each compared column in order, of either the byte
-//! `0x00` (NULL) or the byte `0x01`, the canonical text's length in bytes as a
-//! little-endian `u64`, and the text. The row hash is XXH3-128 of that. A table's checksum
-//! is the row count and the sum of its row hashes modulo 2^128: order-independent, and
-//! duplicate rows count twice (unlike XOR).
+//! A row's text is, for each compared column in order, separated by `,`: nothing for
+//! NULL; for the free-text types (`text`, `varchar`, `char`, `xml`, see [`is_free_text`])
+//! the text's length in bytes in decimal, `:`, and the text; for every other type its
+//! canonical text, which is never empty and never holds a `,` (so NULL, the empty string
+//! and a comma inside a text cannot be confused). The row hash is PostgreSQL's
+//! `hashtextextended(row_text, 0)` ([`crate::pghash`]), a signed 64-bit number; a
+//! table's checksum is the row count and the exact sum of its row hashes (kept modulo
+//! 2^128, which the sum of fewer than 2^64 rows never reaches): order-independent, and
+//! duplicate rows count twice (unlike XOR). The server computes the same sum with
+//! `sum(hashtextextended(…))`.
 
 use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_128;
 
 use crate::pgvalue::{PgType, PgValue, USECS_PER_DAY};
 
@@ -147,23 +155,14 @@ pub fn timestamp_text(us: i64, tz: bool) -> String {
     String::from_utf8(v).expect("ASCII")
 }
 
-/// Appends a float's canonical text: written into `out` directly, no `String` per value.
-fn write_float<T: std::fmt::LowerExp + Copy>(out: &mut Vec<u8>, x: T, nan: bool, inf: Option<bool>) {
-    if nan {
-        out.extend_from_slice(b"NaN");
-    } else if let Some(neg) = inf {
-        out.extend_from_slice(if neg { b"-Infinity" } else { b"Infinity" });
-    } else {
-        let _ = write!(out, "{x:e}");
+/// Appends `\x` and the lower-case hex of `bytes`.
+fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(2 + bytes.len() * 2);
+    out.extend_from_slice(b"\\x");
+    for byte in bytes {
+        out.push(HEX[(byte >> 4) as usize]);
+        out.push(HEX[(byte & 15) as usize]);
     }
-}
-
-fn write_f64(out: &mut Vec<u8>, x: f64) {
-    write_float(out, x, x.is_nan(), x.is_infinite().then_some(x < 0.0));
-}
-
-fn write_f32(out: &mut Vec<u8>, x: f32) {
-    write_float(out, x, x.is_nan(), x.is_infinite().then_some(x < 0.0));
 }
 
 /// The canonical text of a `numeric` `mantissa / 10^scale`, with exactly `scale` decimals.
@@ -185,8 +184,8 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
         PgValue::Int2(x) => write_i64(out, i64::from(*x)),
         PgValue::Int4(x) => write_i64(out, i64::from(*x)),
         PgValue::Int8(x) => write_i64(out, *x),
-        PgValue::Float4(x) => write_f32(out, *x),
-        PgValue::Float8(x) => write_f64(out, *x),
+        PgValue::Float4(x) => write_hex(out, &x.to_be_bytes()),
+        PgValue::Float8(x) => write_hex(out, &x.to_be_bytes()),
         PgValue::Numeric { mantissa, scale } => {
             let abs = mantissa.unsigned_abs();
             if *mantissa < 0 {
@@ -213,14 +212,7 @@ pub fn canonical_value(v: &PgValue<'_>, out: &mut Vec<u8>) {
         }
         PgValue::Text(s) => out.extend_from_slice(s.as_bytes()),
         PgValue::Xml(s) => out.extend_from_slice(s.as_bytes()),
-        PgValue::Bytea(b) | PgValue::Ewkb(b) => {
-            out.reserve(2 + b.len() * 2);
-            out.extend_from_slice(b"\\x");
-            for byte in b.iter() {
-                out.push(HEX[(byte >> 4) as usize]);
-                out.push(HEX[(byte & 15) as usize]);
-            }
-        }
+        PgValue::Bytea(b) | PgValue::Ewkb(b) => write_hex(out, b),
         PgValue::Uuid(u) => {
             for (i, byte) in u.iter().enumerate() {
                 if matches!(i, 4 | 6 | 8 | 10) {
@@ -262,36 +254,49 @@ pub struct UnexpectedText {
     pub text: String,
 }
 
-/// Appends the canonical text of a value read back from PostgreSQL as `column::text` under
-/// the validation session settings. Only floats need re-printing; all other types already
-/// print canonically (char(n) included: `bpchar::text` drops trailing blanks).
+/// True for the types whose text is framed with its length in a row's text: those whose
+/// values may be empty or hold a `,` (see the module docs).
+pub fn is_free_text(ty: &PgType) -> bool {
+    matches!(ty, PgType::Text | PgType::VarChar { .. } | PgType::Char { .. } | PgType::Xml)
+}
+
+/// Appends the canonical text of a value read back from PostgreSQL with
+/// [`crate::validate::read_back_expr`] under the validation session settings: every type
+/// already prints canonically (char(n) included: `bpchar::text` drops trailing blanks;
+/// floats through `float4send`/`float8send`), so the text is taken as it is, after a check
+/// of the float forms.
 ///
 /// # Errors
-/// [`UnexpectedText`] when a float column's text does not parse as a float.
+/// [`UnexpectedText`] when a float column's text is not the `bytea` text of 4 (`real`) or
+/// 8 (`double precision`) bytes.
 pub fn canonical_from_pg_text(ty: &PgType, text: &[u8], out: &mut Vec<u8>) -> Result<(), UnexpectedText> {
-    let err =
-        || UnexpectedText { ty: ty.sql(), text: String::from_utf8_lossy(&text[..text.len().min(80)]).into_owned() };
-    match ty {
-        PgType::Real => {
-            let x: f32 = std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or_else(err)?;
-            write_f32(out, x);
+    let bits = match ty {
+        PgType::Real => Some(4),
+        PgType::Double => Some(8),
+        _ => None,
+    };
+    if let Some(n) = bits {
+        let ok = text.len() == 2 + 2 * n && text.starts_with(b"\\x") && text[2..].iter().all(|c| HEX.contains(c));
+        if !ok {
+            return Err(UnexpectedText {
+                ty: ty.sql(),
+                text: String::from_utf8_lossy(&text[..text.len().min(80)]).into_owned(),
+            });
         }
-        PgType::Double => {
-            let x: f64 = std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or_else(err)?;
-            write_f64(out, x);
-        }
-        _ => out.extend_from_slice(text),
     }
+    out.extend_from_slice(text);
     Ok(())
 }
 
-/// Builds one row's framed canonical bytes and hashes them. Reused across rows to avoid
+/// Builds one row's text (see the module docs) and hashes it. Reused across rows to avoid
 /// allocating per row.
 #[derive(Debug, Default)]
 pub struct RowHasher {
     buf: Vec<u8>,
-    /// Per field: start of the text in `buf`, or `None` for NULL.
-    fields: Vec<Option<(usize, usize)>>,
+    /// A free-text value's text, before its length is known.
+    scratch: Vec<u8>,
+    /// Fields pushed for the current row.
+    fields: usize,
 }
 
 impl RowHasher {
@@ -300,22 +305,32 @@ impl RowHasher {
         Self::default()
     }
 
-    /// Appends a NULL field.
-    pub fn push_null(&mut self) {
-        self.buf.push(0);
-        self.fields.push(None);
+    fn separate(&mut self) {
+        if self.fields > 0 {
+            self.buf.push(b',');
+        }
+        self.fields += 1;
     }
 
-    /// Appends a field whose canonical text `write` appends to the buffer it is given.
-    pub fn push_with<E>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
-        self.buf.push(1);
-        let len_at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 8]);
-        write(&mut self.buf)?;
-        let len = (self.buf.len() - len_at - 8) as u64;
-        self.buf[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
-        self.fields.push(Some((len_at + 8, self.buf.len())));
-        Ok(())
+    /// Appends a NULL field.
+    pub fn push_null(&mut self) {
+        self.separate();
+    }
+
+    /// Appends a non-NULL field of a column of type `ty` whose canonical text `write`
+    /// appends to the buffer it is given.
+    pub fn push_with<E>(&mut self, ty: &PgType, write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
+        self.separate();
+        if is_free_text(ty) {
+            self.scratch.clear();
+            write(&mut self.scratch)?;
+            write_u64(&mut self.buf, self.scratch.len() as u64);
+            self.buf.push(b':');
+            self.buf.extend_from_slice(&self.scratch);
+            Ok(())
+        } else {
+            write(&mut self.buf)
+        }
     }
 
     /// Appends a source value of a column of type `ty`.
@@ -323,23 +338,24 @@ impl RowHasher {
         if matches!(v, PgValue::Null) {
             self.push_null();
         } else {
-            let _ = self.push_with::<()>(|out| {
+            let _ = self.push_with::<()>(ty, |out| {
                 canonical(v, ty, out);
                 Ok(())
             });
         }
     }
 
-    /// The canonical text of field `i` of the current row, `None` for NULL.
-    pub fn field(&self, i: usize) -> Option<&[u8]> {
-        self.fields.get(i).copied().flatten().map(|(a, b)| &self.buf[a..b])
+    /// The current row's text.
+    pub fn text(&self) -> &[u8] {
+        &self.buf
     }
 
-    /// The hash of the current row; clears it for the next.
-    pub fn finish(&mut self) -> u128 {
-        let h = xxh3_128(&self.buf);
+    /// The hash of the current row (`hashtextextended(row_text, 0)`); clears it for the
+    /// next.
+    pub fn finish(&mut self) -> i64 {
+        let h = crate::pghash::hash_bytes_extended(&self.buf, 0);
         self.buf.clear();
-        self.fields.clear();
+        self.fields = 0;
         h
     }
 }
@@ -349,16 +365,23 @@ impl RowHasher {
 pub struct TableChecksum {
     /// Rows counted.
     pub rows: u64,
-    /// Sum of the row hashes modulo 2^128, as 32 lower-case hex digits in JSON.
+    /// Sum of the (signed) row hashes modulo 2^128 (two's complement: the exact sum, which
+    /// stays far inside ±2^127), as 32 lower-case hex digits in JSON.
     #[serde(with = "hex128")]
     pub sum: u128,
 }
 
 impl TableChecksum {
     /// Adds one row's hash.
-    pub fn add_row(&mut self, hash: u128) {
+    pub fn add_row(&mut self, hash: i64) {
         self.rows += 1;
-        self.sum = self.sum.wrapping_add(hash);
+        self.sum = self.sum.wrapping_add(i128::from(hash) as u128);
+    }
+
+    /// The checksum of `rows` rows whose hashes sum to `sum` (as the server's
+    /// `sum(hashtextextended(…))` gives it).
+    pub fn from_sum(rows: u64, sum: i128) -> Self {
+        TableChecksum { rows, sum: sum as u128 }
     }
     /// Adds another partial checksum (of other rows of the same table).
     pub fn merge(&mut self, other: &TableChecksum) {
@@ -417,8 +440,9 @@ mod tests {
         assert_eq!(text(PgValue::Text(Cow::Borrowed("ab  ")), PgType::Char { len: 4 }), "ab");
         assert_eq!(text(PgValue::Text(Cow::Borrowed("ab  ")), PgType::Text), "ab  ");
         assert_eq!(text(PgValue::Bytea(Cow::Borrowed(&[0, 255])), PgType::Bytea), "\\x00ff");
-        assert_eq!(text(PgValue::Float8(1e300), PgType::Double), "1e300");
-        assert_eq!(text(PgValue::Float8(f64::NEG_INFINITY), PgType::Double), "-Infinity");
+        assert_eq!(text(PgValue::Float8(1.5), PgType::Double), "\\x3ff8000000000000");
+        assert_eq!(text(PgValue::Float8(-0.0), PgType::Double), "\\x8000000000000000");
+        assert_eq!(text(PgValue::Float4(1.5), PgType::Real), "\\x3fc00000");
     }
 
     #[test]
@@ -434,8 +458,22 @@ mod tests {
         h.push_value(&PgValue::Text(Cow::Borrowed("ab")), &ty);
         h.push_null();
         let c = h.finish();
+        h.push_value(&PgValue::Text(Cow::Borrowed("a,")), &ty);
+        h.push_value(&PgValue::Text(Cow::Borrowed("b")), &ty);
+        let d = h.finish();
+        h.push_value(&PgValue::Text(Cow::Borrowed("a")), &ty);
+        h.push_value(&PgValue::Text(Cow::Borrowed(",b")), &ty);
+        let e = h.finish();
         assert_ne!(a, b);
         assert_ne!(a, c);
+        assert_ne!(d, e);
+        // The row text the server builds: length-framed texts, other types as they print.
+        h.push_value(&PgValue::Text(Cow::Borrowed("a,b")), &ty);
+        h.push_null();
+        h.push_value(&PgValue::Int4(-7), &PgType::Integer);
+        h.push_value(&PgValue::Text(Cow::Borrowed("")), &ty);
+        assert_eq!(h.text(), b"3:a,b,,-7,0:");
+        assert_eq!(h.finish(), crate::pghash::hash_bytes_extended(b"3:a,b,,-7,0:", 0));
     }
 
     #[test]
@@ -483,5 +521,11 @@ mod tests {
         x.add_row(7);
         x.add_row(7);
         assert_eq!(x, two);
+        // Signed hashes: the sum is exact, as the server's numeric sum is.
+        let mut y = TableChecksum::default();
+        y.add_row(i64::MIN);
+        y.add_row(i64::MIN);
+        y.add_row(5);
+        assert_eq!(y, TableChecksum::from_sum(3, 2 * i128::from(i64::MIN) + 5));
     }
 }

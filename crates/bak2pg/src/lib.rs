@@ -43,6 +43,8 @@ pub mod migrate;
 #[cfg(feature = "engine")]
 pub mod objects;
 #[cfg(feature = "engine")]
+pub mod pghash;
+#[cfg(feature = "engine")]
 pub mod pgvalue;
 #[cfg(feature = "engine")]
 pub mod progress;

@@ -89,7 +89,7 @@ impl AsideSpool {
         tp: &TablePlan,
         column: &str,
         row_key: Option<&str>,
-        row_hash: u128,
+        row_hash: i64,
         reason: RejectReason,
         original: &str,
     ) -> std::io::Result<()> {
@@ -100,7 +100,7 @@ impl AsideSpool {
         copy::write_field(b, &text(&tp.name));
         copy::write_field(b, &text(column));
         copy::write_field(b, &row_key.map(text).unwrap_or(PgValue::Null));
-        copy::write_field(b, &text(&format!("{row_hash:032x}")));
+        copy::write_field(b, &text(&format!("{:016x}", row_hash as u64)));
         copy::write_field(b, &text(reason.as_str()));
         // Text PostgreSQL can hold goes to original_text; text with NUL as UTF-8 bytes.
         if original.contains('\0') {
@@ -137,7 +137,7 @@ impl AsideSpool {
 /// `CREATE SCHEMA bak2pg` and `bak2pg.rejected_values`: where the originals of values not
 /// loaded as they were are kept (schema, table and column in PostgreSQL names; `row_key`
 /// a JSON array of the primary key's canonical texts, or NULL without a primary key;
-/// `row_hash` the row's checksum hash, 32 hex digits; the original as text when it is
+/// `row_hash` the row's checksum hash, 16 hex digits (its 64 bits, two's complement); the original as text when it is
 /// valid text for PostgreSQL, else as UTF-8 bytes). Idempotent.
 pub fn own_schema_statements() -> Vec<String> {
     let s = quote_ident(OWN_SCHEMA);

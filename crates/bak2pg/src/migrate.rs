@@ -327,7 +327,15 @@ pub async fn step_validate(
     // Largest first (by the rows sent), as the load does.
     let mut order: Vec<usize> = (0..plan.tables.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(sent.get(i).map_or(0, |c| c.rows)));
-    validate::read_back_ordered(&plan.tables, &order, target, &names.loading, jobs).await
+    validate::read_back_ordered(
+        &plan.tables,
+        &order,
+        target,
+        &names.loading,
+        jobs,
+        validate::ReadBackMethod::ServerHash,
+    )
+    .await
 }
 
 /// Step 6: swaps `<name>__loading` into place (see [`target::swap`]).

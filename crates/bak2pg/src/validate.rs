@@ -1,19 +1,27 @@
-//! Validation: every table is read back from PostgreSQL and its row count and checksum
-//! ([`crate::checksum`]) are computed from what PostgreSQL holds, to be compared with
-//! the numbers computed from the rows sent.
+//! Validation: every table's row count and checksum ([`crate::checksum`]) are computed
+//! from what PostgreSQL holds, to be compared with the numbers computed from the rows
+//! sent.
 //!
-//! The read-back is `COPY (SELECT col::text, … FROM table) TO STDOUT (FORMAT binary)`,
-//! streamed: the `::text` casts make PostgreSQL render each value with its own output
-//! function (so a bug in our binary encoders shows up as a difference), and the binary
-//! COPY framing carries those texts and NULLs without any escaping to undo. The session
-//! settings that affect the texts are fixed first ([`SESSION_SETTINGS`]).
+//! Two ways give the same numbers. Normally the server computes them:
+//! `SELECT count(*), sum(hashtextextended(<row text>, 0)) FROM table`, where the row text
+//! is built in SQL from each column's `::text` (the framing of [`crate::checksum`]), so
+//! PostgreSQL renders each value with its own output function (a bug in our binary
+//! encoders shows up as a difference) and hashes it with its own hash, in parallel
+//! workers, without sending the rows. That needs the server's hash to be the one the
+//! client computes ([`crate::pghash`]: little-endian servers, PostgreSQL 11 and later),
+//! which every validation connection checks first on known strings
+//! ([`server_hashes_as_we_do`]); otherwise every row is read back,
+//! `COPY (SELECT col::text, … FROM table) TO STDOUT (FORMAT binary)`, streamed, and
+//! hashed here ([`read_back`]): the binary COPY framing carries those texts and NULLs
+//! without any escaping to undo. The session settings that affect the texts are fixed
+//! first ([`SESSION_SETTINGS`]).
 
 use bytes::{Buf, BytesMut};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use crate::checksum::{RowHasher, TableChecksum, UnexpectedText, canonical_from_pg_text};
+use crate::checksum::{RowHasher, TableChecksum, UnexpectedText, canonical_from_pg_text, is_free_text};
 use crate::ddl::{TablePlan, quote_ident};
 use crate::report::Step;
 use crate::target::{ErrorKind, MigrateError, Target};
@@ -31,6 +39,20 @@ pub struct ReadBack {
     pub table: usize,
     /// Count and checksum of the rows PostgreSQL holds.
     pub checksum: TableChecksum,
+    /// How they were computed.
+    #[serde(default)]
+    pub method: ReadBackMethod,
+}
+
+/// How a table's numbers were computed on the PostgreSQL side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadBackMethod {
+    /// By the server, one aggregate query ([`server_checksum`]).
+    #[default]
+    ServerHash,
+    /// On the client, from every value read back as text ([`read_back`]).
+    ReadBack,
 }
 
 /// Incremental parser of a binary COPY stream (header, tuples, trailer).
@@ -193,20 +215,117 @@ impl CopyOutParser {
 }
 
 /// The expression that reads column `name` of type `ty` back as its canonical text:
-/// `col::text`, except for PostGIS columns, whose text output is upper-case hex in the
-/// server's byte order: those are read as `ST_AsEWKB(col::geometry, 'NDR')::text`, the
-/// EWKB PostGIS writes from what it holds, little-endian, as `bytea` text (the cast to
-/// `geometry` keeps a geography's SRID and coordinates; `ST_AsEWKB` takes geometry).
+/// `col::text`, except for floats, compared by their bits as `float4send(col)::text` or
+/// `float8send(col)::text` (PostgreSQL's shortest float text switches notations), and for
+/// PostGIS columns, whose text output is upper-case hex in the server's byte order: those
+/// are read as `ST_AsEWKB(col::geometry, 'NDR')::text`, the EWKB PostGIS writes from what
+/// it holds, little-endian, as `bytea` text (the cast to `geometry` keeps a geography's
+/// SRID and coordinates; `ST_AsEWKB` takes geometry).
 pub fn read_back_expr(name: &str, ty: &crate::pgvalue::PgType) -> String {
-    if ty.is_postgis() {
-        format!("ST_AsEWKB({}::geometry, 'NDR')::text", quote_ident(name))
-    } else {
-        format!("{}::text", quote_ident(name))
+    use crate::pgvalue::PgType;
+    match ty {
+        PgType::Real => format!("float4send({})::text", quote_ident(name)),
+        PgType::Double => format!("float8send({})::text", quote_ident(name)),
+        _ if ty.is_postgis() => format!("ST_AsEWKB({}::geometry, 'NDR')::text", quote_ident(name)),
+        _ => format!("{}::text", quote_ident(name)),
     }
 }
 
+/// One column's part of [`row_text_expr`]: `coalesce(X, '')`, or `coalesce(octet_length(X)
+/// || ':' || X, '')` for the free-text types, `X` being [`read_back_expr`].
+pub fn column_text_expr(name: &str, ty: &crate::pgvalue::PgType) -> String {
+    let x = read_back_expr(name, ty);
+    if is_free_text(ty) {
+        format!("coalesce(octet_length({x}) || ':' || {x}, '')")
+    } else {
+        format!("coalesce({x}, '')")
+    }
+}
+
+/// The SQL expression of a row's text (the framing of [`crate::checksum`]) over the
+/// compared columns of `tp`: `coalesce(X, '')` per column, `coalesce(octet_length(X) ||
+/// ':' || X, '')` for the free-text types, joined by `','`, in the `"C"` collation (so
+/// that `hashtextextended` hashes bytes whatever the columns' collations).
+pub fn row_text_expr(tp: &TablePlan) -> String {
+    let pieces: Vec<String> =
+        tp.columns.iter().filter(|c| c.compared()).map(|c| column_text_expr(&c.name, &c.pg_type)).collect();
+    if pieces.is_empty() { "''::text".into() } else { format!("({}) COLLATE \"C\"", pieces.join(" || ',' || ")) }
+}
+
+/// Strings whose hashes the server must give as [`crate::pghash`] does before it is
+/// trusted with a table's checksum: every tail length of lookup3 (0–11 bytes after 0, 1
+/// and 2 whole 12-byte rounds), multi-byte UTF-8, and a row text with every framing.
+fn probes() -> Vec<String> {
+    let base = "aé,:0\\x😀Zß\"'1234567890abcdefghijklmnopqrstuvwxyz";
+    let chars: Vec<char> = base.chars().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut s = String::new();
+    for c in chars.iter().cycle().take(40) {
+        out.push(s.clone());
+        s.push(*c);
+    }
+    out.push("3:a,b,,-7,0:,\\x3ff8000000000000,2020-01-02 03:04:05.5+00".into());
+    out
+}
+
+/// Whether the server's `hashtextextended` is the hash this client computes: false on a
+/// big-endian server (lookup3 reads machine words) or one without the function (before
+/// PostgreSQL 11).
+///
+/// # Errors
+/// PostgreSQL errors other than the function being absent.
+pub async fn server_hashes_as_we_do(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    let probes = probes();
+    let sql =
+        "SELECT hashtextextended(t COLLATE \"C\", 0) FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i";
+    let rows = match client.query(sql, &[&probes]).await {
+        Ok(rows) => rows,
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_FUNCTION) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(rows.len() == probes.len()
+        && rows
+            .iter()
+            .zip(&probes)
+            .all(|(r, p)| r.get::<_, i64>(0) == crate::pghash::hash_bytes_extended(p.as_bytes(), 0)))
+}
+
+/// Computes the checksum of table `tp`, at `position` in the plan, on the server: one
+/// `SELECT count(*), sum(hashtextextended(<row text>, 0))` (PostgreSQL may run it in
+/// parallel workers). Only meaningful when [`server_hashes_as_we_do`] said so on this
+/// connection (settings applied).
+///
+/// # Errors
+/// PostgreSQL errors, and [`ErrorKind::Validation`] when the sum is not an integer.
+pub async fn server_checksum(client: &Client, position: usize, tp: &TablePlan) -> Result<ReadBack, MigrateError> {
+    let display = tp.source_display();
+    let sql = format!(
+        "SELECT count(*), coalesce(sum(hashtextextended({}, 0)), 0)::text FROM {}",
+        row_text_expr(tp),
+        tp.qualified()
+    );
+    let row =
+        client.query_one(&sql, &[]).await.map_err(|e| MigrateError::pg(Step::Validate, e).table(display.clone()))?;
+    let rows: i64 = row.get(0);
+    let sum: &str = row.get(1);
+    let sum: i128 = sum.parse().map_err(|_| {
+        MigrateError::new(
+            Step::Validate,
+            ErrorKind::Validation,
+            format!("the server's hash sum {sum:?} is not an integer"),
+        )
+        .table(display.clone())
+    })?;
+    Ok(ReadBack {
+        table: position,
+        checksum: TableChecksum::from_sum(rows as u64, sum),
+        method: ReadBackMethod::ServerHash,
+    })
+}
+
 /// Reads table `tp`, at `position` in the plan, back through `client` (settings must be
-/// applied) and computes its checksum over the compared columns.
+/// applied) and computes its checksum over the compared columns, here: every value
+/// crosses the connection as text.
 ///
 /// # Errors
 /// PostgreSQL errors, and [`ErrorKind::Validation`] for a malformed stream or a value
@@ -232,9 +351,8 @@ pub async fn read_back(client: &Client, position: usize, tp: &TablePlan) -> Resu
                 for (f, c) in fields.iter().zip(&compared) {
                     match f {
                         None => hasher.push_null(),
-                        Some((a, b)) => {
-                            hasher.push_with(|out| canonical_from_pg_text(&c.pg_type, &tuple[*a..*b], out))?
-                        }
+                        Some((a, b)) => hasher
+                            .push_with(&c.pg_type, |out| canonical_from_pg_text(&c.pg_type, &tuple[*a..*b], out))?,
                     }
                 }
                 checksum.add_row(hasher.finish());
@@ -245,11 +363,11 @@ pub async fn read_back(client: &Client, position: usize, tp: &TablePlan) -> Resu
     if !parser.done {
         return Err(ReadBackError::NoTrailer.into_migrate(&display));
     }
-    Ok(ReadBack { table: position, checksum })
+    Ok(ReadBack { table: position, checksum, method: ReadBackMethod::ReadBack })
 }
 
-/// Reads every table of the plan back from database `db`, `jobs` at a time; results in
-/// plan order.
+/// Computes every table's numbers in database `db`, `jobs` at a time, on the server when
+/// it hashes as this client does ([`read_back_ordered`]); results in plan order.
 ///
 /// # Errors
 /// The first failure.
@@ -260,16 +378,19 @@ pub async fn read_back_all(
     jobs: usize,
 ) -> Result<Vec<ReadBack>, MigrateError> {
     let order: Vec<usize> = (0..tables.len()).collect();
-    read_back_ordered(tables, &order, target, db, jobs).await
+    read_back_ordered(tables, &order, target, db, jobs, ReadBackMethod::ServerHash).await
 }
 
-/// Reads the tables `order` names (indexes into `tables`) back from database `db`, in that
-/// order, `jobs` at a time (give the largest first: the step lasts at least as long as
-/// the largest table, which should overlap with the small ones); results in plan order.
+/// Computes the numbers of the tables `order` names (indexes into `tables`) in database
+/// `db`, in that order, `jobs` at a time (give the largest first: the step lasts at least
+/// as long as the largest table, which should overlap with the small ones); results in
+/// plan order.
 ///
-/// Each of the `jobs` workers opens one connection, applies [`SESSION_SETTINGS`] once and
-/// reads table after table through it: a connection per table would cost a server
-/// process start and authentication each time.
+/// Each of the `jobs` workers opens one connection, applies [`SESSION_SETTINGS`] once,
+/// asks [`server_hashes_as_we_do`], and handles table after table through it: with
+/// [`server_checksum`] when the server hashes as we do and `method` allows it
+/// ([`ReadBackMethod::ServerHash`]), else with [`read_back`]. A connection per table would
+/// cost a server process start and authentication each time.
 ///
 /// # Errors
 /// The first failure; the other reads are then cancelled.
@@ -279,23 +400,33 @@ pub async fn read_back_ordered(
     target: &Target,
     db: &str,
     jobs: usize,
+    method: ReadBackMethod,
 ) -> Result<Vec<ReadBack>, MigrateError> {
     let jobs = jobs.max(1).min(order.len().max(1));
     let queue = std::sync::Mutex::new(order.iter().copied());
     let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).next();
     let worker = |_| async {
         let mut done = Vec::new();
-        let mut client: Option<Client> = None;
+        let mut client: Option<(Client, bool)> = None;
         while let Some(i) = next() {
-            let c = match &client {
-                Some(c) => c,
+            let (c, on_server) = match &client {
+                Some((c, s)) => (c, *s),
                 None => {
+                    let pg = |e| MigrateError::pg(Step::Validate, e);
                     let c = target.connect(Step::Validate, db).await?;
-                    c.batch_execute(SESSION_SETTINGS).await.map_err(|e| MigrateError::pg(Step::Validate, e))?;
-                    client.insert(c)
+                    c.batch_execute(SESSION_SETTINGS).await.map_err(pg)?;
+                    let on_server =
+                        method == ReadBackMethod::ServerHash && server_hashes_as_we_do(&c).await.map_err(pg)?;
+                    if method == ReadBackMethod::ServerHash && !on_server {
+                        tracing::info!("the server's hashtextextended differs from ours: tables are read back");
+                    }
+                    let (c, s) = client.insert((c, on_server));
+                    (&*c, *s)
                 }
             };
-            done.push(read_back(c, i, &tables[i]).await?);
+            let back =
+                if on_server { server_checksum(c, i, &tables[i]).await? } else { read_back(c, i, &tables[i]).await? };
+            done.push(back);
         }
         Ok::<_, MigrateError>(done)
     };

@@ -10,6 +10,7 @@ use crate::common::*;
 use bak2pg::ddl::{CaseInsensitive, CollationPlan};
 use bak2pg::schema::*;
 use bak2pg::source::native::NativeSource;
+use bak2pg::validate::ReadBackMethod;
 use bak2pg::{NoProgress, report::Status};
 use mssql_backup::{OpenOptions, SqlType, Value};
 
@@ -89,6 +90,12 @@ async fn icu_compares_a_real_ci_as_backup_as_sql_server_did() {
     let reported = report.tables[ti].target_checksum.expect("validated");
     let back = bak2pg::validate::read_back_all(&plan.tables[ti..=ti], &opts.target, name, 1).await.unwrap();
     assert_eq!(back[0].checksum, reported, "read back as validated");
+    assert_eq!(back[0].method, ReadBackMethod::ServerHash, "hashed by the server, whatever the columns' collation");
+    let here =
+        bak2pg::validate::read_back_ordered(&plan.tables, &[ti], &opts.target, name, 1, ReadBackMethod::ReadBack)
+            .await
+            .unwrap();
+    assert_eq!((here[0].checksum, here[0].method), (reported, ReadBackMethod::ReadBack), "and read back here");
     let n = c
         .execute(r#"UPDATE "Customers" SET "CompanyName" = upper("CompanyName") WHERE "CustomerID" = 'alfki'"#, &[])
         .await

@@ -264,7 +264,18 @@ async fn steps_run_separately_rerun_load_and_detect_a_changed_row() {
     bak2pg::migrate::report_loaded(&mut report, &plan, &loaded);
     let back = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
     bak2pg::migrate::report_validated(&mut report, &back).unwrap_or_else(|e| panic!("{e}"));
-    connect(&names.loading).await.batch_execute("UPDATE items SET label = 'item X' WHERE id = 7").await.unwrap();
+    assert_eq!(back[0].method, bak2pg::validate::ReadBackMethod::ServerHash, "hashed by the server");
+    let c = connect(&names.loading).await;
+    // Values swapped between rows: every column holds the same values as before, but the
+    // rows are not the rows sent. Then an empty label instead of a NULL one, and back.
+    let swap = "UPDATE items SET label = CASE id WHEN 7 THEN 'item 8' ELSE 'item 7' END WHERE id IN (7, 8)";
+    c.batch_execute(swap).await.unwrap();
+    let back = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
+    assert!(bak2pg::migrate::report_validated(&mut report, &back).is_err(), "values swapped between rows");
+    c.batch_execute(&swap.replace("'item 8' ELSE 'item 7'", "'item 7' ELSE 'item 8'")).await.unwrap();
+    let back = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
+    bak2pg::migrate::report_validated(&mut report, &back).unwrap_or_else(|e| panic!("swapped back: {e}"));
+    c.batch_execute("UPDATE items SET label = 'item X' WHERE id = 7").await.unwrap();
     let back = bak2pg::migrate::step_validate(&plan, &opts.target, &names, 2, &sent).await.unwrap();
     let failed = bak2pg::migrate::report_validated(&mut report, &back).expect_err("a changed row");
     assert_eq!(failed.message, "1 tables failed validation: dbo.items: row count or checksum differ");

@@ -363,9 +363,18 @@ async fn encoders_agree_with_postgres_on_generated_values() {
         let mut sink = std::pin::pin!(sink);
         sink.send(buf.freeze()).await.unwrap();
         sink.as_mut().finish().await.unwrap_or_else(|e| panic!("{ty}: {e:?}"));
-        let rows = c.query("SELECT i, x::text FROM v ORDER BY i", &[]).await.unwrap();
+        // The value as validation reads it back, and as the server hashes it.
+        let sql = format!(
+            "SELECT i, {}, hashtextextended(({}) COLLATE \"C\", 0) FROM v ORDER BY i",
+            bak2pg::validate::read_back_expr("x", &ty),
+            bak2pg::validate::column_text_expr("x", &ty)
+        );
+        let rows = c.query(&sql, &[]).await.unwrap();
         assert_eq!(rows.len(), vals.len());
         for (r, v) in rows.iter().zip(&vals) {
+            let mut hasher = bak2pg::checksum::RowHasher::new();
+            hasher.push_value(v, &ty);
+            assert_eq!(r.get::<_, i64>(2), hasher.finish(), "{ty}: value {v:?}, hashed by the server");
             let text: String = r.get(1);
             let mut from_pg = Vec::new();
             bak2pg::checksum::canonical_from_pg_text(&ty, text.as_bytes(), &mut from_pg).unwrap();
