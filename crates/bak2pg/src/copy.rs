@@ -52,6 +52,14 @@ pub fn begin_row(buf: &mut BytesMut, fields: u16) {
 /// # Panics
 /// When `scale` is above 38 (no SQL Server type has more).
 pub fn write_numeric(buf: &mut BytesMut, mantissa: i128, scale: u8) {
+    let mut out = [0u8; 8 + 2 * 24];
+    let n = numeric_bytes(&mut out, mantissa, scale);
+    buf.put_slice(&out[..n]);
+}
+
+/// [`write_numeric`] into `out`; returns the bytes written (8 + 2 per digit group). One
+/// copy into the row buffer per value instead of one per 16-bit word.
+fn numeric_bytes(out: &mut [u8; 8 + 2 * 24], mantissa: i128, scale: u8) -> usize {
     assert!(scale <= 38, "numeric scale {scale} above 38");
     let abs = mantissa.unsigned_abs();
     let (int, frac) = match u64::try_from(abs) {
@@ -113,49 +121,42 @@ pub fn write_numeric(buf: &mut BytesMut, mantissa: i128, scale: u8) {
     }
     let digits = &groups[lead..end];
     let weight = if digits.is_empty() { 0 } else { n_int as i32 - 1 - lead as i32 };
-    buf.put_i16(digits.len() as i16);
-    buf.put_i16(weight as i16);
-    buf.put_u16(if mantissa < 0 && !digits.is_empty() { 0x4000 } else { 0 });
-    buf.put_i16(scale as i16);
-    for d in digits {
-        buf.put_i16(*d);
+    out[0..2].copy_from_slice(&(digits.len() as i16).to_be_bytes());
+    out[2..4].copy_from_slice(&(weight as i16).to_be_bytes());
+    out[4..6].copy_from_slice(&(if mantissa < 0 && !digits.is_empty() { 0x4000u16 } else { 0 }).to_be_bytes());
+    out[6..8].copy_from_slice(&(scale as i16).to_be_bytes());
+    for (k, d) in digits.iter().enumerate() {
+        out[8 + 2 * k..10 + 2 * k].copy_from_slice(&d.to_be_bytes());
     }
+    8 + 2 * digits.len()
+}
+
+/// Appends a length word and a fixed-size value in one copy.
+#[inline(always)]
+fn put_fixed<const N: usize>(buf: &mut BytesMut, value: [u8; N]) {
+    let mut field = [0u8; 12];
+    field[..4].copy_from_slice(&(N as i32).to_be_bytes());
+    field[4..4 + N].copy_from_slice(&value);
+    buf.put_slice(&field[..4 + N]);
 }
 
 /// Appends one field: its length word and its binary value (length -1 for NULL).
 pub fn write_field(buf: &mut BytesMut, v: &PgValue<'_>) {
     match v {
         PgValue::Null => buf.put_i32(-1),
-        PgValue::Bool(b) => {
-            buf.put_i32(1);
-            buf.put_u8(*b as u8);
-        }
-        PgValue::Int2(x) => {
-            buf.put_i32(2);
-            buf.put_i16(*x);
-        }
-        PgValue::Int4(x) => {
-            buf.put_i32(4);
-            buf.put_i32(*x);
-        }
-        PgValue::Int8(x) => {
-            buf.put_i32(8);
-            buf.put_i64(*x);
-        }
-        PgValue::Float4(x) => {
-            buf.put_i32(4);
-            buf.put_f32(*x);
-        }
-        PgValue::Float8(x) => {
-            buf.put_i32(8);
-            buf.put_f64(*x);
-        }
+        PgValue::Bool(b) => put_fixed(buf, [*b as u8]),
+        PgValue::Int2(x) => put_fixed(buf, x.to_be_bytes()),
+        PgValue::Int4(x) => put_fixed(buf, x.to_be_bytes()),
+        PgValue::Int8(x) => put_fixed(buf, x.to_be_bytes()),
+        PgValue::Float4(x) => put_fixed(buf, x.to_be_bytes()),
+        PgValue::Float8(x) => put_fixed(buf, x.to_be_bytes()),
         PgValue::Numeric { mantissa, scale } => {
-            let at = buf.len();
-            buf.put_i32(0);
-            write_numeric(buf, *mantissa, *scale);
-            let len = (buf.len() - at - 4) as i32;
-            buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+            let mut out = [0u8; 8 + 2 * 24];
+            let n = numeric_bytes(&mut out, *mantissa, *scale);
+            let mut field = [0u8; 4 + 8 + 2 * 24];
+            field[..4].copy_from_slice(&(n as i32).to_be_bytes());
+            field[4..4 + n].copy_from_slice(&out[..n]);
+            buf.put_slice(&field[..4 + n]);
         }
         PgValue::Text(s) => {
             buf.put_i32(s.len() as i32);
@@ -173,14 +174,8 @@ pub fn write_field(buf: &mut BytesMut, v: &PgValue<'_>) {
             buf.put_i32(16);
             buf.put_slice(u);
         }
-        PgValue::Date(d) => {
-            buf.put_i32(4);
-            buf.put_i32(*d);
-        }
-        PgValue::Time(us) | PgValue::Timestamp(us) | PgValue::TimestampTz(us) => {
-            buf.put_i32(8);
-            buf.put_i64(*us);
-        }
+        PgValue::Date(d) => put_fixed(buf, d.to_be_bytes()),
+        PgValue::Time(us) | PgValue::Timestamp(us) | PgValue::TimestampTz(us) => put_fixed(buf, us.to_be_bytes()),
     }
 }
 

@@ -178,7 +178,8 @@ fn encode_table(
     let mut reader = source.rows(table).map_err(|e| err(ErrorKind::Source, format!("source: {e}")).caused_by(e))?;
     let ncols = tp.columns.len();
     let copied: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].copied()).collect();
-    let compared: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].compared()).collect();
+    let is_copied: Vec<bool> = tp.columns.iter().map(|c| c.copied()).collect();
+    let is_compared: Vec<bool> = tp.columns.iter().map(|c| c.compared()).collect();
     let pk: Vec<usize> = table
         .primary_key
         .iter()
@@ -210,7 +211,9 @@ fn encode_table(
                 format!("row {} has {} values for {ncols} columns", rows + 1, row.len()),
             ));
         }
-        let mut vals: Vec<PgValue<'_>> = Vec::with_capacity(ncols);
+        // One pass over the columns, each value converted, encoded and hashed in turn (the
+        // COPY fields and the hashed fields are both in column order): no vector per row.
+        copy::begin_row(&mut buf, copied.len() as u16);
         let mut row_asides: Vec<(usize, RejectReason)> = Vec::new();
         for (i, v) in row.iter().enumerate() {
             let c = &tp.columns[i];
@@ -219,24 +222,26 @@ fn encode_table(
             if let Some(r) = conv.kept_aside {
                 row_asides.push((i, r));
             }
-            vals.push(conv.value);
-        }
-        copy::begin_row(&mut buf, copied.len() as u16);
-        for &i in &copied {
-            copy::write_field(&mut buf, &vals[i]);
-        }
-        for &i in &compared {
-            hasher.push_value(&vals[i], &tp.columns[i].pg_type);
+            if is_copied[i] {
+                copy::write_field(&mut buf, &conv.value);
+            }
+            if is_compared[i] {
+                hasher.push_value(&conv.value, &c.pg_type);
+            }
         }
         let h = hasher.finish();
         checksum.add_row(h);
         for (i, reason) in row_asides {
+            // Rare: the key's values converted again (into scratch counts) for the row key.
             let row_key = (!pk.is_empty()).then(|| {
                 let keys: Vec<String> = pk
                     .iter()
                     .map(|&k| {
+                        let col = &tp.columns[k];
                         let mut out = Vec::new();
-                        canonical(&vals[k], &tp.columns[k].pg_type, &mut out);
+                        if let Ok(conv) = convert(&row[k], &col.pg_type, &mut ColumnConversions::default()) {
+                            canonical(&conv.value, &col.pg_type, &mut out);
+                        }
                         String::from_utf8_lossy(&out).into_owned()
                     })
                     .collect();

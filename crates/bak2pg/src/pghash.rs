@@ -73,14 +73,15 @@ pub fn hash_bytes_extended(key: &[u8], seed: u64) -> i64 {
         b = b.wrapping_add(seed as u32);
         mix(&mut a, &mut b, &mut c);
     }
-    let mut rest = key;
-    while rest.len() >= 12 {
-        a = a.wrapping_add(word(&rest[0..4]));
-        b = b.wrapping_add(word(&rest[4..8]));
-        c = c.wrapping_add(word(&rest[8..12]));
+    let mut rounds = key.chunks_exact(12);
+    for r in &mut rounds {
+        // Fixed-size loads: no copy call per word.
+        a = a.wrapping_add(u32::from_le_bytes([r[0], r[1], r[2], r[3]]));
+        b = b.wrapping_add(u32::from_le_bytes([r[4], r[5], r[6], r[7]]));
+        c = c.wrapping_add(u32::from_le_bytes([r[8], r[9], r[10], r[11]]));
         mix(&mut a, &mut b, &mut c);
-        rest = &rest[12..];
     }
+    let rest = rounds.remainder();
     // The tail: bytes 0–3 into a, 4–7 into b, 8–10 into c shifted up one byte.
     let n = rest.len();
     a = a.wrapping_add(word(&rest[..n.min(4)]));

@@ -158,12 +158,12 @@ impl<'a> TableRows<'a> {
     /// page and slot, value decoding errors naming the column.
     #[allow(clippy::should_implement_trait)]
     pub fn next_row(&mut self) -> Result<Option<&[Value]>> {
-        let file = self.store.paths().next().map(|p| p.to_path_buf());
         match self.next_row_inner() {
             Ok(Some(())) => Ok(Some(&self.values)),
             Ok(None) => Ok(None),
-            Err(e) => Err(match file {
-                Some(f) => e.with_file(f),
+            // The file is named only on error: a path copied per row costs an allocation.
+            Err(e) => Err(match self.store.paths().next() {
+                Some(f) => e.with_file(f.to_path_buf()),
                 None => e,
             }),
         }
