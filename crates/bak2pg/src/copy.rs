@@ -20,7 +20,7 @@
 //! - `date`: int32 days since 2000-01-01; `time`: int64 microseconds since midnight;
 //!   `timestamp`/`timestamptz`: int64 microseconds since 2000-01-01 00:00:00 (UTC).
 
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
 
 use crate::typemap::PgValue;
 
@@ -28,17 +28,17 @@ use crate::typemap::PgValue;
 pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
 /// Appends the file header.
-pub fn write_header(buf: &mut BytesMut) {
+pub fn write_header(buf: &mut impl BufMut) {
     buf.put_slice(HEADER);
 }
 
 /// Appends the file trailer.
-pub fn write_trailer(buf: &mut BytesMut) {
+pub fn write_trailer(buf: &mut impl BufMut) {
     buf.put_i16(-1);
 }
 
 /// Starts a tuple of `fields` fields.
-pub fn begin_row(buf: &mut BytesMut, fields: u16) {
+pub fn begin_row(buf: &mut impl BufMut, fields: u16) {
     buf.put_i16(fields as i16);
 }
 
@@ -51,7 +51,7 @@ pub fn begin_row(buf: &mut BytesMut, fields: u16) {
 ///
 /// # Panics
 /// When `scale` is above 38 (no SQL Server type has more).
-pub fn write_numeric(buf: &mut BytesMut, mantissa: i128, scale: u8) {
+pub fn write_numeric(buf: &mut impl BufMut, mantissa: i128, scale: u8) {
     let mut out = [0u8; 8 + 2 * 24];
     let n = numeric_bytes(&mut out, mantissa, scale);
     buf.put_slice(&out[..n]);
@@ -133,7 +133,7 @@ fn numeric_bytes(out: &mut [u8; 8 + 2 * 24], mantissa: i128, scale: u8) -> usize
 
 /// Appends a length word and a fixed-size value in one copy.
 #[inline(always)]
-fn put_fixed<const N: usize>(buf: &mut BytesMut, value: [u8; N]) {
+fn put_fixed<const N: usize>(buf: &mut impl BufMut, value: [u8; N]) {
     let mut field = [0u8; 12];
     field[..4].copy_from_slice(&(N as i32).to_be_bytes());
     field[4..4 + N].copy_from_slice(&value);
@@ -141,7 +141,7 @@ fn put_fixed<const N: usize>(buf: &mut BytesMut, value: [u8; N]) {
 }
 
 /// Appends one field: its length word and its binary value (length -1 for NULL).
-pub fn write_field(buf: &mut BytesMut, v: &PgValue<'_>) {
+pub fn write_field(buf: &mut impl BufMut, v: &PgValue<'_>) {
     match v {
         PgValue::Null => buf.put_i32(-1),
         PgValue::Bool(b) => put_fixed(buf, [*b as u8]),
@@ -184,7 +184,7 @@ mod tests {
     use super::*;
 
     fn numeric(m: i128, s: u8) -> Vec<i16> {
-        let mut b = BytesMut::new();
+        let mut b = bytes::BytesMut::new();
         write_numeric(&mut b, m, s);
         b.chunks(2).map(|c| i16::from_be_bytes([c[0], c[1]])).collect()
     }
