@@ -77,6 +77,10 @@ pub struct Args {
     /// Tables loaded at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
+    /// Threads reading one large table (2^20 rows or more) at once, each a part of its
+    /// pages (native engine); default: the CPUs, at most 4.
+    #[arg(long, value_name = "N")]
+    decode_threads: Option<usize>,
     /// Map a SQL Server schema to a PostgreSQL schema (`dbo=public` is the default);
     /// repeatable.
     #[arg(long = "schema-map", value_name = "FROM=TO")]
@@ -353,6 +357,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     opts.keep_previous = if args.replace { 0 } else { args.keep_previous };
     opts.keep_failed = args.keep_failed;
     opts.tuning.jobs = args.jobs.max(1);
+    if let Some(n) = args.decode_threads {
+        opts.tuning.decode_threads = n.max(1);
+    }
     opts.plan.schema_map = parse_schema_map(&args.schema_map)?;
     opts.plan.load_unknown_as_bytea = args.load_unknown_as_bytea;
     opts.plan.case_insensitive = args.case_insensitive;

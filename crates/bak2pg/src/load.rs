@@ -38,11 +38,36 @@ pub struct LoadTuning {
     pub buffer_bytes: usize,
     /// Encoded buffers queued per table between the encoder and the connection.
     pub channel_buffers: usize,
+    /// Threads reading one large table at once (parts of its pages, when its engine can
+    /// split it: [`Source::rows_part`]); 1 reads every table on one thread.
+    #[serde(default = "one")]
+    pub decode_threads: usize,
+    /// Rows (SQL Server's count) from which a table is read on `decode_threads` threads:
+    /// below, one thread keeps up with a COPY easily.
+    #[serde(default = "split_from_rows")]
+    pub split_from_rows: u64,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn split_from_rows() -> u64 {
+    1 << 20
 }
 
 impl Default for LoadTuning {
+    /// 4 tables at once, 4 MiB buffers, 4 queued per table; tables of 2^20 rows and more
+    /// read on as many threads as the machine has CPUs, at most 4.
     fn default() -> Self {
-        LoadTuning { jobs: 4, buffer_bytes: 4 << 20, channel_buffers: 4 }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        LoadTuning {
+            jobs: 4,
+            buffer_bytes: 4 << 20,
+            channel_buffers: 4,
+            decode_threads: cpus.min(4),
+            split_from_rows: split_from_rows(),
+        }
     }
 }
 
@@ -163,8 +188,18 @@ struct Encoded {
     asides: AsideSpool,
 }
 
+/// What one part of a table produced.
+struct PartEncoded {
+    rows: u64,
+    checksum: TableChecksum,
+    conversions: Vec<ColumnConversions>,
+}
+
 /// Reads, converts, encodes and checksums every row of one table (runs on a blocking
-/// thread). Stops quietly when the receiver is gone (the COPY failed or was cancelled).
+/// thread): the COPY header, then the rows, read in parts on as many threads when the
+/// table is large and its engine can split it ([`Source::rows_part`]), each part's
+/// buffers sent whole into the same COPY, then the trailer. Stops quietly when the
+/// receiver is gone (the COPY failed or was cancelled).
 fn encode_table(
     source: &dyn Source,
     tp: &TablePlan,
@@ -174,8 +209,124 @@ fn encode_table(
     let step = Step::LoadData;
     let display = tp.source_display();
     let table = &source.database().tables[tp.index];
+    let ended = || MigrateError::new(step, ErrorKind::Postgres, "COPY ended early").table(display.clone());
+    let parts = if source.splits_tables() && table.row_count_hint.unwrap_or(0) >= tuning.split_from_rows {
+        tuning.decode_threads.max(1)
+    } else {
+        1
+    };
+    let mut head = Vec::with_capacity(copy::HEADER.len());
+    copy::write_header(&mut head);
+    tx.blocking_send(Chunk { data: Bytes::from(head), rows: 0 }).map_err(|_| ended())?;
+    let shared = Shared {
+        asides: std::sync::Mutex::new(AsideSpool::new(tuning.buffer_bytes)),
+        rows: std::sync::atomic::AtomicU64::new(0),
+        failed: std::sync::atomic::AtomicBool::new(false),
+    };
+    let results: Vec<Result<PartEncoded, MigrateError>> = if parts == 1 {
+        vec![encode_part(source, tp, 0, 1, &tx, &shared, tuning)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..parts)
+                .map(|part| {
+                    let (tx, shared) = (&tx, &shared);
+                    scope.spawn(move || encode_part(source, tp, part, parts, tx, shared, tuning))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(MigrateError::new(step, ErrorKind::Source, "a reader thread panicked")
+                            .table(display.clone()))
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut rows = 0;
+    let mut checksum = TableChecksum::default();
+    let mut conversions = vec![ColumnConversions::default(); tp.columns.len()];
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok(p) => {
+                rows += p.rows;
+                checksum.merge(&p.checksum);
+                for (c, pc) in conversions.iter_mut().zip(&p.conversions) {
+                    c.add(pc);
+                }
+            }
+            // The part that failed first says why; the others only stopped.
+            Err(e) if first_err.is_none() || e.message != STOPPED => first_err = Some(e),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    let mut tail = Vec::with_capacity(2);
+    copy::write_trailer(&mut tail);
+    tx.blocking_send(Chunk { data: Bytes::from(tail), rows }).map_err(|_| ended())?;
+    let asides = shared.asides.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(Encoded { rows, checksum, conversions, asides })
+}
+
+/// What the parts of one table share.
+struct Shared {
+    /// Kept-aside values of every part (rare: a lock per value is cheap).
+    asides: std::sync::Mutex<AsideSpool>,
+    /// Rows encoded by all parts so far, for progress.
+    rows: std::sync::atomic::AtomicU64,
+    /// Set by a part that failed, so that the others stop.
+    failed: std::sync::atomic::AtomicBool,
+}
+
+/// The message of a part that stopped because another failed.
+const STOPPED: &str = "stopped: another part of the table failed";
+
+/// Reads, converts, encodes and checksums the rows of part `part` of `parts` of a table,
+/// sending its buffers (rows only: [`encode_table`] sends the header and trailer).
+fn encode_part(
+    source: &dyn Source,
+    tp: &TablePlan,
+    part: usize,
+    parts: usize,
+    tx: &mpsc::Sender<Chunk>,
+    shared: &Shared,
+    tuning: LoadTuning,
+) -> Result<PartEncoded, MigrateError> {
+    use std::sync::atomic::Ordering;
+    let r = encode_part_inner(source, tp, part, parts, tx, shared, tuning);
+    if r.is_err() {
+        shared.failed.store(true, Ordering::Relaxed);
+    }
+    r
+}
+
+fn encode_part_inner(
+    source: &dyn Source,
+    tp: &TablePlan,
+    part: usize,
+    parts: usize,
+    tx: &mpsc::Sender<Chunk>,
+    shared: &Shared,
+    tuning: LoadTuning,
+) -> Result<PartEncoded, MigrateError> {
+    use std::sync::atomic::Ordering;
+    let step = Step::LoadData;
+    let display = tp.source_display();
+    let table = &source.database().tables[tp.index];
     let err = |kind, msg: String| MigrateError::new(step, kind, msg).table(display.clone());
-    let mut reader = source.rows(table).map_err(|e| err(ErrorKind::Source, format!("source: {e}")).caused_by(e))?;
+    // "row 12" of a whole table; "row 12 of part 2/2" when read in parts.
+    let which =
+        |row: u64| if parts > 1 { format!("row {row} of part {}/{parts}", part + 1) } else { format!("row {row}") };
+    let Some(mut reader) = source
+        .rows_part(table, part, parts)
+        .map_err(|e| err(ErrorKind::Source, format!("source: {e}")).caused_by(e))?
+    else {
+        return Ok(PartEncoded { rows: 0, checksum: TableChecksum::default(), conversions: Vec::new() });
+    };
     let ncols = tp.columns.len();
     let copied: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].copied()).collect();
     let is_copied: Vec<bool> = tp.columns.iter().map(|c| c.copied()).collect();
@@ -189,13 +340,21 @@ fn encode_table(
     let mut conversions = vec![ColumnConversions::default(); ncols];
     let mut checksum = TableChecksum::default();
     let mut hasher = RowHasher::new();
-    let mut asides = AsideSpool::new(tuning.buffer_bytes);
     // A plain vector, handed over as `Bytes` without a copy: its small constant-size
     // writes inline, where `BytesMut`'s went through a copy call per field.
     let capacity = tuning.buffer_bytes + (64 << 10);
     let mut buf: Vec<u8> = Vec::with_capacity(capacity);
-    copy::write_header(&mut buf);
     let mut rows = 0u64;
+    let mut unsent = 0u64;
+    let send = |buf: &mut Vec<u8>, unsent: &mut u64| {
+        if shared.failed.load(Ordering::Relaxed) {
+            return Err(err(ErrorKind::Source, STOPPED.into()));
+        }
+        let total = shared.rows.fetch_add(*unsent, Ordering::Relaxed) + *unsent;
+        *unsent = 0;
+        let data = Bytes::from(std::mem::replace(buf, Vec::with_capacity(capacity)));
+        tx.blocking_send(Chunk { data, rows: total }).map_err(|_| err(ErrorKind::Postgres, "COPY ended early".into()))
+    };
     loop {
         let row = match reader.next_row() {
             Ok(Some(r)) => r,
@@ -205,13 +364,16 @@ fn encode_table(
                     SourceError::Backup(b) => b.kind.hint().map(|h| format!(". {h}")).unwrap_or_default(),
                     SourceError::SqlServer { .. } | SourceError::Engine { .. } | SourceError::Other(_) => String::new(),
                 };
-                return Err(err(ErrorKind::Source, format!("source failed after {rows} rows: {e}{hint}")).caused_by(e));
+                let at = if parts > 1 { format!(" of part {}/{parts}", part + 1) } else { String::new() };
+                return Err(
+                    err(ErrorKind::Source, format!("source failed after {rows} rows{at}: {e}{hint}")).caused_by(e)
+                );
             }
         };
         if row.len() != ncols {
             return Err(err(
                 ErrorKind::Source,
-                format!("row {} has {} values for {ncols} columns", rows + 1, row.len()),
+                format!("{} has {} values for {ncols} columns", which(rows + 1), row.len()),
             ));
         }
         // One pass over the columns, each value converted, encoded and hashed in turn (the
@@ -220,8 +382,9 @@ fn encode_table(
         let mut row_asides: Vec<(usize, RejectReason)> = Vec::new();
         for (i, v) in row.iter().enumerate() {
             let c = &tp.columns[i];
-            let conv = convert(v, &c.pg_type, &mut conversions[i])
-                .map_err(|e| err(ErrorKind::Conversion, format!("row {}, column {}: {e}", rows + 1, c.source_name)))?;
+            let conv = convert(v, &c.pg_type, &mut conversions[i]).map_err(|e| {
+                err(ErrorKind::Conversion, format!("{}, column {}: {e}", which(rows + 1), c.source_name))
+            })?;
             if let Some(r) = conv.kept_aside {
                 row_asides.push((i, r));
             }
@@ -254,27 +417,24 @@ fn encode_table(
                 mssql_backup::Value::String(s) | mssql_backup::Value::Xml(s) => Cow::Borrowed(s.as_str()),
                 other => Cow::Owned(format!("{other:?}")),
             };
+            let mut asides = shared.asides.lock().unwrap_or_else(|p| p.into_inner());
             asides.push(tp, &tp.columns[i].name, row_key.as_deref(), h, reason, &original).map_err(|e| {
                 err(ErrorKind::Source, format!("cannot spool rejected values to a temporary file: {e}"))
             })?;
         }
         rows += 1;
+        unsent += 1;
         if buf.len() >= tuning.buffer_bytes {
-            let data = Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(capacity)));
-            if tx.blocking_send(Chunk { data, rows }).is_err() {
-                return Err(err(ErrorKind::Postgres, "COPY ended early".into()));
-            }
+            send(&mut buf, &mut unsent)?;
         }
     }
-    copy::write_trailer(&mut buf);
-    let data = Bytes::from(buf);
-    if tx.blocking_send(Chunk { data, rows }).is_err() {
-        return Err(err(ErrorKind::Postgres, "COPY ended early".into()));
+    if !buf.is_empty() {
+        send(&mut buf, &mut unsent)?;
     }
     for (i, s) in reader.decode_stats().iter().enumerate().take(ncols) {
         conversions[i].replaced_utf16 += s.replaced_utf16;
     }
-    Ok(Encoded { rows, checksum, conversions, asides })
+    Ok(PartEncoded { rows, checksum, conversions })
 }
 
 /// Loads one table (at `position` in the plan) through `client`: COPY of all rows, then its

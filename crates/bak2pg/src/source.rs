@@ -55,6 +55,25 @@ pub trait Source: Send + Sync {
     /// A reader over all rows of `table` (a table of [`Source::database`]), in no
     /// particular order. Several readers may be open at once, on different threads.
     fn rows<'a>(&'a self, table: &'a Table) -> Result<Box<dyn RowReader + 'a>, SourceError>;
+
+    /// Whether [`Source::rows_part`] really splits a table (false: part 0 is the whole).
+    fn splits_tables(&self) -> bool {
+        false
+    }
+
+    /// A reader over part `part` of `parts` of `table`'s rows: the readers of parts
+    /// `0..parts`, on as many threads, read every row exactly once between them. `None`
+    /// for a part that holds nothing. An engine that cannot split gives the whole table
+    /// as part 0 and nothing else (the default).
+    fn rows_part<'a>(
+        &'a self,
+        table: &'a Table,
+        part: usize,
+        parts: usize,
+    ) -> Result<Option<Box<dyn RowReader + 'a>>, SourceError> {
+        let _ = parts;
+        if part == 0 { self.rows(table).map(Some) } else { Ok(None) }
+    }
 }
 
 /// A stream of rows. Each row has one [`Value`] per column of the table, in column order.

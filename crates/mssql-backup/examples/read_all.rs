@@ -1,10 +1,11 @@
 //! Reads every row of every table of the backups given and prints rows, seconds, rows/s,
 //! MB/s and the process's peak resident memory (`VmHWM`). Used by `bench/reader`.
+//! `THREADS=n` reads each table in `n` parts on `n` threads (`Backup::rows_part`).
 
 use std::path::Path;
 use std::time::Instant;
 
-use mssql_backup::Backup;
+use mssql_backup::{Backup, Part};
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -16,6 +17,7 @@ fn peak_rss_kib() -> u64 {
 
 fn main() {
     let repeat: u32 = std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let threads: usize = std::env::var("THREADS").ok().and_then(|r| r.parse().ok()).unwrap_or(1).max(1);
     for arg in std::env::args().skip(1) {
         let path = Path::new(&arg);
         let size = std::fs::metadata(path).expect("file").len();
@@ -24,10 +26,22 @@ fn main() {
         for _ in 0..repeat {
             let b = Backup::open(&[path]).expect("open");
             for t in &b.database().expect("catalog").tables {
-                let mut r = b.rows(t).expect("rows");
-                while r.next_row().expect("row").is_some() {
-                    rows += 1;
-                }
+                rows += std::thread::scope(|s| {
+                    let parts: Vec<_> = (0..threads)
+                        .map(|index| {
+                            let b = &b;
+                            s.spawn(move || {
+                                let mut r = b.rows_part(t, Part { index, of: threads }).expect("rows");
+                                let mut n = 0u64;
+                                while r.next_row().expect("row").is_some() {
+                                    n += 1;
+                                }
+                                n
+                            })
+                        })
+                        .collect();
+                    parts.into_iter().map(|h| h.join().expect("reader thread")).sum::<u64>()
+                });
             }
         }
         let secs = start.elapsed().as_secs_f64();

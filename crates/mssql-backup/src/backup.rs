@@ -23,6 +23,7 @@ use crate::compressed::{self, CompressedSource};
 use crate::header::{self, BackupDescription, FileType};
 use crate::mtf::MtfImage;
 use crate::rows::TableRows;
+use crate::scan::Part;
 use crate::schema::{Database, Table};
 use crate::source::{ByteSource, MmapSource};
 use crate::store::{PageStore, StoreFile};
@@ -292,8 +293,18 @@ impl Backup {
     /// [`ErrorKind::Unsupported`] for tables the reader cannot decode (compressed rows,
     /// memory-optimized tables); catalog errors.
     pub fn rows<'a>(&'a self, table: &'a Table) -> Result<TableRows<'a>> {
+        self.rows_part(table, Part::WHOLE)
+    }
+
+    /// A reader over the rows of one `part` of `table`'s pages (see [`Part`]): readers of
+    /// the parts `0..n` of the same `n`, on as many threads, read every row once between
+    /// them. The table's checks are per page, so each part makes them for its pages.
+    ///
+    /// # Errors
+    /// As [`Backup::rows`].
+    pub fn rows_part<'a>(&'a self, table: &'a Table, part: Part) -> Result<TableRows<'a>> {
         let layout = self.layout(table)?;
-        TableRows::new(&self.store, &self.pfs, table, layout, self.options.salvage)
+        TableRows::new(&self.store, &self.pfs, table, layout, self.options.salvage, part)
             .map_err(|e| e.with_file(&self.paths[0]))
     }
 

@@ -59,5 +59,6 @@ pub use header::{
     MediaFamily, MediaSet, ProductVersion, TdeKeyDescriptor, Timestamp,
 };
 pub use rows::{ReadStats, TableRows};
+pub use scan::Part;
 pub use types::{Collation, PageId, SqlType};
 pub use value::{DecodeStats, Value};

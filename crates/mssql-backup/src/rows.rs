@@ -60,6 +60,8 @@ pub struct TableRows<'a> {
     salvage: bool,
     /// The current page's records seen so far, for its structure check when it ends.
     placed: Vec<crate::record::PlacedRecord>,
+    /// The part of the pages read.
+    part: crate::scan::Part,
 }
 
 impl<'a> TableRows<'a> {
@@ -69,6 +71,7 @@ impl<'a> TableRows<'a> {
         table: &'a Table,
         layout: &'a TableLayout,
         salvage: bool,
+        part: crate::scan::Part,
     ) -> Result<Self> {
         if table.storage.memory_optimized {
             return Err(Error::unsupported(format!(
@@ -101,6 +104,7 @@ impl<'a> TableRows<'a> {
             decode_values: true,
             salvage,
             placed: Vec::new(),
+            part,
         })
     }
 
@@ -127,11 +131,14 @@ impl<'a> TableRows<'a> {
                     self.rowset += 1;
                     continue;
                 };
-                self.pages = Some(if self.salvage {
-                    DataPages::salvage(self.store, self.pfs, au.id, au.first_iam)
-                } else {
-                    DataPages::new(self.store, self.pfs, au.id, au.first_iam)?
-                });
+                self.pages = Some(
+                    if self.salvage {
+                        DataPages::salvage(self.store, self.pfs, au.id, au.first_iam)
+                    } else {
+                        DataPages::new(self.store, self.pfs, au.id, au.first_iam)?
+                    }
+                    .part(self.part),
+                );
             }
             match self.pages.as_mut().expect("set above").next()? {
                 Some(p) => {

@@ -27,6 +27,33 @@ pub fn header_matches(page: &Page, au: u64) -> bool {
     au & 0xffff == 0 && h.index_id == 0 && (au & 0x0000_ffff_ffff_0000) == u64::from(h.obj_id) << 16
 }
 
+/// One of `of` disjoint parts of a table's pages, for reading a table on several threads
+/// at once ([`crate::Backup::rows_part`]). Each allocation unit's pages, in the order its
+/// IAM chain maps them, are cut into runs of [`Part::RUN`] pages, dealt round-robin: part
+/// `index` reads runs `index`, `index + of`, … Every page belongs to exactly one part, and
+/// a page's records to the part reading the page (a forwarded record is returned on the
+/// page that holds it, its stub skipped, so it too is read once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// Which part, `0..of`.
+    pub index: usize,
+    /// How many parts.
+    pub of: usize,
+}
+
+impl Part {
+    /// The whole table.
+    pub const WHOLE: Part = Part { index: 0, of: 1 };
+    /// Pages per run: 8 extents (512 KiB), long enough for sequential reads, short enough
+    /// that the parts of a table of a few thousand pages are even.
+    pub const RUN: usize = 64;
+
+    /// Whether the page at position `i` of an allocation unit's page list is in this part.
+    pub fn holds(self, i: usize) -> bool {
+        self.of <= 1 || (i / Self::RUN) % self.of == self.index
+    }
+}
+
 /// Iterates the allocated data pages (type 1) of one allocation unit.
 pub struct DataPages<'a> {
     store: &'a PageStore,
@@ -36,16 +63,32 @@ pub struct DataPages<'a> {
     next: usize,
     salvage: bool,
     skipped: Vec<String>,
+    part: Part,
 }
 
 impl<'a> DataPages<'a> {
+    /// Only the pages of `part` (see [`Part`]).
+    pub fn part(mut self, part: Part) -> Self {
+        self.part = part;
+        self
+    }
+
     /// Pages of allocation unit `au` whose IAM chain starts at `first_iam`.
     ///
     /// # Errors
     /// Errors of the IAM chain ([`crate::ErrorKind::Incomplete`] when an IAM page is missing).
     pub fn new(store: &'a PageStore, pfs: &'a PfsCache, au: u64, first_iam: PageId) -> Result<DataPages<'a>> {
         let map = if first_iam.is_null() { IamMap::default() } else { read_iam_chain(store, first_iam)? };
-        Ok(DataPages { store, pfs, au, pages: map.pages().collect(), next: 0, salvage: false, skipped: Vec::new() })
+        Ok(DataPages {
+            store,
+            pfs,
+            au,
+            pages: map.pages().collect(),
+            next: 0,
+            salvage: false,
+            skipped: Vec::new(),
+            part: Part::WHOLE,
+        })
     }
 
     /// Salvage variant of [`DataPages::new`] for incomplete backups: what cannot be read
@@ -55,7 +98,7 @@ impl<'a> DataPages<'a> {
         let (map, err) =
             if first_iam.is_null() { (IamMap::default(), None) } else { read_iam_chain_partial(store, first_iam) };
         let skipped = err.map(|e| vec![e.to_string()]).unwrap_or_default();
-        DataPages { store, pfs, au, pages: map.pages().collect(), next: 0, salvage: true, skipped }
+        DataPages { store, pfs, au, pages: map.pages().collect(), next: 0, salvage: true, skipped, part: Part::WHOLE }
     }
 
     /// What a salvage read skipped because it was missing.
@@ -71,7 +114,7 @@ impl<'a> DataPages<'a> {
         pages: Vec<PageId>,
         salvage: bool,
     ) -> DataPages<'a> {
-        DataPages { store, pfs, au, pages, next: 0, salvage, skipped: Vec::new() }
+        DataPages { store, pfs, au, pages, next: 0, salvage, skipped: Vec::new(), part: Part::WHOLE }
     }
 
     /// The next data page of the allocation unit.
@@ -82,6 +125,13 @@ impl<'a> DataPages<'a> {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Page>> {
         while let Some(&id) = self.pages.get(self.next) {
+            if !self.part.holds(self.next) {
+                // Skip to the start of this part's next run.
+                let run = self.next / Part::RUN;
+                let ahead = (self.part.index + self.part.of - run % self.part.of) % self.part.of;
+                self.next = (run + ahead) * Part::RUN;
+                continue;
+            }
             self.next += 1;
             let status = match self.pfs.status(self.store, id) {
                 Err(e) if self.salvage && e.kind == ErrorKind::Incomplete => {

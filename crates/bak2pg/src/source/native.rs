@@ -139,6 +139,22 @@ impl Source for NativeSource {
     fn rows<'a>(&'a self, table: &'a Table) -> Result<Box<dyn RowReader + 'a>, SourceError> {
         Ok(Box::new(NativeRows { rows: self.backup.rows(table)? }))
     }
+
+    /// Parts of the table's pages ([`mssql_backup::Part`]: runs of 64 pages dealt
+    /// round-robin).
+    fn splits_tables(&self) -> bool {
+        true
+    }
+
+    fn rows_part<'a>(
+        &'a self,
+        table: &'a Table,
+        part: usize,
+        parts: usize,
+    ) -> Result<Option<Box<dyn RowReader + 'a>>, SourceError> {
+        let part = mssql_backup::Part { index: part, of: parts.max(1) };
+        Ok(Some(Box::new(NativeRows { rows: self.backup.rows_part(table, part)? })))
+    }
 }
 
 struct NativeRows<'a> {

@@ -9,6 +9,7 @@ mod fixtures;
 mod fuzz;
 mod header;
 mod mtf;
+mod parts;
 mod readme;
 mod striped;
 
