@@ -78,7 +78,8 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     jobs: usize,
     /// Threads reading one large table (2^20 rows or more) at once, each a part of its
-    /// pages (native engine); default: the CPUs, at most 4.
+    /// pages (native engine); default: one fewer than the CPUs (PostgreSQL's COPY backend
+    /// needs one), at least 1, at most 4.
     #[arg(long, value_name = "N")]
     decode_threads: Option<usize>,
     /// Map a SQL Server schema to a PostgreSQL schema (`dbo=public` is the default);
