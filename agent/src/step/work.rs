@@ -396,6 +396,12 @@ fn mismatches(plan: &Plan, loaded: &[LoadedTable], back: &[validate::ReadBack]) 
         .collect()
 }
 
+/// The checksum definition of a loaded table that is not this bak2pg's (`""` for results
+/// written before definitions were recorded), if any: such numbers cannot be compared.
+fn other_checksum_definition(loaded: &[LoadedTable]) -> Option<&str> {
+    loaded.iter().map(|l| l.checksum_definition.as_str()).find(|d| *d != bak2pg::checksum::DEFINITION)
+}
+
 /// `validate`: read every table of `<db>__loading` back (read-only, so a retry is safe).
 async fn validate_step(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> {
     let (_, read): (_, ReadOutputs) = ctx.outputs(StepName::Read).await?;
@@ -407,6 +413,16 @@ async fn validate_step(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> 
         return Err(StepError::permanent(
             ErrorCode::LoadingDatabaseMissing,
             format!("{} no longer exists; replay the execution to load again", load.names.loading),
+        ));
+    }
+    if let Some(other) = other_checksum_definition(&load.loaded) {
+        return Err(StepError::permanent(
+            ErrorCode::PlanChanged,
+            format!(
+                "the load step's checksums were computed under another definition ({other:?}; this bak2pg: {:?}): \
+                 a bak2pg version changed between the steps; replay the execution to load again",
+                bak2pg::checksum::DEFINITION
+            ),
         ));
     }
     let t = Instant::now();
@@ -452,6 +468,16 @@ async fn swap(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> {
             None => format!("{} is in place", names.name),
         }
     } else {
+        if let Some(other) = other_checksum_definition(&load.loaded) {
+            return Err(StepError::permanent(
+                ErrorCode::LoadingDatabaseMissing,
+                format!(
+                    "{} is gone and the load's checksums were computed under another definition ({other:?}), \
+                     so {} cannot be checked against them; replay the execution",
+                    names.loading, names.name
+                ),
+            ));
+        }
         let plan = plan_from_s3(ctx, &read).await?;
         let back =
             validate::read_back_all(&plan.tables, &opts.target, &names.name, opts.tuning.jobs).await.map_err(|e| {
@@ -479,4 +505,22 @@ async fn swap(ctx: &Ctx) -> Result<(String, ReportOutputs), StepError> {
     report.status = Status::Passed;
     report.compute_totals();
     Ok((summary, ReportOutputs { report }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_results_of_another_checksum_definition_are_not_compared() {
+        let mut t: LoadedTable = serde_json::from_value(serde_json::json!({
+            "table": 0, "rows": 1, "bytes": 10, "seconds": 0.1,
+            "checksum": { "rows": 1, "sum": "0000000000000000000000000000002a" },
+            "conversions": [], "rejected": 0
+        }))
+        .expect("results written before the definition was recorded still read");
+        assert_eq!(other_checksum_definition(std::slice::from_ref(&t)), Some(""));
+        t.checksum_definition = bak2pg::checksum::DEFINITION.into();
+        assert_eq!(other_checksum_definition(std::slice::from_ref(&t)), None);
+    }
 }

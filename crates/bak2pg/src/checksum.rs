@@ -47,6 +47,14 @@ use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+/// The name of this checksum definition (row text framing, PostgreSQL's
+/// `hashtextextended`, exact sum), stored with a load's results
+/// ([`crate::load::LoadedTable::checksum_definition`]) so that numbers computed under
+/// another definition (bak2pg before it hashed rows this way: xxh3-128) are never compared
+/// with these: a step-by-step run whose load ran on an older agent is told to load again
+/// instead of reporting a difference in data that has none.
+pub const DEFINITION: &str = "rowtext-hashtextextended-sum";
+
 use crate::pgvalue::{PgType, PgValue, USECS_PER_DAY};
 
 /// Days from 1970-01-01 to 2000-01-01.

@@ -88,6 +88,10 @@ pub struct LoadedTable {
     pub seconds: f64,
     /// Checksum of the converted rows.
     pub checksum: TableChecksum,
+    /// The definition `checksum` was computed under ([`crate::checksum::DEFINITION`]);
+    /// empty in results written before it was recorded.
+    #[serde(default)]
+    pub checksum_definition: String,
     /// Per column (plan order), lossy conversions counted.
     pub conversions: Vec<ColumnConversions>,
     /// Values kept in `bak2pg.rejected_values`.
@@ -539,6 +543,7 @@ pub async fn load_table(
         bytes,
         seconds: start.elapsed().as_secs_f64(),
         checksum: encoded.checksum,
+        checksum_definition: crate::checksum::DEFINITION.to_string(),
         conversions: encoded.conversions,
         rejected,
     })

@@ -683,6 +683,7 @@ pub fn no_rows(plan: &Plan) -> Vec<LoadedTable> {
             bytes: 0,
             seconds: 0.0,
             checksum: TableChecksum::default(),
+            checksum_definition: crate::checksum::DEFINITION.to_string(),
             conversions: vec![Default::default(); tp.columns.len()],
             rejected: 0,
         })
