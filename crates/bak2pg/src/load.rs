@@ -230,16 +230,20 @@ fn encode_table(
         rows: std::sync::atomic::AtomicU64::new(0),
         failed: std::sync::atomic::AtomicBool::new(false),
     };
+    // A part that fails tells the others to stop.
+    let run_part = |part: usize| {
+        let r = encode_part(source, tp, part, parts, &tx, &shared, tuning);
+        if r.is_err() {
+            shared.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    };
     let results: Vec<Result<PartEncoded, MigrateError>> = if parts == 1 {
-        vec![encode_part(source, tp, 0, 1, &tx, &shared, tuning)]
+        vec![run_part(0)]
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..parts)
-                .map(|part| {
-                    let (tx, shared) = (&tx, &shared);
-                    scope.spawn(move || encode_part(source, tp, part, parts, tx, shared, tuning))
-                })
-                .collect();
+            let run_part = &run_part;
+            let handles: Vec<_> = (0..parts).map(|part| scope.spawn(move || run_part(part))).collect();
             handles
                 .into_iter()
                 .map(|h| {
@@ -295,23 +299,6 @@ const STOPPED: &str = "stopped: another part of the table failed";
 /// Reads, converts, encodes and checksums the rows of part `part` of `parts` of a table,
 /// sending its buffers (rows only: [`encode_table`] sends the header and trailer).
 fn encode_part(
-    source: &dyn Source,
-    tp: &TablePlan,
-    part: usize,
-    parts: usize,
-    tx: &mpsc::Sender<Chunk>,
-    shared: &Shared,
-    tuning: LoadTuning,
-) -> Result<PartEncoded, MigrateError> {
-    use std::sync::atomic::Ordering;
-    let r = encode_part_inner(source, tp, part, parts, tx, shared, tuning);
-    if r.is_err() {
-        shared.failed.store(true, Ordering::Relaxed);
-    }
-    r
-}
-
-fn encode_part_inner(
     source: &dyn Source,
     tp: &TablePlan,
     part: usize,
