@@ -46,7 +46,7 @@ impl PfsCache {
     /// The PFS byte of `page`.
     ///
     /// # Errors
-    /// [`ErrorKind::Incomplete`] when the PFS page is not in the backup; page read errors.
+    /// [`crate::ErrorKind::Incomplete`] when the PFS page is not in the backup; page read errors.
     pub fn status(&self, store: &PageStore, page: PageId) -> Result<u8> {
         let pfs_id = pfs_page_for(page);
         let cached = self.pages.lock().expect("PFS cache lock").get(&pfs_id).cloned();
@@ -72,7 +72,7 @@ impl PfsCache {
 /// `size_pages` pages (or, when the size is unknown, every GAM interval present).
 ///
 /// # Errors
-/// [`ErrorKind::Incomplete`] when a GAM page is missing; read errors.
+/// [`crate::ErrorKind::Incomplete`] when a GAM page is missing; read errors.
 pub fn gam_allocated_extents(store: &PageStore, file: u16, size_pages: u64) -> Result<Vec<PageId>> {
     let mut out = Vec::new();
     let mut start = 0u64;
@@ -111,6 +111,8 @@ pub struct IamMap {
 
 impl IamMap {
     /// Every page the map names (single pages, then the 8 pages of each extent), in order.
+    /// (The reader takes them by position instead; this is for `internals` users.)
+    #[cfg(feature = "internals")]
     pub fn pages(&self) -> impl Iterator<Item = PageId> + '_ {
         self.single_pages
             .iter()
@@ -122,7 +124,7 @@ impl IamMap {
 /// Walks the IAM chain starting at `first_iam`.
 ///
 /// # Errors
-/// [`ErrorKind::Incomplete`] when an IAM page is missing; [`ErrorKind::Corrupt`] when the
+/// [`crate::ErrorKind::Incomplete`] when an IAM page is missing; [`crate::ErrorKind::Corrupt`] when the
 /// chain holds a page that is not an IAM page or loops.
 pub fn read_iam_chain(store: &PageStore, first_iam: PageId) -> Result<IamMap> {
     let (map, err) = read_iam_chain_partial(store, first_iam);

@@ -111,8 +111,8 @@ impl<'a> DataPages<'a> {
         DataPages { store, pfs, au, map, next: 0, salvage, skipped: Vec::new(), part: Part::WHOLE }
     }
 
-    /// The page at position `i` of [`IamMap::pages`]'s order (single pages, then the 8
-    /// pages of each extent), `None` past the end.
+    /// The page at position `i` of the map's order (its single pages, then the 8 pages of
+    /// each extent, in IAM order), `None` past the end.
     fn page_at(&self, i: usize) -> Option<PageId> {
         let singles = self.map.single_pages.len();
         if i < singles {

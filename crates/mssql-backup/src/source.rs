@@ -37,8 +37,8 @@ pub trait ByteSource: Send + Sync {
 ///
 /// Mapped file pages count in the process's resident set (`RssFile`) once touched, so
 /// reading a whole backup would make RSS as large as the backup (1.09 GB for a 1 GB one,
-/// issue 12). Every [`DROP_EVERY`] bytes charged to reads, the mapping's pages are released with
-/// `madvise(MADV_DONTNEED)`; see [`MmapSource::drop_resident_pages`].
+/// issue 12). Every `DROP_EVERY` bytes (64 MiB) charged to reads, the mapping's pages are
+/// released with `madvise(MADV_DONTNEED)` (`drop_resident_pages`).
 pub struct MmapSource {
     path: PathBuf,
     map: Option<memmap2::Mmap>,

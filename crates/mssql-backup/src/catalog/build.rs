@@ -11,7 +11,7 @@
 //!   `bigint` identity reads 0, 1, 0: IDENTITY(0,1));
 //! - definitions (defaults, checks, computed columns, modules) are `sysobjvalues` rows of
 //!   class 1, keyed by object id and sub-id (column id for computed columns), stored as
-//!   SCSU text ([`crate::scsu`]);
+//!   SCSU text (decoded by the crate's `scsu` module);
 //! - indexes are `sysidxstats` rows with status bit 0x1 (0x8 unique, 0x20 primary key,
 //!   0x40 unique constraint, 0x80 disabled, 0x100 hypothetical, 0x20000 filtered) and their
 //!   columns `sysiscols` rows with status bit 0x2 (0x4 descending, 0x10 included);
