@@ -52,14 +52,18 @@ pub fn begin_row(buf: &mut impl BufMut, fields: u16) {
 /// # Panics
 /// When `scale` is above 38 (no SQL Server type has more).
 pub fn write_numeric(buf: &mut impl BufMut, mantissa: i128, scale: u8) {
-    let mut out = [0u8; 8 + 2 * 24];
+    let mut out = [0u8; NUMERIC_MAX];
     let n = numeric_bytes(&mut out, mantissa, scale);
     buf.put_slice(&out[..n]);
 }
 
-/// [`write_numeric`] into `out`; returns the bytes written (8 + 2 per digit group). One
-/// copy into the row buffer per value instead of one per 16-bit word.
-fn numeric_bytes(out: &mut [u8; 8 + 2 * 24], mantissa: i128, scale: u8) -> usize {
+/// Bytes of the largest `numeric_send` value written here: 4 header words, 24 digit groups.
+const NUMERIC_MAX: usize = 8 + 2 * 24;
+
+/// [`write_numeric`] into the start of `out` (at least [`NUMERIC_MAX`] bytes); returns the
+/// bytes written (8 + 2 per digit group). One copy into the row buffer per value instead
+/// of one per 16-bit word.
+fn numeric_bytes(out: &mut [u8], mantissa: i128, scale: u8) -> usize {
     assert!(scale <= 38, "numeric scale {scale} above 38");
     let abs = mantissa.unsigned_abs();
     let (int, frac) = match u64::try_from(abs) {
@@ -151,11 +155,10 @@ pub fn write_field(buf: &mut impl BufMut, v: &PgValue<'_>) {
         PgValue::Float4(x) => put_fixed(buf, x.to_be_bytes()),
         PgValue::Float8(x) => put_fixed(buf, x.to_be_bytes()),
         PgValue::Numeric { mantissa, scale } => {
-            let mut out = [0u8; 8 + 2 * 24];
-            let n = numeric_bytes(&mut out, *mantissa, *scale);
-            let mut field = [0u8; 4 + 8 + 2 * 24];
+            // The value after room for its length word, then the length: one copy.
+            let mut field = [0u8; 4 + NUMERIC_MAX];
+            let n = numeric_bytes(&mut field[4..], *mantissa, *scale);
             field[..4].copy_from_slice(&(n as i32).to_be_bytes());
-            field[4..4 + n].copy_from_slice(&out[..n]);
             buf.put_slice(&field[..4 + n]);
         }
         PgValue::Text(s) => {
