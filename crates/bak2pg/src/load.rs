@@ -313,8 +313,8 @@ fn encode_part(
     let table = &source.database().tables[tp.index];
     let err = |kind, msg: String| MigrateError::new(step, kind, msg).table(display.clone());
     // "row 12" of a whole table; "row 12 of part 2/2" when read in parts.
-    let which =
-        |row: u64| if parts > 1 { format!("row {row} of part {}/{parts}", part + 1) } else { format!("row {row}") };
+    let of_part = if parts > 1 { format!(" of part {}/{parts}", part + 1) } else { String::new() };
+    let which = |row: u64| format!("row {row}{of_part}");
     let Some(mut reader) = source
         .rows_part(table, part, parts)
         .map_err(|e| err(ErrorKind::Source, format!("source: {e}")).caused_by(e))?
@@ -322,8 +322,8 @@ fn encode_part(
         return Ok(PartEncoded { rows: 0, checksum: TableChecksum::default(), conversions: Vec::new() });
     };
     let ncols = tp.columns.len();
-    let copied: Vec<usize> = (0..ncols).filter(|&i| tp.columns[i].copied()).collect();
     let is_copied: Vec<bool> = tp.columns.iter().map(|c| c.copied()).collect();
+    let fields = is_copied.iter().filter(|&&c| c).count() as u16;
     let is_compared: Vec<bool> = tp.columns.iter().map(|c| c.compared()).collect();
     let pk: Vec<usize> = table
         .primary_key
@@ -358,9 +358,8 @@ fn encode_part(
                     SourceError::Backup(b) => b.kind.hint().map(|h| format!(". {h}")).unwrap_or_default(),
                     SourceError::SqlServer { .. } | SourceError::Engine { .. } | SourceError::Other(_) => String::new(),
                 };
-                let at = if parts > 1 { format!(" of part {}/{parts}", part + 1) } else { String::new() };
                 return Err(
-                    err(ErrorKind::Source, format!("source failed after {rows} rows{at}: {e}{hint}")).caused_by(e)
+                    err(ErrorKind::Source, format!("source failed after {rows} rows{of_part}: {e}{hint}")).caused_by(e)
                 );
             }
         };
@@ -372,7 +371,7 @@ fn encode_part(
         }
         // One pass over the columns, each value converted, encoded and hashed in turn (the
         // COPY fields and the hashed fields are both in column order): no vector per row.
-        copy::begin_row(&mut buf, copied.len() as u16);
+        copy::begin_row(&mut buf, fields);
         let mut row_asides: Vec<(usize, RejectReason)> = Vec::new();
         for (i, v) in row.iter().enumerate() {
             let c = &tp.columns[i];
