@@ -328,22 +328,47 @@ impl RowHasher {
     /// Appends a non-NULL field of a column of type `ty` whose canonical text `write`
     /// appends to the buffer it is given.
     pub fn push_with<E>(&mut self, ty: &PgType, write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
-        self.separate();
         if is_free_text(ty) {
-            self.scratch.clear();
-            write(&mut self.scratch)?;
-            write_u64(&mut self.buf, self.scratch.len() as u64);
-            self.buf.push(b':');
-            self.buf.extend_from_slice(&self.scratch);
-            Ok(())
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            let r = write(&mut scratch);
+            if r.is_ok() {
+                self.push_framed(&scratch);
+            }
+            self.scratch = scratch;
+            r
         } else {
+            self.separate();
             write(&mut self.buf)
         }
     }
 
+    /// Appends a free-text field whose canonical text is `text`: its length, `:`, the text.
+    fn push_framed(&mut self, text: &[u8]) {
+        self.separate();
+        write_u64(&mut self.buf, text.len() as u64);
+        self.buf.push(b':');
+        self.buf.extend_from_slice(text);
+    }
+
     /// Appends a source value of a column of type `ty`.
     pub fn push_value(&mut self, v: &PgValue<'_>, ty: &PgType) {
-        if matches!(v, PgValue::Null) {
+        // Texts are framed straight from the value (the canonical text is the text itself,
+        // `char(n)` without trailing blanks): no copy through the scratch buffer.
+        let text = match v {
+            PgValue::Text(t) => Some(t.as_ref()),
+            PgValue::Xml(t) => Some(*t),
+            _ => None,
+        };
+        if let (Some(text), true) = (text, is_free_text(ty)) {
+            let mut text = text.as_bytes();
+            if matches!(ty, PgType::Char { .. }) {
+                while let [rest @ .., b' '] = text {
+                    text = rest;
+                }
+            }
+            self.push_framed(text);
+        } else if matches!(v, PgValue::Null) {
             self.push_null();
         } else {
             let _ = self.push_with::<()>(ty, |out| {
@@ -482,6 +507,15 @@ mod tests {
         h.push_value(&PgValue::Text(Cow::Borrowed("")), &ty);
         assert_eq!(h.text(), b"3:a,b,,-7,0:");
         assert_eq!(h.finish(), crate::pghash::hash_bytes_extended(b"3:a,b,,-7,0:", 0));
+        // A source text and the same text read back frame alike (char(n): blanks trimmed).
+        let char4 = PgType::Char { len: 4 };
+        h.push_value(&PgValue::Text(Cow::Borrowed("ab  ")), &char4);
+        h.push_value(&PgValue::Xml("<a/>"), &PgType::Xml);
+        assert_eq!(h.text(), b"2:ab,4:<a/>");
+        let direct = h.finish();
+        h.push_with::<UnexpectedText>(&char4, |out| canonical_from_pg_text(&char4, b"ab", out)).unwrap();
+        h.push_with::<UnexpectedText>(&PgType::Xml, |out| canonical_from_pg_text(&PgType::Xml, b"<a/>", out)).unwrap();
+        assert_eq!(h.finish(), direct);
     }
 
     #[test]
