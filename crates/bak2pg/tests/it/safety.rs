@@ -321,6 +321,11 @@ async fn a_table_read_in_parts_loads_the_same_rows_as_one_reader() {
         bak2pg::source::native::NativeSource::open(&[p.as_path()], mssql_backup::OpenOptions::default())
             .unwrap_or_else(|e| panic!("{e}")),
     );
+    // What makes the load split dbo.Nums: an engine that splits, a count over the threshold.
+    use bak2pg::source::Source as _;
+    assert!(source.splits_tables());
+    let nums = source.database().tables.iter().find(|t| t.schema == "dbo" && t.name == "Nums").expect("dbo.Nums");
+    assert!(nums.row_count_hint.unwrap_or(0) >= 1_000);
     let mut reports = Vec::new();
     for (name, threads) in [("t_parts_1", 1), ("t_parts_3", 3)] {
         reset(name).await;
