@@ -54,7 +54,9 @@
 //! - The file header page (page 0) keeps the template's file size; the `SFIN` size is
 //!   what the reader uses.
 
+pub mod container;
 pub mod encode;
+pub mod xca;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -68,7 +70,29 @@ use mssql_backup::internals::page::{PAGE_SIZE, Page, PageType, checksum};
 use mssql_backup::schema::{StorageKind, Table};
 use mssql_backup::{Backup, PageId};
 
+use container::CompressedWriter;
 use encode::Encoder;
+
+/// Where the image goes: as it is, or through the compressed container.
+enum Sink {
+    Plain(BufWriter<File>),
+    Compressed(CompressedWriter<BufWriter<File>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Compressed(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Compressed(w) => w.flush(),
+        }
+    }
+}
 
 /// Which table of the template to grow when none is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +116,8 @@ pub struct Options {
     pub rows: u64,
     /// Output file.
     pub out: PathBuf,
+    /// Write the compressed (`MSSQLBAK`) container instead of plain MTF.
+    pub compressed: bool,
 }
 
 /// What was generated.
@@ -115,6 +141,8 @@ pub struct Summary {
     pub iam_pages: u64,
     /// Size of the output file in bytes.
     pub out_bytes: u64,
+    /// Compressed chunk records written (0 for an uncompressed backup).
+    pub chunks: u64,
 }
 
 /// One table of a template, as [`candidates`] lists it: name, column count, and the
@@ -607,7 +635,20 @@ pub fn generate(opts: &Options) -> Result<Summary> {
 
     // Write: template up to the insertion point, the new extents, the rest.
     let file = File::create(&opts.out).with_context(|| opts.out.display().to_string())?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let file = BufWriter::with_capacity(1 << 20, file);
+    let mut out = if opts.compressed {
+        // The soft filemarks are stored raw in the container; where they land in the image.
+        let sfmb_len = u64::from(u16_at(&tpl.bytes, 64)).max(1) * 512;
+        let filemarks = image
+            .blocks
+            .iter()
+            .filter(|b| &b.kind == b"SFMB")
+            .map(|b| (if b.offset as usize >= insert_at { b.offset + added } else { b.offset }, sfmb_len))
+            .collect();
+        Sink::Compressed(CompressedWriter::new(file, filemarks)?)
+    } else {
+        Sink::Plain(file)
+    };
     out.write_all(&tpl.bytes[..insert_at])?;
     let gam_tpl = tpl.page(PageId::new(file_id, 2))?;
     let sgam_tpl = tpl.page(PageId::new(file_id, 3))?;
@@ -715,7 +756,17 @@ pub fn generate(opts: &Options) -> Result<Summary> {
         }
     }
     out.write_all(&tpl.bytes[insert_at..])?;
-    out.flush()?;
+    let chunks = match out {
+        Sink::Plain(mut f) => {
+            f.flush()?;
+            0
+        }
+        Sink::Compressed(c) => {
+            let n = c.chunks();
+            c.finish()?;
+            n
+        }
+    };
     let out_bytes = std::fs::metadata(&opts.out)?.len();
     Ok(Summary {
         table: table.qualified_name(),
@@ -727,6 +778,7 @@ pub fn generate(opts: &Options) -> Result<Summary> {
         extents: extents.len() as u64,
         iam_pages: new_intervals.len() as u64,
         out_bytes,
+        chunks,
     })
 }
 

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! gen-backup --template <fixture.bak> --rows N [--shape narrow|wide | --table schema.name] --out /tmp/x.bak
-//! gen-backup --template <fixture.bak> --size 1G --shape narrow --out /tmp/x.bak
+//! gen-backup --template <fixture.bak> --size 1G --shape narrow [--compressed] --out /tmp/x.bak
 //! gen-backup --template <fixture.bak> --list
 //! ```
 
@@ -44,6 +44,9 @@ struct Args {
     /// Output file.
     #[arg(long, required_unless_present = "list")]
     out: Option<PathBuf>,
+    /// Write a compressed backup (the `MSSQLBAK` container, as `BACKUP … WITH COMPRESSION`).
+    #[arg(long)]
+    compressed: bool,
     /// List the template's heaps this tool can grow, then exit.
     #[arg(long)]
     list: bool,
@@ -82,6 +85,7 @@ fn main() -> Result<()> {
         shape,
         rows: args.rows.unwrap_or(0),
         out: args.out.context("--out is required")?,
+        compressed: args.compressed,
     };
     if let Some(size) = &args.size {
         // Rows that fill `size` bytes of data pages.
@@ -98,6 +102,9 @@ fn main() -> Result<()> {
         "{}: {} rows added ({} per page, {}-byte records), catalog rows {}, {} data pages, {} new extents, {} new IAM pages",
         s.table, s.rows, s.rows_per_page, s.record_len, s.catalog_rows, s.data_pages, s.extents, s.iam_pages
     );
+    if opts.compressed {
+        println!("compressed: {} chunk records", s.chunks);
+    }
     println!(
         "wrote {} ({} bytes) in {secs:.2} s: {:.0} MB/s, {:.0} rows/s",
         opts.out.display(),

@@ -14,13 +14,18 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Generates `rows` rows into `table` of `template`; returns the open backup's path.
 fn grow(dir: &Path, template: &str, table: &str, rows: u64) -> PathBuf {
-    let out = dir.join(format!("{table}.bak"));
+    grow_as(dir, template, table, rows, false)
+}
+
+fn grow_as(dir: &Path, template: &str, table: &str, rows: u64, compressed: bool) -> PathBuf {
+    let out = dir.join(format!("{table}-{compressed}.bak"));
     let s = generate(&Options {
         template: fixture(template),
         table: Some(table.into()),
         shape: Shape::Narrow,
         rows,
         out: out.clone(),
+        compressed,
     })
     .expect("generate");
     assert_eq!(s.rows, rows);
@@ -83,5 +88,31 @@ fn heap_with_nvarchar_and_rowversion_reads_back() {
         assert_eq!(row[1], Value::String(text_value(r, 24)), "row {r}");
         let phone = if is_null(r, 2) { Value::Null } else { Value::String(text_value(r, 24)) };
         assert_eq!(row[2], phone, "row {r}");
+    }
+}
+
+#[test]
+fn compressed_container_reads_back_as_the_plain_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 20_000;
+    let plain = grow_as(dir.path(), "hotel-qlks-vietnamese-sql2019.bak", "dbo.PHIEU_DAT", rows, false);
+    let packed = grow_as(dir.path(), "hotel-qlks-vietnamese-sql2019.bak", "dbo.PHIEU_DAT", rows, true);
+    let bytes = std::fs::read(&packed).unwrap();
+    assert!(bytes.starts_with(b"MSSQLBAK"));
+    assert!(bytes.len() * 4 < std::fs::metadata(&plain).unwrap().len() as usize, "{} bytes", bytes.len());
+    assert!(Backup::open(&[packed.as_path()]).unwrap().description().header.compressed);
+    assert_eq!(read_back(&packed, "dbo.PHIEU_DAT", rows), read_back(&plain, "dbo.PHIEU_DAT", rows));
+
+    // The soft filemarks sit raw on multiples of their block size (4 KiB in this
+    // template), and each lists the container offsets of the earlier ones, latest first.
+    let marks: Vec<usize> = (0..bytes.len()).step_by(4096).filter(|&o| bytes[o..].starts_with(b"SFMB")).collect();
+    assert_eq!(marks.len(), 3, "filemarks at {marks:x?}");
+    for (i, &m) in marks.iter().enumerate() {
+        let used = u32::from_le_bytes(bytes[m + 56..m + 60].try_into().unwrap()) as usize;
+        assert_eq!(used, i);
+        for (k, &earlier) in marks[..i].iter().rev().enumerate() {
+            let at = m + 72 + 8 * k;
+            assert_eq!(u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()), earlier as u64);
+        }
     }
 }
