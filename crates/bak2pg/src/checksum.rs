@@ -425,6 +425,11 @@ impl TableChecksum {
     pub fn hex(&self) -> String {
         format!("{:032x}", self.sum)
     }
+    /// The sum's low 48 bits as 12 hex digits, for reports read by people: the high digits
+    /// of a sum of 64-bit hashes only repeat its sign (all `0` or all `f`).
+    pub fn short(&self) -> String {
+        format!("{:012x}", self.sum & ((1 << 48) - 1))
+    }
 }
 
 mod hex128 {
@@ -449,6 +454,20 @@ mod tests {
         let mut out = Vec::new();
         canonical(&v, &ty, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn short_form_shows_the_digits_that_differ() {
+        let sum = |hashes: &[i64]| {
+            let mut c = TableChecksum::default();
+            hashes.iter().for_each(|&h| c.add_row(h));
+            c
+        };
+        // Small sums of either sign: the full form starts with 20 sign digits.
+        let (a, b) = (sum(&[5, -9]), sum(&[6, -9]));
+        assert!(a.hex().starts_with(&"f".repeat(20)));
+        assert_eq!((a.short(), b.short()), ("fffffffffffc".to_string(), "fffffffffffd".to_string()));
+        assert_eq!(sum(&[0x1234_5678_9abc_def0]).short(), "56789abcdef0");
     }
 
     #[test]

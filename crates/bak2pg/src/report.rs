@@ -493,8 +493,7 @@ impl Report {
             self.totals.tables, self.totals.matched, self.totals.mismatched, self.totals.rows, self.totals.bytes
         );
         for t in &self.tables {
-            let sum =
-                |c: &Option<TableChecksum>| c.map(|c| format!("{}/{}", c.rows, &c.hex()[..12])).unwrap_or("-".into());
+            let sum = |c: &Option<TableChecksum>| c.map(|c| format!("{}/{}", c.rows, c.short())).unwrap_or("-".into());
             let catalog = match t.catalog_rows {
                 Some(n) => format!(" (SQL Server: {n})"),
                 None => String::new(),
