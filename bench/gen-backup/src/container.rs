@@ -105,7 +105,7 @@ impl<W: Write> CompressedWriter<W> {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        if self.chunk.len() % 512 != 0 {
+        if !self.chunk.len().is_multiple_of(512) {
             return Err(io::Error::other(format!(
                 "a chunk of {} bytes ends at image offset {}: chunks hold whole 512-byte units",
                 self.chunk.len(),

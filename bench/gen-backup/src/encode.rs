@@ -12,6 +12,13 @@
 //! Every record of a table has the same length: variable-length values are given a fixed
 //! length per column, so rows per page is a constant and the whole allocation (PFS
 //! fullness, IAM bits) is known before the first page is written.
+//!
+//! Off-row `(max)` values (when asked for, [`Encoder::new`]'s `lob`): the column's
+//! variable offset entry has bit 0x8000 (a complex column) and its in-row bytes are an
+//! inline LOB root, per `mssql_backup::internals::lob`: byte 0 type 4, bytes 1–2 index
+//! level 0, bytes 4–7 update sequence, 8–11 timestamp, then one 12-byte link per fragment
+//! `{u32 end offset in the value, u32 page, u16 file, u16 slot}` (written by the caller,
+//! which places the fragments). Such columns are never NULL.
 
 use anyhow::{Result, bail};
 use mssql_backup::SqlType;
@@ -32,6 +39,25 @@ enum Kind {
     Bit { offset: usize, bit: u8 },
     /// The `index`-th variable column, always `len` bytes.
     Var { index: usize, len: usize },
+    /// The `index`-th variable column, an inline root (12 bytes and 12 per fragment).
+    Lob { index: usize },
+}
+
+/// Bytes of one LOB data fragment at most ([MS-SQL internals]: a `DATA` record of 8,054
+/// bytes, 8,040 of value, fills a page of 8,096 free bytes with its slot).
+pub const LOB_FRAGMENT: usize = 8_040;
+/// Links an inline root holds at most (its 72 in-row bytes).
+pub const MAX_ROOT_LINKS: usize = 5;
+
+/// Where an off-row `(max)` column's inline root sits in every record.
+#[derive(Debug, Clone)]
+pub struct LobRoot {
+    /// Offset of the root in the record.
+    pub offset: usize,
+    /// The column's position in the table.
+    pub ordinal: u64,
+    /// The column's type.
+    pub ty: SqlType,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +84,8 @@ pub struct Encoder {
     var_count: usize,
     /// Variable data lengths, by variable index.
     var_lens: Vec<usize>,
+    /// Variable columns whose offset entry carries the complex bit (off-row roots).
+    complex: Vec<bool>,
     len: usize,
 }
 
@@ -82,13 +110,23 @@ impl Encoder {
     ///
     /// `choices[i]`, when given, lists the values column `i` takes in turn (the key values
     /// a foreign key references); only integer columns take them.
+    ///
+    /// `lob`, when given, is the length in bytes of an off-row value for every `(max)`
+    /// column (`varchar`, `nvarchar`, `varbinary`): at most `5 · 8,040` bytes (the links
+    /// one inline root holds), even for `nvarchar(max)`.
     pub fn new(
         columns: &[Column],
         layout: &[ColumnLayout],
         pminlen: usize,
         column_count: usize,
         choices: &[Option<Vec<i64>>],
+        lob: Option<usize>,
     ) -> Result<Encoder> {
+        if let Some(n) = lob
+            && (n == 0 || n > MAX_ROOT_LINKS * LOB_FRAGMENT || !n.is_multiple_of(2))
+        {
+            bail!("off-row values of {n} bytes: give an even length from 2 to {}", MAX_ROOT_LINKS * LOB_FRAGMENT);
+        }
         // Columns added by ALTER TABLE sit past the `pminlen` of pages written before: the
         // fixed part ends after the last fixed column.
         let fixed_end = layout.iter().fold(pminlen.max(4), |end, l| match l.place {
@@ -98,6 +136,7 @@ impl Encoder {
         });
         let mut cols = Vec::new();
         let mut var_lens: Vec<usize> = Vec::new();
+        let mut complex: Vec<bool> = Vec::new();
         let mut max_null = 0usize;
         for (i, (c, l)) in columns.iter().zip(layout).enumerate() {
             let kind = match l.place {
@@ -117,12 +156,23 @@ impl Encoder {
                 ColumnPlace::Bit { offset, bit } => Kind::Bit { offset: usize::from(offset), bit },
                 ColumnPlace::Var { index } => {
                     let index = usize::from(index);
-                    let len = var_len(&c.ty)?;
                     if var_lens.len() <= index {
                         var_lens.resize(index + 1, 0);
+                        complex.resize(index + 1, false);
                     }
-                    var_lens[index] = len;
-                    Kind::Var { index, len }
+                    match lob {
+                        Some(n) if is_max(&c.ty) => {
+                            let frags = n.div_ceil(LOB_FRAGMENT);
+                            var_lens[index] = 12 + 12 * frags;
+                            complex[index] = true;
+                            Kind::Lob { index }
+                        }
+                        _ => {
+                            let len = var_len(&c.ty)?;
+                            var_lens[index] = len;
+                            Kind::Var { index, len }
+                        }
+                    }
                 }
                 other => bail!("column {}: {other:?} columns are not generated", c.name),
             };
@@ -152,7 +202,7 @@ impl Encoder {
         if len > 8060 {
             bail!("a generated record would be {len} bytes, more than a row may hold in-row (8060)");
         }
-        Ok(Encoder { cols, fixed_end, column_count, var_count, var_lens, len })
+        Ok(Encoder { cols, fixed_end, column_count, var_count, var_lens, complex, len })
     }
 
     /// End of the fixed part (`pminlen` of the generated pages).
@@ -163,6 +213,33 @@ impl Encoder {
     /// Record length in bytes (every record).
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// The off-row `(max)` columns' inline roots, in column order (none without `lob`).
+    pub fn lob_roots(&self) -> Vec<LobRoot> {
+        let starts = self.var_starts();
+        self.cols
+            .iter()
+            .filter_map(|c| match c.kind {
+                Kind::Lob { index, .. } => {
+                    Some(LobRoot { offset: starts[index], ordinal: c.ordinal, ty: c.ty.clone() })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Where each variable column's data starts in the record.
+    fn var_starts(&self) -> Vec<usize> {
+        let var_hdr = self.fixed_end + 2 + self.column_count.div_ceil(8);
+        let mut end = var_hdr + 2 + 2 * self.var_count;
+        self.var_lens
+            .iter()
+            .map(|l| {
+                end += l;
+                end - l
+            })
+            .collect()
     }
 
     /// Whether the record is empty (never: at least 9 bytes).
@@ -181,19 +258,18 @@ impl Encoder {
         out[nc..nc + 2].copy_from_slice(&(self.column_count as u16).to_le_bytes());
         let bitmap = nc + 2;
         let var_hdr = bitmap + self.column_count.div_ceil(8);
-        let mut var_starts = Vec::new();
+        let var_starts = self.var_starts();
         if self.var_count > 0 {
             out[var_hdr..var_hdr + 2].copy_from_slice(&(self.var_count as u16).to_le_bytes());
-            let mut end = var_hdr + 2 + 2 * self.var_count;
             for (i, l) in self.var_lens.iter().enumerate() {
-                var_starts.push(end);
-                end += l;
+                let end = (var_starts[i] + l) as u16 | if self.complex[i] { 0x8000 } else { 0 };
                 let at = var_hdr + 2 + 2 * i;
-                out[at..at + 2].copy_from_slice(&(end as u16).to_le_bytes());
+                out[at..at + 2].copy_from_slice(&end.to_le_bytes());
             }
         }
         for c in &self.cols {
             if let Some(bit) = c.null_bit
+                && !matches!(c.kind, Kind::Lob { .. })
                 && is_null(row, c.ordinal)
             {
                 out[bitmap + bit / 8] |= 1 << (bit % 8);
@@ -216,8 +292,40 @@ impl Encoder {
                     let start = var_starts[index];
                     var_value(&c.ty, row, &mut out[start..start + len]);
                 }
+                Kind::Lob { index, .. } => {
+                    let start = var_starts[index];
+                    out[start] = 4; // inline root; level 0; links by the caller
+                    out[start + 4..start + 8].copy_from_slice(&1u32.to_le_bytes());
+                }
             }
         }
+    }
+}
+
+/// Whether `ty` is a `(max)` type whose values may live off-row.
+fn is_max(ty: &SqlType) -> bool {
+    matches!(
+        ty,
+        SqlType::VarChar { len: None, .. } | SqlType::NVarChar { len: None, .. } | SqlType::VarBinary { len: None }
+    )
+}
+
+/// Byte `i` of the off-row value of a `ty` column in row `row`: the row number's 24
+/// zero-padded digits, repeated (for `nvarchar(max)` as UTF-16LE). Fills `out`, which
+/// starts at byte `from` of the value.
+pub fn lob_value(ty: &SqlType, row: u64, from: usize, out: &mut [u8]) {
+    let digits = text_value(row, 24);
+    let d = digits.as_bytes();
+    let wide = matches!(ty, SqlType::NVarChar { .. });
+    for (k, b) in out.iter_mut().enumerate() {
+        let i = from + k;
+        *b = if !wide {
+            d[i % 24]
+        } else if i.is_multiple_of(2) {
+            d[(i / 2) % 24]
+        } else {
+            0
+        };
     }
 }
 

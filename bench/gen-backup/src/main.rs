@@ -17,11 +17,15 @@ use gen_backup::{Options, Shape};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ShapeArg {
+    /// The heap with the shortest all-fixed record.
     Narrow,
+    /// The clustered table with the shortest all-fixed record.
+    Clustered,
+    /// The table with the most columns.
     Wide,
 }
 
-/// Writes a valid SQL Server full backup: a real template backup with one of its heaps
+/// Writes a valid SQL Server full backup: a real template backup with one of its tables
 /// grown by N generated rows.
 #[derive(Debug, Parser)]
 #[command(name = "gen-backup")]
@@ -32,13 +36,13 @@ struct Args {
     /// Rows to add.
     #[arg(long, conflicts_with = "size")]
     rows: Option<u64>,
-    /// Bytes of new data pages to add instead of a row count (suffixes K, M, G).
+    /// Bytes of new data (and LOB) pages to add instead of a row count (suffixes K, M, G).
     #[arg(long)]
     size: Option<String>,
-    /// Which heap to grow when --table is not given.
+    /// Which table to grow when --table is not given.
     #[arg(long, value_enum, default_value = "narrow")]
     shape: ShapeArg,
-    /// The heap to grow, `schema.name`.
+    /// The table to grow, `schema.name`.
     #[arg(long)]
     table: Option<String>,
     /// Output file.
@@ -47,7 +51,11 @@ struct Args {
     /// Write a compressed backup (the `MSSQLBAK` container, as `BACKUP … WITH COMPRESSION`).
     #[arg(long)]
     compressed: bool,
-    /// List the template's heaps this tool can grow, then exit.
+    /// Store every `(max)` column's value off-row, this many bytes each (even, at most
+    /// 40,200: five LOB fragments of 8,040 bytes linked from the in-row root).
+    #[arg(long)]
+    lob_bytes: Option<usize>,
+    /// List the template's tables and whether this tool can grow each, then exit.
     #[arg(long)]
     list: bool,
 }
@@ -77,6 +85,7 @@ fn main() -> Result<()> {
     }
     let shape = match args.shape {
         ShapeArg::Narrow => Shape::Narrow,
+        ShapeArg::Clustered => Shape::Clustered,
         ShapeArg::Wide => Shape::Wide,
     };
     let mut opts = Options {
@@ -86,11 +95,10 @@ fn main() -> Result<()> {
         rows: args.rows.unwrap_or(0),
         out: args.out.context("--out is required")?,
         compressed: args.compressed,
+        lob_bytes: args.lob_bytes,
     };
     if let Some(size) = &args.size {
-        // Rows that fill `size` bytes of data pages.
-        let per_page = gen_backup::rows_per_page(&opts)?;
-        opts.rows = parse_size(size)?.div_ceil(8192) * per_page;
+        opts.rows = gen_backup::rows_for_bytes(&opts, parse_size(size)?)?;
     }
     if opts.rows == 0 {
         bail!("give --rows N (N > 0) or --size");
@@ -102,6 +110,9 @@ fn main() -> Result<()> {
         "{}: {} rows added ({} per page, {}-byte records), catalog rows {}, {} data pages, {} new extents, {} new IAM pages",
         s.table, s.rows, s.rows_per_page, s.record_len, s.catalog_rows, s.data_pages, s.extents, s.iam_pages
     );
+    if s.lob_pages > 0 {
+        println!("off-row values: {} LOB pages", s.lob_pages);
+    }
     if opts.compressed {
         println!("compressed: {} chunk records", s.chunks);
     }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gen_backup::encode::{int_value, is_null, text_value};
+use gen_backup::encode::{int_value, is_null, lob_value, text_value};
 use gen_backup::{Options, Shape, generate};
 use mssql_backup::{Backup, Value};
 
@@ -26,6 +26,7 @@ fn grow_as(dir: &Path, template: &str, table: &str, rows: u64, compressed: bool)
         rows,
         out: out.clone(),
         compressed,
+        lob_bytes: None,
     })
     .expect("generate");
     assert_eq!(s.rows, rows);
@@ -113,6 +114,85 @@ fn compressed_container_reads_back_as_the_plain_backup() {
         for (k, &earlier) in marks[..i].iter().rev().enumerate() {
             let at = m + 72 + 8 * k;
             assert_eq!(u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()), earlier as u64);
+        }
+    }
+}
+
+#[test]
+fn clustered_wide_table_grows_its_leaf_level_in_key_order() {
+    use mssql_backup::internals::alloc::read_iam_chain;
+    use mssql_backup::internals::page::PageType;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 2_000;
+    let table = "dbo.reservation";
+    let out = grow(dir.path(), "hotel-zeynab-ef-sql2017.bak", table, rows);
+    let got = read_back(&out, table, rows);
+    // 33 columns: Id int (the clustered key), nvarchar(50) and nvarchar(max) (short, in
+    // row), nchar(10), float, date, bit.
+    for r in [0u64, 1, 999, 1_999] {
+        let row = &got[r as usize];
+        assert_eq!(row.len(), 33);
+        assert_eq!(row[0], Value::Int(int_value(r, 0) as i32), "row {r}");
+        assert_eq!(row[1], Value::String(text_value(r, 24)), "row {r}");
+        assert_eq!(row[7], Value::Int(int_value(r, 7) as i32), "row {r}");
+        assert_eq!(row[16], Value::Float(r as f64 + 0.25), "row {r}");
+    }
+
+    // The leaf level is one chain from its first page to its last, through every data
+    // page of the allocation unit, with the keys ascending along it.
+    let b = Backup::open(&[out.as_path()]).unwrap();
+    let db = b.database().unwrap();
+    let t = db.tables.iter().find(|t| format!("{}.{}", t.schema, t.name) == table).unwrap();
+    let au = mssql_backup::internals::layout(&b, t).unwrap().rowsets[0].in_row.unwrap();
+    let store = mssql_backup::internals::store(&b);
+    let mut leaves = std::collections::HashMap::new();
+    for id in read_iam_chain(store, au.first_iam).unwrap().pages() {
+        if let Ok(Some(p)) = store.read_if_formatted(id)
+            && p.header().page_type == PageType::Data
+            && p.header().alloc_unit_id() == au.id
+        {
+            let link = |o: usize| mssql_backup::PageId::from_bytes(&p.bytes()[o..o + 6]).filter(|l| !l.is_null());
+            leaves.insert(id, (link(8), link(16), u16::from_le_bytes([p.bytes()[22], p.bytes()[23]])));
+        }
+    }
+    let first: Vec<_> = leaves.iter().filter(|(_, l)| l.0.is_none()).map(|(id, _)| *id).collect();
+    assert_eq!(first.len(), 1, "first leaves: {first:?}");
+    let (mut at, mut prev, mut seen, mut slots) = (Some(first[0]), None, 0, 0u64);
+    while let Some(id) = at {
+        let (p, n, s) = leaves[&id];
+        assert_eq!(p, prev, "page {id}: m_prevPage");
+        (prev, at, seen, slots) = (Some(id), n, seen + 1, slots + u64::from(s));
+    }
+    assert_eq!(seen, leaves.len(), "pages on the leaf chain vs data pages in the IAM");
+    assert_eq!(Some(slots), t.row_count_hint);
+}
+
+#[test]
+fn off_row_max_values_read_back_from_lob_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = "dbo.UserLogin";
+    // UserId varchar(max) NULL, TimeIn datetime, TimeOut datetime, Status varchar(50).
+    for (rows, len) in [(1_500u64, 20_000usize), (300, 2 * 8_040), (700, 100)] {
+        let out = dir.path().join(format!("lob-{len}.bak"));
+        let s = generate(&Options {
+            template: fixture("hotel-ankit-sql2005.bak"),
+            table: Some(table.into()),
+            shape: Shape::Narrow,
+            rows,
+            out: out.clone(),
+            compressed: false,
+            lob_bytes: Some(len),
+        })
+        .expect("generate");
+        assert!(s.lob_pages > 0);
+        let got = read_back(&out, table, rows);
+        // An 8-bit (max) type: varchar(max)'s bytes are varbinary(max)'s.
+        let ty = mssql_backup::SqlType::VarBinary { len: None };
+        for r in [0, 1, rows / 2, rows - 1] {
+            let mut want = vec![0u8; len];
+            lob_value(&ty, r, 0, &mut want);
+            assert_eq!(got[r as usize][0], Value::String(String::from_utf8(want).unwrap()), "{len} bytes, row {r}");
+            assert_eq!(got[r as usize][3], Value::String(text_value(r, 24)), "row {r}");
         }
     }
 }
