@@ -51,20 +51,28 @@ struct Paused {
 
 /// Starts `migrate INPUT` into `db` at `target`, and waits until it is paused at `point`.
 async fn start_paused(point: &str, db: &str, target: &str) -> Paused {
+    start_paused_in(point, &fixture(INPUT), db, target, None).await
+}
+
+/// [`start_paused`] of `input`, with `$TMPDIR` set to `tmpdir` when given (where the run
+/// makes its work folder).
+async fn start_paused_in(point: &str, input: &Path, db: &str, target: &str, tmpdir: Option<&Path>) -> Paused {
     let dir = tempfile::tempdir().expect("temporary folder");
     let report = dir.path().join("report.json");
-    let mut child = tokio::process::Command::new(bak2pg_bin())
-        .arg("migrate")
-        .arg(fixture(INPUT))
+    let mut cmd = tokio::process::Command::new(bak2pg_bin());
+    cmd.arg("migrate")
+        .arg(input)
         .args(["--target", target, "--database", db, "--quiet", "--report"])
         .arg(&report)
         .env(bak2pg::faults::ENV, format!("{point}:{}", dir.path().display()))
         .env_remove("BAK2PG_TARGET")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting bak2pg");
+        .kill_on_drop(true);
+    if let Some(t) = tmpdir {
+        cmd.env("TMPDIR", t);
+    }
+    let mut child = cmd.spawn().expect("starting bak2pg");
     let start = Instant::now();
     while !dir.path().join("paused").exists() {
         if let Ok(Some(status)) = child.try_wait() {
@@ -181,6 +189,51 @@ async fn a_kill_anywhere_leaves_the_previous_database_and_the_rerun_completes() 
         rerun_completes(db, &case).await;
     }
     drop_like(db).await;
+}
+
+/// A killed run cannot remove its work folder, which holds the backup it extracted from
+/// the archive; the next run removes it (its lock is free) and never its own or a live one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runs_extracted_backup_is_removed_by_the_next_run() {
+    let db = "f_workdir";
+    drop_like(db).await;
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let rar = fixture("rar/northwind-sql2005-rar5.rar");
+    let work_folders = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+            .expect("TMPDIR")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bak2pg-")))
+            .collect();
+        v.sort();
+        v
+    };
+
+    // Killed after extracting: its folder and the extracted backup stay behind.
+    start_paused_in("created_database", &rar, db, &pg_url(), Some(tmp.path())).await.kill().await;
+    let killed = work_folders();
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    let extracted: Vec<_> = std::fs::read_dir(&killed[0]).expect("the killed run's folder").flatten().collect();
+    assert!(
+        extracted.iter().any(|e| e.path().extension().is_some_and(|x| x.eq_ignore_ascii_case("bak"))),
+        "the killed run's folder holds no extracted backup: {extracted:?}"
+    );
+
+    // A second run, paused once it has loaded: the killed run's folder is gone, its own is
+    // there; a third run started beside it leaves it alone.
+    let second = start_paused_in("loaded", &rar, db, &pg_url(), Some(tmp.path())).await;
+    let now = work_folders();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0], killed[0], "the killed run's folder is still there");
+    let third = start_paused_in("created_database", &rar, &format!("{db}_b"), &pg_url(), Some(tmp.path())).await;
+    assert!(now[0].exists(), "a live run's work folder was removed");
+    third.kill().await;
+    let (code, stderr, report) = second.resume().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(report.is_some_and(|r| r.status == Status::Passed));
+    assert!(!now[0].exists(), "the completed run left its folder");
+    drop_like(db).await;
+    drop_like(&format!("{db}_b")).await;
 }
 
 /// Two runs for one database (two uploads of a tenant, a replay beside a running

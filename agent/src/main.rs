@@ -3,6 +3,7 @@
 mod corpus;
 mod inspect;
 mod migrate;
+mod scratch;
 mod sqlserver;
 mod step;
 

@@ -127,8 +127,8 @@ pub struct Args {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
-    /// Folder for files extracted from archives (default: a temporary folder, removed
-    /// after the run).
+    /// Folder for files extracted from archives (default: a folder in $TMPDIR, removed
+    /// after the run, or by the next run if this one is killed).
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Largest archive member that may be extracted, in bytes.
@@ -273,7 +273,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let work = match &args.work_dir {
         Some(w) => w.clone(),
         None => {
-            temp = tempfile::Builder::new().prefix("bak2pg-").tempdir().context("creating a work folder")?;
+            let parent = std::env::temp_dir();
+            for folder in crate::scratch::sweep(&parent) {
+                tracing::info!(folder = %folder.display(), "removed the work folder of a run that was killed");
+            }
+            temp = crate::scratch::WorkFolder::create_in(&parent)
+                .with_context(|| format!("creating a work folder in {}", parent.display()))?;
             temp.path().to_path_buf()
         }
     };
