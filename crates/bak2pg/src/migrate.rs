@@ -408,6 +408,7 @@ pub fn report_plan(report: &mut Report, plan: &Plan, db: &Database) {
             load_seconds: 0.0,
             source_checksum: None,
             target_checksum: None,
+            target_method: None,
             status: TableStatus::Pending,
         });
         for c in &tp.columns {
@@ -489,6 +490,7 @@ pub fn report_validated(report: &mut Report, back: &[ReadBack]) -> Result<(), Mi
     for b in back {
         let t = &mut report.tables[b.table];
         t.target_checksum = Some(b.checksum);
+        t.target_method = Some(b.method);
         t.status = if Some(b.checksum) != t.source_checksum {
             failed.push(format!("{}: row count or checksum differ", t.source));
             TableStatus::Mismatch

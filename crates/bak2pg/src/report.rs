@@ -161,8 +161,26 @@ pub struct TableReport {
     pub source_checksum: Option<TableChecksum>,
     /// Checksum of the rows read back from PostgreSQL.
     pub target_checksum: Option<TableChecksum>,
+    /// How `target_checksum` was computed; `None` before validation (and in reports
+    /// written before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_method: Option<ReadBackMethod>,
     /// Status.
     pub status: TableStatus,
+}
+
+/// How a table's numbers were computed on the PostgreSQL side (see
+/// [`crate::validate`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadBackMethod {
+    /// By the server, one aggregate query ([`server_checksum`](crate::validate::server_checksum)):
+    /// PostgreSQL renders and hashes every row it holds.
+    #[default]
+    ServerHash,
+    /// On the client, from every value read back as text
+    /// ([`read_back`](crate::validate::read_back)), where the server's hash differs from ours.
+    ReadBack,
 }
 
 /// Lossy conversions of one column.
@@ -492,6 +510,18 @@ impl Report {
             "  tables: {} ({} matched, {} mismatched), rows: {}, bytes: {}",
             self.totals.tables, self.totals.matched, self.totals.mismatched, self.totals.rows, self.totals.bytes
         );
+        let by = |m| self.tables.iter().filter(|t| t.target_method == Some(m)).count();
+        let (hashed, read) = (by(ReadBackMethod::ServerHash), by(ReadBackMethod::ReadBack));
+        if hashed + read > 0 {
+            let mut how = Vec::new();
+            if hashed > 0 {
+                how.push(format!("{hashed} tables hashed by PostgreSQL from the rows it holds"));
+            }
+            if read > 0 {
+                how.push(format!("{read} tables read back and hashed by bak2pg"));
+            }
+            let _ = writeln!(s, "  validation: {}", how.join(", "));
+        }
         for t in &self.tables {
             let sum = |c: &Option<TableChecksum>| c.map(|c| format!("{}/{}", c.rows, c.short())).unwrap_or("-".into());
             let catalog = match t.catalog_rows {

@@ -44,16 +44,7 @@ pub struct ReadBack {
     pub method: ReadBackMethod,
 }
 
-/// How a table's numbers were computed on the PostgreSQL side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReadBackMethod {
-    /// By the server, one aggregate query ([`server_checksum`]).
-    #[default]
-    ServerHash,
-    /// On the client, from every value read back as text ([`read_back`]).
-    ReadBack,
-}
+pub use crate::report::ReadBackMethod;
 
 /// Incremental parser of a binary COPY stream (header, tuples, trailer).
 ///
