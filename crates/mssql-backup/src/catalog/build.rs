@@ -366,6 +366,10 @@ pub struct Built {
     /// For salvage reads, the tables that could not be described (their catalog pages
     /// are missing); empty otherwise.
     pub undescribed: Vec<String>,
+    /// For salvage reads, the system tables' pages and rows that were missing and skipped
+    /// ([`RawCatalog::skipped`]): objects, columns or indexes they held are absent from
+    /// `database`; empty otherwise.
+    pub catalog_skips: Vec<String>,
 }
 
 /// Builds the schema model and the physical layouts from the raw system tables.
@@ -814,5 +818,6 @@ pub fn build(raw: &RawCatalog, db_name: &str, db_collation: Option<Collation>, s
         },
         layouts: layouts_sorted,
         undescribed: unreadable,
+        catalog_skips: raw.skipped.clone(),
     })
 }

@@ -75,8 +75,8 @@ pub struct RawCatalog {
     /// Why `sysxprops` could not be read, when it could not: extended properties are
     /// documentation and never keep the data from being read.
     pub xprops_error: Option<String>,
-    /// Salvage reads only: catalog pages that were missing and skipped.
-    #[cfg_attr(not(feature = "internals"), allow(dead_code, reason = "shown by examples/dump_catalog only"))]
+    /// Salvage reads only: catalog pages and rows that were missing and skipped, each
+    /// naming its system table.
     pub skipped: Vec<String>,
 }
 
