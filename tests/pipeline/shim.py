@@ -55,6 +55,7 @@ import json
 import os
 import re
 import signal
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -279,6 +280,8 @@ class Handler(BaseHTTPRequestHandler):
                     p.kill()
                     log(f"command {cid} ({step}): no pid at the pause point ({e!r}); killed the command")
             out, err = p.communicate()
+            if pause_dir:
+                shutil.rmtree(pause_dir, ignore_errors=True)
             with LOCK:
                 entry.update(Status="Success" if p.returncode == 0 else "Failed", ResponseCode=p.returncode,
                              StandardOutputContent=out, StandardErrorContent=err)
